@@ -1,0 +1,87 @@
+/**
+ * The only module that builds storage keys. Everything the registry keeps lives under
+ * the driver's root (a directory, or s3://bucket/prefix):
+ *
+ *   <root>/
+ *   ├── meta/
+ *   │   ├── probe.json                  capability verdict of the store (with expiry)
+ *   │   └── signing-key                 HMAC key for the filesystem driver's signed URLs (create-only)
+ *   ├── catalog/
+ *   │   ├── snapshot.json               materialized catalog at some seq; advanced with If-Match, only forward
+ *   │   └── log/<seq, 16 digits>.json    commit entries, each created with If-None-Match: * (one winner per seq)
+ *   ├── blobs/sha256/<hex>              verified content only: bytes whose sha256 is <hex> (invariant 4)
+ *   ├── uploads/<upload id>/
+ *   │   ├── session.json                upload session: manifest, blob targets, status
+ *   │   └── blobs/<hex>                 staged bytes, as the client sent them (unverified)
+ *   └── rendered/<catalog etag>/<variant>   pre-rendered /repo answers too big to return inline
+ *
+ * User input (names, versions, digests, ids) never reaches a key unchecked: every
+ * builder validates its inputs and throws BadRequestError otherwise.
+ */
+import { BadRequestError } from './errors';
+
+export const NAME_PATTERN = /^[a-z][a-z0-9-]*[a-z0-9]$/;
+/** Universe's version pattern, minus the dot-only versions ("." and "..") it would admit. */
+export const VERSION_PATTERN = /^(?!\.+$)[-a-zA-Z0-9.]+$/;
+export const HEX_DIGEST = /^[a-f0-9]{64}$/;
+export const UPLOAD_ID = /^[a-z0-9]{26}$/;
+
+export function checkName(name: unknown): string {
+  if (typeof name !== 'string' || name.length > 64 || !NAME_PATTERN.test(name)) {
+    throw new BadRequestError(`Invalid package name: must match ${NAME_PATTERN.source} (at most 64 characters)`, {
+      packageName: String(name).slice(0, 100),
+    }, 'InvalidPackageName');
+  }
+  return name;
+}
+
+export function checkVersion(version: unknown): string {
+  if (typeof version !== 'string' || version.length > 64 || !VERSION_PATTERN.test(version)) {
+    throw new BadRequestError(`Invalid package version: must match ^[-a-zA-Z0-9.]+$, not only dots (at most 64 characters)`, {
+      packageVersion: String(version).slice(0, 100),
+    }, 'InvalidPackageVersion');
+  }
+  return version;
+}
+
+/** Accepts "sha256:<hex>" or "<hex>"; returns the bare hex. */
+export function checkDigest(digest: unknown): string {
+  const hex = typeof digest === 'string' && digest.startsWith('sha256:') ? digest.slice(7) : digest;
+  if (typeof hex !== 'string' || !HEX_DIGEST.test(hex)) {
+    throw new BadRequestError('Invalid digest: must be sha256:<64 lowercase hex digits>', { digest: String(digest).slice(0, 100) }, 'InvalidDigest');
+  }
+  return hex;
+}
+
+export function checkUploadId(id: unknown): string {
+  if (typeof id !== 'string' || !UPLOAD_ID.test(id)) {
+    throw new BadRequestError('Invalid upload id', undefined, 'InvalidUploadId');
+  }
+  return id;
+}
+
+const SEQ_WIDTH = 16;
+
+export const keys = {
+  probe: () => 'meta/probe.json',
+  probeScratch: (nonce: string) => `meta/probe-scratch/${nonce}`,
+  signingKey: () => 'meta/signing-key',
+  snapshot: () => 'catalog/snapshot.json',
+  logPrefix: () => 'catalog/log/',
+  logEntry: (seq: number) => {
+    if (!Number.isSafeInteger(seq) || seq < 1) throw new RangeError(`bad seq ${seq}`);
+    return `catalog/log/${String(seq).padStart(SEQ_WIDTH, '0')}.json`;
+  },
+  /** Inverse of logEntry for keys from a listing. */
+  seqOf: (key: string) => Number(key.slice('catalog/log/'.length, -'.json'.length)),
+  blob: (digest: string) => `blobs/sha256/${checkDigest(digest)}`,
+  blobPrefix: () => 'blobs/sha256/',
+  uploadsPrefix: () => 'uploads/',
+  uploadSession: (id: string) => `uploads/${checkUploadId(id)}/session.json`,
+  uploadBlob: (id: string, digest: string) => `uploads/${checkUploadId(id)}/blobs/${checkDigest(digest)}`,
+  uploadPrefix: (id: string) => `uploads/${checkUploadId(id)}/`,
+  rendered: (catalogEtag: string, variant: string) => {
+    if (!/^[A-Za-z0-9_-]+$/.test(catalogEtag) || !/^[A-Za-z0-9_.-]+$/.test(variant)) throw new RangeError('bad rendered key');
+    return `rendered/${catalogEtag}/${variant}`;
+  },
+};

@@ -1,0 +1,93 @@
+/**
+ * The storage port: the only way the registry touches bytes at rest.
+ *
+ * Two drivers implement it (filesystem, S3) and both pass one conformance suite
+ * (test/storage/conformance.ts). Keys are opaque strings built by lib/keys.ts only;
+ * drivers apply their own root (directory or bucket/prefix) underneath.
+ *
+ * Errors: drivers translate their native failures in one place into the classes
+ * below; anything else is rethrown unchanged (and becomes a 500 without detail).
+ */
+import type { Readable } from 'node:stream';
+
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  /** Opaque version token, as the store gives it, without quotes. Changes on every write. */
+  etag: string;
+}
+
+export interface StoredObject extends ObjectInfo {
+  body: Buffer;
+}
+
+export interface ObjectStream extends ObjectInfo {
+  stream: Readable;
+  /** Present when a range was asked for and honoured. */
+  range?: { start: number; end: number; total: number };
+}
+
+export interface PutOptions {
+  /** Create-only: fail with AlreadyExistsError when the key exists. */
+  ifNoneMatch?: '*';
+  /** Compare-and-swap: fail with PreconditionFailedError unless the current etag is this one. */
+  ifMatch?: string;
+  contentType?: string;
+}
+
+export interface SignOptions {
+  /** Seconds the URL stays valid. */
+  expiresIn: number;
+  /**
+   * Origin (scheme://host[:port]) of the registry as the client sees it. The filesystem
+   * driver's URLs point at the registry's own /_store routes under it; S3 ignores it.
+   */
+  origin: string;
+  /** For downloads: file name for Content-Disposition. */
+  filename?: string;
+  contentType?: string;
+}
+
+export interface MultipartPart {
+  partNumber: number;
+  etag: string;
+  size: number;
+}
+
+export interface Storage {
+  /** Short name for logs and health ("file", "s3"). */
+  readonly kind: string;
+  /** Whole object in memory. NotFoundError when absent. Use only for small objects. */
+  get(key: string): Promise<StoredObject>;
+  /** Whole object, unless its etag equals `etag`: then null (no body transferred). */
+  getIfChanged(key: string, etag: string | undefined): Promise<StoredObject | null>;
+  /** Stream of the object (optionally a byte range, inclusive). NotFoundError when absent. */
+  getStream(key: string, range?: { start: number; end?: number }): Promise<ObjectStream>;
+  /** Size and etag. NotFoundError when absent. */
+  head(key: string): Promise<ObjectInfo>;
+  /** Write a small object. AlreadyExistsError (ifNoneMatch), PreconditionFailedError (ifMatch), ConflictError (retry). */
+  put(key: string, body: Buffer | string, options?: PutOptions): Promise<{ etag: string }>;
+  /** Keys under prefix, in ascending byte order, after startAfter, at most limit (default: all). */
+  list(prefix: string, options?: { startAfter?: string; limit?: number }): Promise<ObjectInfo[]>;
+  /** Remove a key; absent keys are not an error. */
+  delete(key: string): Promise<void>;
+  /**
+   * Server-side copy. With ifSourceEtag, copies only if the source still has that etag
+   * (PreconditionFailedError otherwise), so what was verified is what lands.
+   */
+  copy(source: string, target: string, options?: { ifSourceEtag?: string }): Promise<{ etag: string }>;
+  /** A URL the client may PUT the whole object to until it expires. */
+  signPut(key: string, options: SignOptions): Promise<string>;
+  /** A URL the client may GET the object from until it expires. */
+  signGet(key: string, options: SignOptions): Promise<string>;
+  /** Start a multipart upload of key; returns its upload id. */
+  createMultipart(key: string): Promise<string>;
+  /** A URL the client may PUT one part to. Part numbers 1..10000. */
+  signPart(key: string, uploadId: string, partNumber: number, options: SignOptions): Promise<string>;
+  /** Parts received so far, ascending. NotFoundError when the upload is unknown. */
+  listParts(key: string, uploadId: string): Promise<MultipartPart[]>;
+  /** Assemble the parts into key. Unconditional (stores ignore conditions here). */
+  completeMultipart(key: string, uploadId: string, parts: MultipartPart[]): Promise<{ etag: string }>;
+  /** Drop an unfinished multipart upload; unknown ids are not an error. */
+  abortMultipart(key: string, uploadId: string): Promise<void>;
+}
