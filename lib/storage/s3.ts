@@ -1,0 +1,354 @@
+/**
+ * S3 driver of the storage port: any S3-compatible store (AWS S3, Ceph RGW, MinIO, R2).
+ *
+ * Keys from lib/keys.ts are joined under `prefix` inside `bucket`. Every SDK failure goes
+ * through translateError (one place, like parseError in distribution's s3-aws driver);
+ * what it does not know is rethrown unchanged.
+ *
+ * Store quirks this file absorbs (measured, see shared/notes/ceph-rgw.md):
+ * - If-Match on PutObject: RGW 16 matches only the unquoted ETag, R2 only the quoted one,
+ *   AWS both: the form is a constructor option (the capability probe finds it).
+ * - If-Match on a missing key: RGW answers 412, AWS 404; both mean "CAS lost".
+ * - Stream bodies sent aws-chunked get 411 from RGW: clients must compute checksums only
+ *   when required (createS3Client does that).
+ */
+import { Readable } from 'node:stream';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  ListPartsCommand,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+  type GetObjectCommandOutput,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { AlreadyExistsError, ConflictError, NotFoundError, PreconditionFailedError } from '../errors';
+import type { MultipartPart, ObjectInfo, ObjectStream, PutOptions, SignOptions, Storage, StoredObject } from './port';
+
+export type EtagForm = 'unquoted' | 'quoted';
+
+export interface S3StorageOptions {
+  client: S3Client;
+  bucket: string;
+  /** Path inside the bucket; may be empty. Leading/trailing slashes are ignored. */
+  prefix: string;
+  /** Client configured with the endpoint clients reach (REGISTRY_S3_PUBLIC_ENDPOINT); signs URLs. */
+  publicClient?: S3Client;
+  /** ETag form the store accepts in If-Match on PutObject (default unquoted: RGW). */
+  etagForm?: EtagForm;
+}
+
+export interface S3ClientSettings {
+  endpoint?: string;
+  region: string;
+  forcePathStyle: boolean;
+  /** Default: the standard AWS credential chain. */
+  credentials?: S3ClientConfig['credentials'];
+}
+
+/** One per process. Checksums only when an operation requires them: RGW rejects aws-chunked streams (411). */
+export function createS3Client(settings: S3ClientSettings): S3Client {
+  return new S3Client({
+    region: settings.region,
+    forcePathStyle: settings.forcePathStyle,
+    ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
+    ...(settings.credentials ? { credentials: settings.credentials } : {}),
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+}
+
+/** What the failed request was trying to do decides what a 404 or 412 means. */
+export type S3Operation = 'read' | 'write' | 'create' | 'swap' | 'copy' | 'multipart';
+
+interface SdkErrorShape {
+  name?: string;
+  Code?: string;
+  $metadata?: { httpStatusCode?: number };
+}
+
+function statusOf(err: unknown): { status?: number; code?: string } {
+  if (typeof err !== 'object' || err === null) return {};
+  const e = err as SdkErrorShape;
+  return { status: e.$metadata?.httpStatusCode, code: e.Code ?? e.name };
+}
+
+/** The one place SDK errors become domain errors; anything unknown is rethrown as is. */
+export function translateError(err: unknown, key: string, op: S3Operation): never {
+  const { status, code } = statusOf(err);
+  const cause = { cause: err };
+  // A concurrent conditional request on the same key: the caller retries.
+  if (code === 'ConditionalRequestConflict') throw new ConflictError(key, cause);
+  if (status === 412 || code === 'PreconditionFailed') {
+    if (op === 'create') throw new AlreadyExistsError(key, cause);
+    throw new PreconditionFailedError(key, cause);
+  }
+  const notFound = code === 'NoSuchKey' || code === 'NotFound' || code === 'NoSuchUpload' || (status === 404 && code !== 'NoSuchBucket');
+  if (notFound) {
+    // AWS answers 404 to If-Match on a missing key where RGW answers 412: both mean the swap lost.
+    if (op === 'swap') throw new PreconditionFailedError(key, cause);
+    throw new NotFoundError(key, cause);
+  }
+  throw err;
+}
+
+function isNotModified(err: unknown): boolean {
+  const { status, code } = statusOf(err);
+  return status === 304 || code === 'NotModified';
+}
+
+function ignoreNotFound(translate: () => never): void {
+  try {
+    translate();
+  } catch (err) {
+    if (!(err instanceof NotFoundError)) throw err;
+  }
+}
+
+const unquote = (etag: string | undefined): string => (etag ?? '').replace(/^"(.*)"$/, '$1');
+const quote = (etag: string): string => `"${unquote(etag)}"`;
+
+/** RFC 6266 Content-Disposition: an ASCII fallback plus the exact UTF-8 name. */
+function contentDisposition(filename: string): string {
+  const ascii = filename.replace(/[^\x20-\x7e]|["\\]/g, '_');
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(filename)}`;
+}
+
+function parseContentRange(header: string | undefined): { start: number; end: number; total: number } | undefined {
+  const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(header ?? '');
+  return m ? { start: Number(m[1]), end: Number(m[2]), total: Number(m[3]) } : undefined;
+}
+
+const LIST_PAGE = 1000;
+
+export class S3Storage implements Storage {
+  readonly kind = 's3';
+  private readonly client: S3Client;
+  private readonly signer: S3Client;
+  private readonly bucket: string;
+  private readonly root: string;
+  private readonly etagForm: EtagForm;
+
+  constructor(options: S3StorageOptions) {
+    this.client = options.client;
+    this.signer = options.publicClient ?? options.client;
+    this.bucket = options.bucket;
+    const prefix = options.prefix.replace(/^\/+|\/+$/g, '');
+    this.root = prefix ? `${prefix}/` : '';
+    this.etagForm = options.etagForm ?? 'unquoted';
+  }
+
+  private full(key: string): string {
+    return this.root + key;
+  }
+
+  private relative(fullKey: string): string {
+    return fullKey.slice(this.root.length);
+  }
+
+  async get(key: string): Promise<StoredObject> {
+    const out = await this.client
+      .send(new GetObjectCommand({ Bucket: this.bucket, Key: this.full(key) }))
+      .catch((err) => translateError(err, key, 'read'));
+    return this.stored(key, out);
+  }
+
+  async getIfChanged(key: string, etag: string | undefined): Promise<StoredObject | null> {
+    if (etag === undefined) return this.get(key);
+    try {
+      const out = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: this.full(key), IfNoneMatch: quote(etag) }),
+      );
+      return await this.stored(key, out);
+    } catch (err) {
+      if (isNotModified(err)) return null;
+      return translateError(err, key, 'read');
+    }
+  }
+
+  private async stored(key: string, out: GetObjectCommandOutput): Promise<StoredObject> {
+    const body = Buffer.from(out.Body ? await out.Body.transformToByteArray() : new Uint8Array());
+    return { key, size: body.length, etag: unquote(out.ETag), body };
+  }
+
+  async getStream(key: string, range?: { start: number; end?: number }): Promise<ObjectStream> {
+    const Range = range ? `bytes=${range.start}-${range.end ?? ''}` : undefined;
+    const out = await this.client
+      .send(new GetObjectCommand({ Bucket: this.bucket, Key: this.full(key), Range }))
+      .catch((err) => translateError(err, key, 'read'));
+    const body = out.Body;
+    // In Node the SDK body is an http.IncomingMessage; the fallbacks cover other runtimes.
+    const stream =
+      body instanceof Readable
+        ? body
+        : body
+          ? Readable.fromWeb(body.transformToWebStream() as Parameters<typeof Readable.fromWeb>[0])
+          : Readable.from([]);
+    const got = Range ? parseContentRange(out.ContentRange) : undefined;
+    return {
+      key,
+      size: out.ContentLength ?? 0,
+      etag: unquote(out.ETag),
+      stream,
+      ...(got ? { range: got } : {}),
+    };
+  }
+
+  async head(key: string): Promise<ObjectInfo> {
+    const out = await this.client
+      .send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.full(key) }))
+      .catch((err) => translateError(err, key, 'read'));
+    return { key, size: out.ContentLength ?? 0, etag: unquote(out.ETag) };
+  }
+
+  async put(key: string, body: Buffer | string, options: PutOptions = {}): Promise<{ etag: string }> {
+    if (options.ifNoneMatch && options.ifMatch !== undefined) {
+      throw new TypeError('put: ifNoneMatch and ifMatch are mutually exclusive');
+    }
+    const op: S3Operation = options.ifNoneMatch ? 'create' : options.ifMatch !== undefined ? 'swap' : 'write';
+    const out = await this.client
+      .send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: this.full(key),
+          Body: body,
+          ContentType: options.contentType,
+          IfNoneMatch: options.ifNoneMatch,
+          IfMatch: options.ifMatch === undefined ? undefined : this.ifMatchForm(options.ifMatch),
+        }),
+      )
+      .catch((err) => translateError(err, key, op));
+    return { etag: unquote(out.ETag) };
+  }
+
+  private ifMatchForm(etag: string): string {
+    return this.etagForm === 'quoted' ? quote(etag) : unquote(etag);
+  }
+
+  async list(prefix: string, options: { startAfter?: string; limit?: number } = {}): Promise<ObjectInfo[]> {
+    const found: ObjectInfo[] = [];
+    const limit = options.limit ?? Infinity;
+    let token: string | undefined;
+    do {
+      const out = await this.client
+        .send(
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: this.full(prefix),
+            // S3 ignores StartAfter once a continuation token is given.
+            StartAfter: token === undefined && options.startAfter !== undefined ? this.full(options.startAfter) : undefined,
+            ContinuationToken: token,
+            MaxKeys: Math.min(LIST_PAGE, limit - found.length),
+          }),
+        )
+        .catch((err) => translateError(err, prefix, 'read'));
+      for (const o of out.Contents ?? []) {
+        if (found.length >= limit) break;
+        found.push({ key: this.relative(o.Key ?? ''), size: o.Size ?? 0, etag: unquote(o.ETag) });
+      }
+      token = out.IsTruncated ? out.NextContinuationToken : undefined;
+    } while (token !== undefined && found.length < limit);
+    return found;
+  }
+
+  async delete(key: string): Promise<void> {
+    // S3 answers 204 for absent keys; a store answering 404 means the same thing.
+    await this.client
+      .send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.full(key) }))
+      .catch((err) => ignoreNotFound(() => translateError(err, key, 'write')));
+  }
+
+  async copy(source: string, target: string, options: { ifSourceEtag?: string } = {}): Promise<{ etag: string }> {
+    const copySource = `${this.bucket}/${this.full(source).split('/').map(encodeURIComponent).join('/')}`;
+    const out = await this.client
+      .send(
+        new CopyObjectCommand({
+          Bucket: this.bucket,
+          Key: this.full(target),
+          CopySource: copySource,
+          CopySourceIfMatch: options.ifSourceEtag === undefined ? undefined : quote(options.ifSourceEtag),
+        }),
+      )
+      .catch((err) => translateError(err, source, 'copy'));
+    return { etag: unquote(out.CopyObjectResult?.ETag) };
+  }
+
+  async signPut(key: string, options: SignOptions): Promise<string> {
+    const command = new PutObjectCommand({ Bucket: this.bucket, Key: this.full(key), ContentType: options.contentType });
+    return getSignedUrl(this.signer, command, { expiresIn: options.expiresIn });
+  }
+
+  async signGet(key: string, options: SignOptions): Promise<string> {
+    const command = new GetObjectCommand({
+      Bucket: this.bucket,
+      Key: this.full(key),
+      ResponseContentDisposition: options.filename ? contentDisposition(options.filename) : undefined,
+      ResponseContentType: options.contentType,
+    });
+    return getSignedUrl(this.signer, command, { expiresIn: options.expiresIn });
+  }
+
+  async createMultipart(key: string): Promise<string> {
+    const out = await this.client
+      .send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: this.full(key) }))
+      .catch((err) => translateError(err, key, 'multipart'));
+    if (!out.UploadId) throw new Error(`CreateMultipartUpload for ${key} returned no upload id`);
+    return out.UploadId;
+  }
+
+  async signPart(key: string, uploadId: string, partNumber: number, options: SignOptions): Promise<string> {
+    if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10_000) {
+      throw new RangeError(`part number must be 1..10000, got ${partNumber}`);
+    }
+    const command = new UploadPartCommand({ Bucket: this.bucket, Key: this.full(key), UploadId: uploadId, PartNumber: partNumber });
+    return getSignedUrl(this.signer, command, { expiresIn: options.expiresIn });
+  }
+
+  async listParts(key: string, uploadId: string): Promise<MultipartPart[]> {
+    const parts: MultipartPart[] = [];
+    let marker: string | undefined;
+    do {
+      const out = await this.client
+        .send(new ListPartsCommand({ Bucket: this.bucket, Key: this.full(key), UploadId: uploadId, PartNumberMarker: marker }))
+        .catch((err) => translateError(err, key, 'multipart'));
+      for (const p of out.Parts ?? []) {
+        parts.push({ partNumber: p.PartNumber ?? 0, etag: unquote(p.ETag), size: p.Size ?? 0 });
+      }
+      marker = out.IsTruncated ? out.NextPartNumberMarker : undefined;
+    } while (marker !== undefined);
+    return parts.sort((a, b) => a.partNumber - b.partNumber);
+  }
+
+  async completeMultipart(key: string, uploadId: string, parts: MultipartPart[]): Promise<{ etag: string }> {
+    const out = await this.client
+      .send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: this.full(key),
+          UploadId: uploadId,
+          MultipartUpload: {
+            Parts: [...parts]
+              .sort((a, b) => a.partNumber - b.partNumber)
+              .map((p) => ({ PartNumber: p.partNumber, ETag: quote(p.etag) })),
+          },
+        }),
+      )
+      .catch((err) => translateError(err, key, 'multipart'));
+    return { etag: unquote(out.ETag) };
+  }
+
+  async abortMultipart(key: string, uploadId: string): Promise<void> {
+    // Unknown or already finished uploads are not an error (NoSuchUpload).
+    await this.client
+      .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.full(key), UploadId: uploadId }))
+      .catch((err) => ignoreNotFound(() => translateError(err, key, 'multipart')));
+  }
+}
