@@ -1,0 +1,46 @@
+/**
+ * /_store/{key+}: the filesystem driver's signed upload and download targets. The URL's
+ * HMAC signature is the authorization; nothing else is accepted here.
+ */
+import { RegistryError } from '../lib/errors';
+import { httpHandler, json, type Request } from '../lib/http/handler';
+import { registry } from '../lib/registry';
+import { FileStorage } from '../lib/storage/fs';
+import { keyFromStorePath } from '../lib/storage/signing';
+
+/** serverless-offline caps bodies at 10 MB; parts are at most 8 MiB. */
+const MAX_PUT_BYTES = 10 * 1024 * 1024;
+
+function fileStorage(): FileStorage {
+  const { storage } = registry();
+  if (!(storage instanceof FileStorage)) throw new RegistryError('RouteNotFound', 'No such route with this storage driver');
+  return storage;
+}
+
+async function grantFor(req: Request) {
+  const storage = fileStorage();
+  const key = keyFromStorePath(req.path);
+  if (!key) throw new RegistryError('Forbidden', 'Malformed store path');
+  return { storage, grant: await storage.verifyStoreRequest({ method: req.method, key, query: req.query }) };
+}
+
+export const handler = httpHandler({
+  'GET /_store/{key+}': async (req) => {
+    const { storage, grant } = await grantFor(req);
+    const { body } = await storage.get(grant.key);
+    const headers: Record<string, string> = {
+      'content-type': grant.contentType ?? 'application/octet-stream',
+      'content-length': String(body.length),
+    };
+    if (grant.filename) headers['content-disposition'] = `attachment; filename="${grant.filename.replace(/["\\\r\n]/g, '_')}"`;
+    return { statusCode: 200, headers, body: body.toString('base64'), isBase64Encoded: true };
+  },
+  'PUT /_store/{key+}': async (req) => {
+    const { storage, grant } = await grantFor(req);
+    const result =
+      grant.kind === 'part'
+        ? await storage.receivePart(grant.key, grant.uploadId!, grant.partNumber!, req.body, MAX_PUT_BYTES)
+        : await storage.receivePut(grant.key, req.body, MAX_PUT_BYTES);
+    return json(200, { etag: result.etag, size: result.size }, { etag: `"${result.etag}"` });
+  },
+});

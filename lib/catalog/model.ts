@@ -1,0 +1,82 @@
+/**
+ * The catalog's data: what a committed package version holds, the log entries that
+ * change the catalog, and the pure function that applies an entry to a state.
+ */
+import { compareVersions } from '../universe/version';
+
+export interface AssetRef {
+  uri: string;
+  digest: string;
+  size: number;
+  name: string;
+}
+
+export interface ImageRef {
+  reference: string;
+  key?: string;
+  repository: string;
+  tag?: string | null;
+  manifestDigest: string;
+  mediaType: string;
+}
+
+export interface BlobRef {
+  digest: string;
+  size: number;
+}
+
+/** A committed package version. `package` is the metadata as uploaded, never changed. */
+export interface CatalogVersion {
+  name: string;
+  version: string;
+  /** Commit sequence number of the add: breaks releaseVersion ties, orders image tags. */
+  seq: number;
+  uploadId: string;
+  addedAt: string;
+  /** sha256 of the canonical upload manifest: equal digests mean an idempotent re-add. */
+  contentDigest: string;
+  package: Record<string, unknown>;
+  assets: AssetRef[];
+  images: ImageRef[];
+  blobs: BlobRef[];
+}
+
+export type LogEntry =
+  | { seq: number; op: 'add'; entry: CatalogVersion }
+  | { seq: number; op: 'remove'; name: string; version: string; removedAt: string };
+
+/** Materialized catalog at `seq`: versions in commit order. */
+export interface CatalogState {
+  seq: number;
+  versions: CatalogVersion[];
+}
+
+export const EMPTY: CatalogState = Object.freeze({ seq: 0, versions: [] }) as CatalogState;
+
+export function find(state: CatalogState, name: string, version: string): CatalogVersion | undefined {
+  return state.versions.find((v) => v.name === name && v.version === version);
+}
+
+export function apply(state: CatalogState, entry: LogEntry): CatalogState {
+  if (entry.seq !== state.seq + 1) throw new Error(`log entry ${entry.seq} applied to state at ${state.seq}`);
+  if (entry.op === 'add') {
+    const rest = state.versions.filter((v) => !(v.name === entry.entry.name && v.version === entry.entry.version));
+    return { seq: entry.seq, versions: [...rest, entry.entry] };
+  }
+  return { seq: entry.seq, versions: state.versions.filter((v) => !(v.name === entry.name && v.version === entry.version)) };
+}
+
+/**
+ * releaseVersion per version: unique within a package, ordered by a version-aware comparison
+ * (commit order breaks ties), so re-adding an old version never makes it the default.
+ */
+export function releaseVersions(state: CatalogState): Map<CatalogVersion, number> {
+  const byName = new Map<string, CatalogVersion[]>();
+  for (const v of state.versions) byName.set(v.name, [...(byName.get(v.name) ?? []), v]);
+  const out = new Map<CatalogVersion, number>();
+  for (const list of byName.values()) {
+    list.sort((a, b) => compareVersions(a.version, b.version) || a.seq - b.seq);
+    list.forEach((v, i) => out.set(v, i));
+  }
+  return out;
+}

@@ -1,0 +1,131 @@
+/**
+ * Configuration, parsed once from the environment into a frozen object. Nothing else in
+ * the code base reads process.env. A bad setting fails at start and names the variable.
+ *
+ * | variable                      | default          | meaning
+ * | REGISTRY_STORAGE              | file:.registry   | file:<dir> or s3://<bucket>/<prefix>
+ * | REGISTRY_S3_ENDPOINT          | (AWS)            | endpoint of an S3-compatible store
+ * | REGISTRY_S3_REGION            | us-east-1        |
+ * | REGISTRY_S3_FORCE_PATH_STYLE  | false            | true for most on-prem stores
+ * | REGISTRY_S3_PUBLIC_ENDPOINT   | (endpoint)       | endpoint named in signed URLs given to clients
+ * | REGISTRY_S3_ETAG_FORM         | (probed)         | unquoted | quoted: skip the If-Match form probe
+ * | REGISTRY_WRITE_TOKENS         | (none: no writes)| comma-separated bearer tokens allowed to write
+ * | REGISTRY_PUBLIC_URL           | (request Host)   | base of rewritten resource URLs
+ * | REGISTRY_DOCKER_HOST          | (public host)    | host[:port] in rewritten image references
+ * | REGISTRY_DOWNLOADS            | redirect         | redirect | proxy
+ * | REGISTRY_SIGNING_KEY          | (in the store)   | hex/base64 HMAC key for filesystem signed URLs
+ * | REGISTRY_LOG_LEVEL            | info             | debug | info | warn | error
+ */
+export type StorageConfig =
+  | { kind: 'file'; root: string }
+  | {
+      kind: 's3';
+      bucket: string;
+      prefix: string;
+      endpoint?: string;
+      publicEndpoint?: string;
+      region: string;
+      forcePathStyle: boolean;
+      etagForm?: 'quoted' | 'unquoted';
+    };
+
+export interface Config {
+  storage: StorageConfig;
+  writeTokens: readonly string[];
+  publicUrl?: string;
+  dockerHost?: string;
+  downloads: 'redirect' | 'proxy';
+  signingKey?: Buffer;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+export class ConfigError extends Error {
+  constructor(variable: string, problem: string) {
+    super(`Invalid configuration: ${variable} ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const value = env[name]?.trim() || fallback;
+  if (!(allowed as readonly string[]).includes(value)) throw new ConfigError(name, `must be one of ${allowed.join(', ')} (got "${value}")`);
+  return value as T;
+}
+
+function url(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  if (!value) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    throw new ConfigError(name, `must be an http(s) URL (got "${value}")`);
+  }
+  if (!['http:', 'https:'].includes(parsed.protocol)) throw new ConfigError(name, `must be an http(s) URL (got "${value}")`);
+  return value.replace(/\/+$/, '');
+}
+
+function parseStorage(env: Env): StorageConfig {
+  const raw = env.REGISTRY_STORAGE?.trim() || 'file:.registry';
+  if (raw.startsWith('file:')) {
+    const root = raw.slice('file:'.length);
+    if (!root) throw new ConfigError('REGISTRY_STORAGE', 'file: needs a directory, e.g. file:.registry');
+    return { kind: 'file', root };
+  }
+  const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(raw);
+  if (!m) throw new ConfigError('REGISTRY_STORAGE', `must be file:<dir> or s3://<bucket>/<prefix> (got "${raw}")`);
+  const prefix = (m[2] ?? '').replace(/^\/+|\/+$/g, '');
+  if (prefix.split('/').some((s) => s === '.' || s === '..') || /[\\\0]/.test(prefix)) {
+    throw new ConfigError('REGISTRY_STORAGE', 'prefix must not contain ".", ".." segments, backslashes or NUL');
+  }
+  const etag = env.REGISTRY_S3_ETAG_FORM?.trim();
+  return {
+    kind: 's3',
+    bucket: m[1],
+    prefix: prefix ? `${prefix}/` : '',
+    endpoint: url(env, 'REGISTRY_S3_ENDPOINT'),
+    publicEndpoint: url(env, 'REGISTRY_S3_PUBLIC_ENDPOINT'),
+    region: env.REGISTRY_S3_REGION?.trim() || 'us-east-1',
+    forcePathStyle: oneOf(env, 'REGISTRY_S3_FORCE_PATH_STYLE', ['true', 'false'], 'false') === 'true',
+    etagForm: etag ? oneOf(env, 'REGISTRY_S3_ETAG_FORM', ['quoted', 'unquoted'] as const, 'unquoted') : undefined,
+  };
+}
+
+function parseSigningKey(env: Env): Buffer | undefined {
+  const raw = env.REGISTRY_SIGNING_KEY?.trim();
+  if (!raw) return undefined;
+  const key = /^[0-9a-f]+$/i.test(raw) ? Buffer.from(raw, 'hex') : Buffer.from(raw, 'base64');
+  if (key.length < 32) throw new ConfigError('REGISTRY_SIGNING_KEY', 'must hold at least 32 bytes (hex or base64)');
+  return key;
+}
+
+export function parseConfig(env: Env): Config {
+  const tokens = (env.REGISTRY_WRITE_TOKENS ?? '')
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
+  for (const t of tokens) {
+    if (t.length < 8) throw new ConfigError('REGISTRY_WRITE_TOKENS', 'each token must be at least 8 characters');
+  }
+  const dockerHost = env.REGISTRY_DOCKER_HOST?.trim() || undefined;
+  if (dockerHost && !/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(dockerHost)) {
+    throw new ConfigError('REGISTRY_DOCKER_HOST', `must be host[:port] (got "${dockerHost}")`);
+  }
+  return Object.freeze({
+    storage: Object.freeze(parseStorage(env)),
+    writeTokens: Object.freeze(tokens),
+    publicUrl: url(env, 'REGISTRY_PUBLIC_URL'),
+    dockerHost,
+    downloads: oneOf(env, 'REGISTRY_DOWNLOADS', ['redirect', 'proxy'] as const, 'redirect'),
+    signingKey: parseSigningKey(env),
+    logLevel: oneOf(env, 'REGISTRY_LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, 'info'),
+  });
+}
+
+let cached: Config | undefined;
+/** The process's configuration, parsed on first use. */
+export function config(): Config {
+  return (cached ??= parseConfig(process.env));
+}

@@ -1,0 +1,28 @@
+/** One structured logger per process: JSON lines on stderr. Never log tokens, credentials or whole events. */
+import { config } from './config';
+
+const LEVELS = { debug: 10, info: 20, warn: 30, error: 40 } as const;
+type Level = keyof typeof LEVELS;
+
+function emit(level: Level, msg: string, fields?: Record<string, unknown>): void {
+  let threshold: Level = 'info';
+  try {
+    threshold = config().logLevel;
+  } catch {
+    /* config errors are reported elsewhere; keep logging */
+  }
+  if (LEVELS[level] < LEVELS[threshold]) return;
+  process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields })}\n`);
+}
+
+export const log = {
+  debug: (msg: string, fields?: Record<string, unknown>) => emit('debug', msg, fields),
+  info: (msg: string, fields?: Record<string, unknown>) => emit('info', msg, fields),
+  warn: (msg: string, fields?: Record<string, unknown>) => emit('warn', msg, fields),
+  error: (msg: string, fields?: Record<string, unknown>) => emit('error', msg, fields),
+};
+
+export function describeError(error: unknown): Record<string, unknown> {
+  if (error instanceof Error) return { error: error.name, message: error.message, stack: error.stack?.split('\n').slice(0, 6).join('\n') };
+  return { error: String(error) };
+}

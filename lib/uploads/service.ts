@@ -1,0 +1,409 @@
+/**
+ * Adding a package: start an upload (signed targets for the blobs the store lacks),
+ * complete it in bounded steps (assemble, verify sha256 and size, move verified bytes
+ * into the blob area, validate, commit), abort it, or sweep abandoned ones.
+ *
+ * Bytes never pass through a function: clients PUT them to signed URLs of a staging
+ * area private to the upload (uploads/<id>/blobs/<hex>), so nobody can squat a content
+ * address; only bytes the registry has hashed itself are copied to blobs/sha256/<hex>,
+ * and the copy is conditional on the staged object's etag, so what was verified is
+ * exactly what lands (invariant 4).
+ */
+import { createSHA256 } from 'hash-wasm';
+import { find } from '../catalog/model';
+import type { BundleManifest } from '../bundle/manifest';
+import { NotFoundError, PreconditionFailedError, RegistryError, UploadStateError, VersionExistsError } from '../errors';
+import { keys } from '../keys';
+import { describeVersion, type Describe } from '../packages';
+import type { Registry } from '../registry';
+import type { MultipartPart, SignOptions } from '../storage/port';
+import { checkUploadManifest, contentDigest } from './manifest';
+import { newUploadId, Sessions, type SessionBlob, type UploadSession, type UploadStatus } from './session';
+
+/** Blobs above this go in parts; parts are at most this big (serverless-offline caps bodies at 10 MB). */
+export const PART_SIZE = 8 * 1024 * 1024;
+const MAX_PARTS = 10_000;
+/** Signed targets live this long; GET /uploads/{id} signs fresh ones. */
+const TARGET_TTL_S = 3600;
+/** An upload nobody drives is failed by the sweeper after this. */
+export const UPLOAD_TTL_MS = 24 * 3600 * 1000;
+/** One complete call works at most this long (an HTTP function has about 30 s). */
+export const STEP_BUDGET_MS = 20_000;
+
+export function partSizeFor(size: number): number {
+  const mib = 1024 * 1024;
+  return Math.max(PART_SIZE, Math.ceil(size / MAX_PARTS / mib) * mib);
+}
+
+export interface BlobTarget {
+  digest: string;
+  size: number;
+  present: boolean;
+  received?: boolean;
+  upload?:
+    | { method: 'PUT'; url: string; headers: Record<string, string> }
+    | { multipart: { partSize: number; parts: Array<{ partNumber: number; url: string; received: boolean }> }; headers: Record<string, string> };
+}
+
+export interface UploadView {
+  id: string;
+  status: UploadStatus;
+  name: string;
+  version: string;
+  expiresAt: string;
+  blobs: BlobTarget[];
+  error?: UploadSession['error'];
+}
+
+export interface CompleteResult {
+  done: boolean;
+  body: Describe | { id: string; status: UploadStatus; progress: { blobs: number; verified: number; bytes: number; verifiedBytes: number } };
+}
+
+async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]);
+  }));
+}
+
+const OCTET = { 'Content-Type': 'application/octet-stream' };
+
+export class Uploads {
+  private readonly sessions: Sessions;
+
+  constructor(private readonly registry: Registry, private readonly now: () => number = Date.now) {
+    this.sessions = new Sessions(registry.storage);
+  }
+
+  /** POST /uploads */
+  async start(body: { manifest?: unknown }, origin: string): Promise<UploadView> {
+    const manifest = checkUploadManifest(body.manifest);
+    const { storage } = this.registry;
+    await this.registry.gate.check();
+    const id = newUploadId();
+    const blobs: SessionBlob[] = manifest.blobs.map((b) => ({ digest: b.digest.slice(7), size: b.size, present: false }));
+    await pool(blobs, 16, async (b) => {
+      try {
+        await storage.head(keys.blob(b.digest));
+        b.present = true;
+        b.verified = true;
+      } catch (error) {
+        if (!(error instanceof NotFoundError)) throw error;
+        if (b.size > PART_SIZE) {
+          b.partSize = partSizeFor(b.size);
+          b.multipartId = await storage.createMultipart(keys.uploadBlob(id, b.digest));
+        }
+      }
+    });
+    const session: UploadSession = {
+      id,
+      status: 'Uploading',
+      name: manifest.package.name,
+      version: manifest.package.version,
+      contentDigest: contentDigest(manifest),
+      createdAt: new Date(this.now()).toISOString(),
+      expiresAt: new Date(this.now() + UPLOAD_TTL_MS).toISOString(),
+      manifest,
+      blobs,
+    };
+    await this.sessions.create(session);
+    return this.view(session, origin, false);
+  }
+
+  /** GET /uploads/{id}: state and fresh targets for what has not been received. */
+  async status(id: string, origin: string): Promise<UploadView> {
+    const { session } = await this.sessions.load(id);
+    return this.view(session, origin, true);
+  }
+
+  private async view(session: UploadSession, origin: string, checkReceived: boolean): Promise<UploadView> {
+    const { storage } = this.registry;
+    const sign: SignOptions = { expiresIn: TARGET_TTL_S, origin, contentType: 'application/octet-stream' };
+    const open = session.status === 'Uploading';
+    const blobs: BlobTarget[] = [];
+    await pool(session.blobs, 16, async (b) => {
+      const t: BlobTarget = { digest: `sha256:${b.digest}`, size: b.size, present: b.present };
+      blobs.push(t);
+      if (b.present) return;
+      const staged = keys.uploadBlob(session.id, b.digest);
+      if (b.verified || b.assembled) {
+        t.received = true;
+        return;
+      }
+      if (!b.multipartId) {
+        t.received = checkReceived ? await storage.head(staged).then(() => true, () => false) : false;
+        if (open && !t.received) t.upload = { method: 'PUT', url: await storage.signPut(staged, sign), headers: OCTET };
+        return;
+      }
+      const partSize = b.partSize!;
+      const count = Math.max(1, Math.ceil(b.size / partSize));
+      const got = checkReceived ? new Set((await storage.listParts(staged, b.multipartId).catch(() => [])).map((p) => p.partNumber)) : new Set<number>();
+      t.received = got.size === count;
+      if (!open) return;
+      const parts = [];
+      for (let n = 1; n <= count; n++) {
+        parts.push({ partNumber: n, url: got.has(n) ? '' : await storage.signPart(staged, b.multipartId, n, sign), received: got.has(n) });
+      }
+      t.upload = { multipart: { partSize, parts }, headers: OCTET };
+    });
+    const order = new Map(session.blobs.map((b, i) => [`sha256:${b.digest}`, i]));
+    blobs.sort((a, b) => order.get(a.digest)! - order.get(b.digest)!);
+    return { id: session.id, status: session.status, name: session.name, version: session.version, expiresAt: session.expiresAt, blobs, ...(session.error ? { error: session.error } : {}) };
+  }
+
+  /** POST /uploads/{id}/complete: one bounded step; done when the version is in the catalog. */
+  async complete(id: string, budgetMs = STEP_BUDGET_MS): Promise<CompleteResult> {
+    await this.registry.gate.check();
+    const deadline = this.now() + budgetMs;
+    let { session } = await this.sessions.load(id);
+    if (session.status === 'Failed') throw this.failure(session);
+    if (session.status !== 'Added') {
+      for (const blob of session.blobs) {
+        if (blob.verified) continue;
+        if (this.now() > deadline) break;
+        session = await this.verifyBlob(session, blob.digest, deadline);
+      }
+      if (session.blobs.every((b) => b.verified)) return this.commit(session);
+      return { done: false, body: this.progress(session) };
+    }
+    const { state } = await this.registry.catalog.read();
+    const v = find(state, session.name, session.version);
+    if (v && v.contentDigest === session.contentDigest) return { done: true, body: describeVersion(state, v) };
+    // Committed once, since removed (or replaced): the upload is over.
+    throw new UploadStateError(`Upload ${id} was committed and its version has since been removed`, { uploadId: id });
+  }
+
+  private progress(s: UploadSession): CompleteResult['body'] {
+    const verified = s.blobs.filter((b) => b.verified);
+    return {
+      id: s.id,
+      status: 'Processing',
+      progress: {
+        blobs: s.blobs.length,
+        verified: verified.length,
+        bytes: s.blobs.reduce((n, b) => n + b.size, 0),
+        verifiedBytes: verified.reduce((n, b) => n + b.size, 0) + s.blobs.reduce((n, b) => n + (b.hashing?.offset ?? 0), 0),
+      },
+    };
+  }
+
+  private failure(session: UploadSession): RegistryError {
+    const e = session.error ?? { type: 'UploadFailed', message: 'Upload failed' };
+    return new RegistryError(e.type, e.message, { ...(e.data ?? {}), uploadId: session.id });
+  }
+
+  /** Mark the upload Failed with this error (terminal) and throw it. */
+  private async fail(id: string, error: RegistryError): Promise<never> {
+    await this.sessions.update(id, (s) => {
+      if (s.status === 'Added' || s.status === 'Failed') return false;
+      s.status = 'Failed';
+      s.error = { type: error.type, message: error.message, ...(error.data ? { data: error.data } : {}) };
+    });
+    await this.cleanup(id).catch(() => undefined);
+    throw error;
+  }
+
+  private async verifyBlob(session: UploadSession, digest: string, deadline: number): Promise<UploadSession> {
+    const { storage } = this.registry;
+    const blob = session.blobs.find((b) => b.digest === digest)!;
+    const target = keys.blob(digest);
+    const staged = keys.uploadBlob(session.id, digest);
+    // Someone else's verified upload may have brought the same bytes meanwhile.
+    const there = await storage.head(target).then(() => true, (e) => (e instanceof NotFoundError ? false : Promise.reject(e)));
+    if (there) return this.sessions.update(session.id, (s) => void (s.blobs.find((b) => b.digest === digest)!.verified = true));
+
+    if (blob.multipartId && !blob.assembled) {
+      const count = Math.max(1, Math.ceil(blob.size / blob.partSize!));
+      let parts: MultipartPart[];
+      try {
+        parts = await storage.listParts(staged, blob.multipartId);
+      } catch (error) {
+        if (!(error instanceof NotFoundError)) throw error;
+        parts = [];
+      }
+      const missing = [];
+      for (let n = 1; n <= count; n++) if (!parts.some((p) => p.partNumber === n)) missing.push(n);
+      if (missing.length) {
+        // Maybe an earlier call assembled it and died before recording that.
+        const assembled = await storage.head(staged).then(() => true, () => false);
+        if (!assembled) {
+          throw new RegistryError('BlobMissing', `Blob sha256:${digest} lacks parts ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', ...' : ''}`, {
+            digest: `sha256:${digest}`,
+            missingParts: missing.slice(0, 100),
+          });
+        }
+      } else {
+        const extra = parts.filter((p) => p.partNumber > count);
+        const wrong = parts.filter((p) => p.partNumber <= count && p.size !== Math.min(blob.partSize!, blob.size - (p.partNumber - 1) * blob.partSize!));
+        if (extra.length || wrong.length) {
+          return this.fail(session.id, new RegistryError('BlobSizeMismatch', `Blob sha256:${digest}: parts do not add up to ${blob.size} bytes`, { digest: `sha256:${digest}` }));
+        }
+        await storage.completeMultipart(staged, blob.multipartId, parts.filter((p) => p.partNumber <= count));
+      }
+      session = await this.sessions.update(session.id, (s) => void (s.blobs.find((b) => b.digest === digest)!.assembled = true));
+    }
+
+    let info;
+    try {
+      info = await storage.head(staged);
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+      throw new RegistryError('BlobMissing', `Blob sha256:${digest} was not uploaded`, { digest: `sha256:${digest}` });
+    }
+    if (info.size !== blob.size) {
+      return this.fail(session.id, new RegistryError('BlobSizeMismatch', `Blob sha256:${digest} has ${info.size} bytes, the manifest says ${blob.size}`, {
+        digest: `sha256:${digest}`,
+        expected: blob.size,
+        actual: info.size,
+      }));
+    }
+
+    // Hash from where an earlier call stopped, if the staged bytes are still the same.
+    const hasher = await createSHA256();
+    hasher.init();
+    let offset = 0;
+    const saved = session.blobs.find((b) => b.digest === digest)!.hashing;
+    if (saved && saved.etag === info.etag) {
+      hasher.load(Buffer.from(saved.state, 'base64'));
+      offset = saved.offset;
+    }
+    if (offset < info.size) {
+      const { stream, etag } = await storage.getStream(staged, { start: offset });
+      if (etag !== info.etag) return session; // replaced meanwhile: the next call starts over
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        hasher.update(chunk);
+        offset += chunk.length;
+        if (this.now() > deadline && offset < info.size) {
+          stream.destroy();
+          const state = Buffer.from(hasher.save()).toString('base64');
+          return this.sessions.update(session.id, (s) => void (s.blobs.find((b) => b.digest === digest)!.hashing = { offset, state, etag: info.etag }));
+        }
+      }
+    }
+    const actual = hasher.digest('hex');
+    if (actual !== digest || offset !== blob.size) {
+      return this.fail(session.id, new RegistryError('BlobDigestMismatch', `Blob sha256:${digest}: the uploaded bytes have sha256:${actual}`, {
+        digest: `sha256:${digest}`,
+        actual: `sha256:${actual}`,
+      }));
+    }
+    try {
+      await storage.copy(staged, target, { ifSourceEtag: info.etag });
+    } catch (error) {
+      if (!(error instanceof PreconditionFailedError)) throw error;
+      // The client replaced the staged bytes after we hashed them: verify again.
+      return this.sessions.update(session.id, (s) => void delete s.blobs.find((b) => b.digest === digest)!.hashing);
+    }
+    return this.sessions.update(session.id, (s) => {
+      const b = s.blobs.find((x) => x.digest === digest)!;
+      b.verified = true;
+      delete b.hashing;
+    });
+  }
+
+  private async commit(session: UploadSession): Promise<CompleteResult> {
+    await this.sessions.update(session.id, (s) => {
+      if (s.status !== 'Uploading') return false;
+      s.status = 'Processing';
+    });
+    const m: BundleManifest = session.manifest;
+    const { releaseVersion: _r, selected: _s, ...pkg } = m.package as Record<string, unknown>;
+    let result;
+    try {
+      result = await this.registry.catalog.commit((state) => {
+        const existing = find(state, session.name, session.version);
+        if (existing) {
+          if (existing.contentDigest === session.contentDigest) return { result: existing.seq };
+          throw new VersionExistsError(session.name, session.version);
+        }
+        return {
+          entry: {
+            op: 'add',
+            entry: {
+              name: session.name,
+              version: session.version,
+              seq: state.seq + 1,
+              uploadId: session.id,
+              addedAt: new Date(this.now()).toISOString(),
+              contentDigest: session.contentDigest,
+              package: pkg,
+              assets: m.assets,
+              images: m.images,
+              blobs: m.blobs,
+            },
+          },
+          result: state.seq + 1,
+        };
+      });
+    } catch (error) {
+      if (error instanceof VersionExistsError) return this.fail(session.id, error);
+      throw error;
+    }
+    await this.sessions.update(session.id, (s) => {
+      if (s.status === 'Added') return false;
+      s.status = 'Added';
+      s.seq = result;
+    });
+    await this.cleanup(session.id).catch(() => undefined);
+    const { state } = await this.registry.catalog.read();
+    const v = find(state, session.name, session.version)!;
+    return { done: true, body: describeVersion(state, v) };
+  }
+
+  /** DELETE /uploads/{id} */
+  async abort(id: string): Promise<void> {
+    await this.registry.gate.check();
+    const s = await this.sessions.update(id, (s) => {
+      if (s.status === 'Added') throw new UploadStateError(`Upload ${id} is already committed; remove the package instead`, { uploadId: id });
+      if (s.status === 'Failed') return false;
+      s.status = 'Failed';
+      s.error = { type: 'UploadAborted', message: 'The upload was aborted' };
+    });
+    if (s.status === 'Failed') await this.cleanup(id);
+  }
+
+  /** Drop the staged bytes and unfinished multipart uploads of an upload (session kept). */
+  private async cleanup(id: string): Promise<void> {
+    const { storage } = this.registry;
+    const { session } = await this.sessions.load(id);
+    for (const b of session.blobs) {
+      if (b.multipartId) await storage.abortMultipart(keys.uploadBlob(id, b.digest), b.multipartId).catch(() => undefined);
+    }
+    const staged = await storage.list(`${keys.uploadPrefix(id)}blobs/`);
+    await pool(staged, 8, (o) => storage.delete(o.key));
+  }
+
+  /**
+   * The sweeper (scheduled): finish uploads whose bytes are all there but that nobody
+   * drives, fail expired ones, and roll the catalog snapshot over entries left by writers
+   * that died before advancing it.
+   */
+  async sweep(budgetMs = STEP_BUDGET_MS): Promise<{ finished: number; failed: number; pending: number }> {
+    const { storage } = this.registry;
+    await this.registry.gate.check();
+    await this.registry.catalog.settle();
+    const sessions = (await storage.list(keys.uploadsPrefix())).filter((o) => o.key.endsWith('/session.json'));
+    const result = { finished: 0, failed: 0, pending: 0 };
+    const deadline = this.now() + budgetMs;
+    for (const o of sessions) {
+      if (this.now() > deadline) break;
+      const id = o.key.split('/')[1];
+      const { session } = await this.sessions.load(id);
+      if (session.status === 'Added' || session.status === 'Failed') continue;
+      try {
+        const r = await this.complete(id, Math.max(1000, deadline - this.now()));
+        if (r.done) result.finished++;
+        else result.pending++;
+      } catch (error) {
+        if (!(error instanceof RegistryError)) throw error;
+        if (Date.parse(session.expiresAt) < this.now()) {
+          await this.fail(id, new RegistryError('UploadExpired', 'Nobody completed the upload before it expired')).catch(() => undefined);
+          result.failed++;
+        } else if (error.type !== 'BlobMissing') result.failed++;
+        else result.pending++;
+      }
+    }
+    return result;
+  }
+}
