@@ -3,7 +3,7 @@
  * gzip layers holding a one-file tar written by hand, a config, an OCI manifest per platform and,
  * for several platforms, an OCI index. `pushWithSkopeo` then copies the layout into a registry.
  */
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -135,15 +135,19 @@ export interface SkopeoOptions {
   creds?: string;
 }
 
-function skopeo(args: string[]): string {
-  const r = spawnSync('skopeo', args, { encoding: 'utf8', timeout: 60_000 });
-  if (r.status !== 0) throw new Error(`skopeo ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
-  return r.stdout;
+/** Asynchronous on purpose: a token realm served by the test process must keep answering. */
+function skopeo(args: string[]): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    execFile('skopeo', args, { encoding: 'buffer', timeout: 60_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`skopeo ${args.join(' ')} failed: ${err.message} ${stderr.toString()}`));
+      else resolve(stdout);
+    });
+  });
 }
 
 /** `skopeo copy oci:<dir>:<tag> docker://<dest>` over plain HTTP. */
-export function pushWithSkopeo(layout: TestImageLayout, dest: string, options: SkopeoOptions = {}): void {
-  skopeo([
+export async function pushWithSkopeo(layout: TestImageLayout, dest: string, options: SkopeoOptions = {}): Promise<void> {
+  await skopeo([
     'copy',
     '--quiet',
     '--dest-tls-verify=false',
@@ -156,10 +160,7 @@ export function pushWithSkopeo(layout: TestImageLayout, dest: string, options: S
 }
 
 /** What the registry serves for `ref`, as skopeo sees it: raw manifest bytes and their digest. */
-export function skopeoInspectRaw(ref: string, creds?: string): { bytes: Buffer; digest: string; json: any } {
-  const r = spawnSync('skopeo', ['inspect', '--raw', '--tls-verify=false', ...(creds ? ['--creds', creds] : []), `docker://${ref}`], {
-    timeout: 60_000,
-  });
-  if (r.status !== 0) throw new Error(`skopeo inspect ${ref} failed (${r.status}): ${r.stderr}`);
-  return { bytes: r.stdout, digest: sha256(r.stdout), json: JSON.parse(r.stdout.toString('utf8')) };
+export async function skopeoInspectRaw(ref: string, creds?: string): Promise<{ bytes: Buffer; digest: string; json: any }> {
+  const bytes = await skopeo(['inspect', '--raw', '--tls-verify=false', ...(creds ? ['--creds', creds] : []), `docker://${ref}`]);
+  return { bytes, digest: sha256(bytes), json: JSON.parse(bytes.toString('utf8')) };
 }

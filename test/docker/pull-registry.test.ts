@@ -29,10 +29,10 @@ beforeAll(async () => {
       { os: 'linux', architecture: 'amd64' },
     ],
   });
-  pushWithSkopeo(single, `${registry.host}/test/oci:v1`);
-  pushWithSkopeo(single, `${registry.host}/test/schema2:v1`, { format: 'v2s2' });
-  pushWithSkopeo(multi, `${registry.host}/test/multi:v2`, { all: true });
-  pushWithSkopeo(multi, `${registry.host}/test/multi-s2:v2`, { all: true, format: 'v2s2' });
+  await pushWithSkopeo(single, `${registry.host}/test/oci:v1`);
+  await pushWithSkopeo(single, `${registry.host}/test/schema2:v1`, { format: 'v2s2' });
+  await pushWithSkopeo(multi, `${registry.host}/test/multi:v2`, { all: true });
+  await pushWithSkopeo(multi, `${registry.host}/test/multi-s2:v2`, { all: true, format: 'v2s2' });
 });
 
 afterAll(async () => {
@@ -50,7 +50,7 @@ function expectComplete(sink: ReturnType<typeof memorySink>, pulled: Awaited<Ret
 describe('pullImage against docker-registry', () => {
   it('pulls an OCI image exactly as the registry serves it', async () => {
     const ref = `${registry.host}/test/oci:v1`;
-    const raw = skopeoInspectRaw(ref);
+    const raw = await skopeoInspectRaw(ref);
     const sink = memorySink();
     const events: PullProgress[] = [];
     const pulled = await pullImage(ref, { ...sink, onProgress: (e) => events.push(e) });
@@ -75,7 +75,7 @@ describe('pullImage against docker-registry', () => {
 
   it('pulls a Docker schema2 image', async () => {
     const ref = `${registry.host}/test/schema2:v1`;
-    const raw = skopeoInspectRaw(ref);
+    const raw = await skopeoInspectRaw(ref);
     const sink = memorySink();
     const pulled = await pullImage(ref, sink);
     expect(raw.json.mediaType).toBe(mt.DOCKER_MANIFEST);
@@ -88,7 +88,7 @@ describe('pullImage against docker-registry', () => {
 
   it('picks linux/amd64 from an OCI index, or the platform asked for', async () => {
     const ref = `${registry.host}/test/multi:v2`;
-    const raw = skopeoInspectRaw(ref);
+    const raw = await skopeoInspectRaw(ref);
     expect(raw.json.mediaType).toBe(mt.OCI_INDEX);
     const byArch = (arch: string) => raw.json.manifests.find((m: any) => m.platform.architecture === arch).digest;
 
@@ -110,7 +110,7 @@ describe('pullImage against docker-registry', () => {
 
   it('picks linux/amd64 from a Docker manifest list', async () => {
     const ref = `${registry.host}/test/multi-s2:v2`;
-    const raw = skopeoInspectRaw(ref);
+    const raw = await skopeoInspectRaw(ref);
     expect(raw.json.mediaType).toBe(mt.DOCKER_MANIFEST_LIST);
     const sink = memorySink();
     const pulled = await pullImage(ref, sink);
@@ -121,7 +121,7 @@ describe('pullImage against docker-registry', () => {
   });
 
   it('pulls by digest and skips blobs the caller already has', async () => {
-    const raw = skopeoInspectRaw(`${registry.host}/test/oci:v1`);
+    const raw = await skopeoInspectRaw(`${registry.host}/test/oci:v1`);
     const sink = memorySink();
     const first = await pullImage(`${registry.host}/test/oci@${raw.digest}`, sink);
     expect(first.manifestDigest).toBe(raw.digest);
