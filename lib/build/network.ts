@@ -1,0 +1,28 @@
+/**
+ * The undici dispatcher used for every download of a build (assets and Docker images): proxies
+ * from HTTP(S)_PROXY/NO_PROXY and extra CA certificates. The values come from the caller (the CLI
+ * reads the environment); undici's own environment fallback is disabled by passing '' for unset
+ * values, so library code never depends on process.env.
+ */
+import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
+import { EnvHttpProxyAgent, type Dispatcher } from 'undici';
+
+export interface NetworkSettings {
+  httpProxy?: string;
+  httpsProxy?: string;
+  noProxy?: string;
+  /** PEM file of extra CA certificates, trusted in addition to Node's bundled roots. */
+  caFile?: string;
+}
+
+export function createDispatcher(settings: NetworkSettings = {}): Dispatcher {
+  // `ca` replaces the default roots in Node's TLS, so the bundled ones are added back.
+  const ca = settings.caFile ? [...rootCertificates, readFileSync(settings.caFile, 'utf8')] : undefined;
+  return new EnvHttpProxyAgent({
+    httpProxy: settings.httpProxy ?? '',
+    httpsProxy: settings.httpsProxy ?? '',
+    noProxy: settings.noProxy ?? '',
+    ...(ca ? { connect: { ca }, requestTls: { ca }, proxyTls: { ca } } : {}),
+  });
+}
