@@ -1,4 +1,5 @@
 /** Describe, list and remove committed package versions. */
+import { removeVersion } from './catalog/ops';
 import { find, releaseVersions, type CatalogState, type CatalogVersion } from './catalog/model';
 import { VersionNotFoundError } from './errors';
 import { checkName, checkVersion } from './keys';
@@ -77,9 +78,6 @@ export async function remove(registry: Registry, name: string, version: string):
   checkName(name);
   checkVersion(version);
   await registry.gate.check();
-  await registry.catalog.commit((state) => {
-    if (!find(state, name, version)) throw new VersionNotFoundError(name, version);
-    return { entry: { op: 'remove', name, version, removedAt: new Date().toISOString() }, result: undefined };
-  });
+  await removeVersion(registry.catalog, name, version);
   return { name, version, status: 'Removed' };
 }

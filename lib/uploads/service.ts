@@ -11,6 +11,7 @@
  */
 import { createSHA256 } from 'hash-wasm';
 import { find } from '../catalog/model';
+import { addVersion } from '../catalog/ops';
 import type { BundleManifest } from '../bundle/manifest';
 import { NotFoundError, PreconditionFailedError, RegistryError, UploadStateError, VersionExistsError } from '../errors';
 import { keys } from '../keys';
@@ -311,30 +312,16 @@ export class Uploads {
     const { releaseVersion: _r, selected: _s, ...pkg } = m.package as Record<string, unknown>;
     let result;
     try {
-      result = await this.registry.catalog.commit((state) => {
-        const existing = find(state, session.name, session.version);
-        if (existing) {
-          if (existing.contentDigest === session.contentDigest) return { result: existing.seq };
-          throw new VersionExistsError(session.name, session.version);
-        }
-        return {
-          entry: {
-            op: 'add',
-            entry: {
-              name: session.name,
-              version: session.version,
-              seq: state.seq + 1,
-              uploadId: session.id,
-              addedAt: new Date(this.now()).toISOString(),
-              contentDigest: session.contentDigest,
-              package: pkg,
-              assets: m.assets,
-              images: m.images,
-              blobs: m.blobs,
-            },
-          },
-          result: state.seq + 1,
-        };
+      result = await addVersion(this.registry.catalog, {
+        name: session.name,
+        version: session.version,
+        uploadId: session.id,
+        addedAt: new Date(this.now()).toISOString(),
+        contentDigest: session.contentDigest,
+        package: pkg,
+        assets: m.assets,
+        images: m.images,
+        blobs: m.blobs,
       });
     } catch (error) {
       if (error instanceof VersionExistsError) return this.fail(session.id, error);
