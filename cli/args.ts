@@ -1,0 +1,86 @@
+/**
+ * Argument parsing: `dcos-registry [registry] <verb> [flags]`, flags as in the original Package
+ * Registry CLI (DESIGN.md section 7) plus a few of ours. node:util parseArgs, strict: an unknown
+ * flag is an error, never silently ignored.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+export const VERBS = ['migrate', 'build', 'add', 'describe', 'remove', 'list', 'gc'] as const;
+export type Verb = (typeof VERBS)[number];
+
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+const common: Options = {
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  // The original CLI's --name (the registry's name in `dcos registry`): accepted for compatibility, unused.
+  name: { type: 'string' },
+};
+const remote: Options = { url: { type: 'string' }, token: { type: 'string' } };
+const coordinates: Options = { 'package-name': { type: 'string' }, 'package-version': { type: 'string' } };
+
+export const VERB_OPTIONS: Record<Verb, Options> = {
+  migrate: { ...common, 'package-directory': { type: 'string' }, 'output-directory': { type: 'string' }, upgrade: { type: 'boolean' } },
+  build: {
+    ...common,
+    'build-definition-file': { type: 'string' },
+    'output-directory': { type: 'string' },
+    'insecure-registry': { type: 'string', multiple: true },
+    'docker-config': { type: 'string' },
+    'ca-file': { type: 'string' },
+  },
+  add: { ...common, ...remote, 'dcos-file': { type: 'string' }, concurrency: { type: 'string' } },
+  describe: { ...common, ...remote, ...coordinates },
+  remove: { ...common, ...remote, ...coordinates },
+  list: { ...common, ...remote },
+  gc: { ...common, ...remote },
+};
+
+export const REQUIRED: Record<Verb, string[]> = {
+  migrate: ['package-directory', 'output-directory'],
+  build: ['build-definition-file', 'output-directory'],
+  add: ['dcos-file'],
+  describe: ['package-name', 'package-version'],
+  remove: ['package-name', 'package-version'],
+  list: [],
+  gc: [],
+};
+
+export type Parsed =
+  | { kind: 'help'; verb?: Verb }
+  | { kind: 'version' }
+  | { kind: 'verb'; verb: Verb; flags: Record<string, string | boolean | string[] | undefined>; json: boolean };
+
+export function parseCommandLine(argv: readonly string[]): Parsed {
+  const args = [...argv];
+  if (args[0] === 'registry') args.shift();
+  const first = args[0];
+  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+    const topic = first === 'help' ? args[1] : undefined;
+    return { kind: 'help', verb: (VERBS as readonly string[]).includes(topic ?? '') ? (topic as Verb) : undefined };
+  }
+  if (first === '--version' || first === '-V' || first === 'version') return { kind: 'version' };
+  if (!(VERBS as readonly string[]).includes(first)) {
+    if (first === 'activate') throw new UsageError('activate has no meaning here: deploy the registry with `serverless deploy` or run the production server');
+    throw new UsageError(`unknown command ${JSON.stringify(first)}; commands: ${VERBS.join(', ')}`);
+  }
+  const verb = first as Verb;
+  let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
+  try {
+    ({ values } = parseArgs({ args: args.slice(1), options: VERB_OPTIONS[verb], strict: true, allowPositionals: false }));
+  } catch (err) {
+    throw new UsageError(`${verb}: ${(err as Error).message.split('\n')[0]}`);
+  }
+  if (values.help) return { kind: 'help', verb };
+  for (const flag of REQUIRED[verb]) {
+    if (typeof values[flag] !== 'string' || values[flag] === '') throw new UsageError(`${verb}: --${flag} is required`);
+  }
+  return { kind: 'verb', verb, flags: values as Record<string, string | boolean | string[] | undefined>, json: values.json === true };
+}

@@ -1,0 +1,28 @@
+/**
+ * The CLI's settings from the environment: the only place the CLI reads process.env. Library
+ * code gets these values as parameters.
+ */
+import { defaultDockerConfigPath } from '../lib/docker/credentials';
+
+export interface CliEnvironment {
+  registryUrl?: string;
+  registryToken?: string;
+  httpProxy?: string;
+  httpsProxy?: string;
+  noProxy?: string;
+  caFile?: string;
+  dockerConfigPath?: string;
+}
+
+export function readEnvironment(env: Record<string, string | undefined>): CliEnvironment {
+  const pick = (...names: string[]) => names.map((n) => env[n]).find((v) => v !== undefined && v !== '');
+  return {
+    registryUrl: pick('DCOS_REGISTRY_URL'),
+    registryToken: pick('DCOS_REGISTRY_TOKEN'),
+    httpProxy: pick('HTTP_PROXY', 'http_proxy'),
+    httpsProxy: pick('HTTPS_PROXY', 'https_proxy'),
+    noProxy: pick('NO_PROXY', 'no_proxy'),
+    caFile: pick('NODE_EXTRA_CA_CERTS'),
+    dockerConfigPath: defaultDockerConfigPath({ DOCKER_CONFIG: pick('DOCKER_CONFIG'), HOME: pick('HOME') }),
+  };
+}

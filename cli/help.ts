@@ -1,0 +1,53 @@
+import { VERB_OPTIONS, VERBS, type Verb } from './args';
+
+const SUMMARY: Record<Verb, string> = {
+  migrate: 'package directory → build definition <name>-<version>.json',
+  build: 'build definition → self-contained bundle <name>-<version>.dcos (assets, icons, CLI binaries, Docker images)',
+  add: 'upload a bundle (resumable) and wait until the package is Added',
+  describe: 'show one package version: status, releaseVersion, sizes, digests',
+  remove: 'remove a package version from the catalog (blobs go at the next garbage collection)',
+  list: 'list the packages and versions the registry holds',
+  gc: 'run garbage collection now',
+};
+
+const FLAG_HELP: Record<string, [string, string]> = {
+  'package-directory': ['DIR', 'Universe package directory (package.json, config.json, marathon.json.mustache, resource.json)'],
+  'output-directory': ['DIR', 'where the output file is written'],
+  upgrade: ['', 'upgrade packagingVersion 2.0/3.0 to 4.0 instead of refusing'],
+  'build-definition-file': ['FILE', 'the build definition (from migrate)'],
+  'insecure-registry': ['HOST[:PORT]', 'speak plain HTTP to this Docker registry (repeatable; loopback always may)'],
+  'docker-config': ['FILE', 'Docker config.json with credentials (default $DOCKER_CONFIG/config.json, ~/.docker/config.json)'],
+  'ca-file': ['FILE', 'extra CA certificates, PEM (default $NODE_EXTRA_CA_CERTS)'],
+  'dcos-file': ['FILE', 'the bundle to upload'],
+  concurrency: ['N', 'parallel uploads (default 4)'],
+  'package-name': ['NAME', 'package name'],
+  'package-version': ['VERSION', 'package version'],
+  url: ['URL', 'registry URL (default $DCOS_REGISTRY_URL)'],
+  token: ['TOKEN', 'write token (default $DCOS_REGISTRY_TOKEN)'],
+  json: ['', 'print exactly one JSON object on stdout'],
+  name: ['NAME', 'accepted for compatibility with the original CLI; unused'],
+  help: ['', 'this help'],
+};
+
+export function helpText(verb?: Verb): string {
+  if (verb) {
+    const flags = Object.keys(VERB_OPTIONS[verb]).map((f) => {
+      const [arg, text] = FLAG_HELP[f] ?? ['', ''];
+      return `  ${`--${f}${arg ? ` ${arg}` : ''}`.padEnd(36)} ${text}`;
+    });
+    return [`Usage: dcos-registry [registry] ${verb} [flags]`, '', SUMMARY[verb], '', 'Flags:', ...flags, ''].join('\n');
+  }
+  return [
+    'Usage: dcos-registry [registry] <command> [flags]',
+    '',
+    'Commands:',
+    ...VERBS.map((v) => `  ${v.padEnd(9)} ${SUMMARY[v]}`),
+    '',
+    'Every command takes --json (one JSON object on stdout; progress and warnings on stderr) and --help.',
+    'Environment: DCOS_REGISTRY_URL, DCOS_REGISTRY_TOKEN, HTTP_PROXY, HTTPS_PROXY, NO_PROXY, NODE_EXTRA_CA_CERTS, DOCKER_CONFIG.',
+    'Exit code 0 on success, 1 on failure (one-line message on stderr).',
+    '',
+    'dcos-registry --version prints the version.',
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,122 @@
+/**
+ * The registry's HTTP API as seen by the CLI: JSON requests with the bearer token, Cosmos-shaped
+ * errors {type, message, data} turned into RegistryApiError (the one place they are translated),
+ * and transient failures (network, 5xx, 429) retried with backoff.
+ */
+import type { Readable } from 'node:stream';
+import { request, type Dispatcher } from 'undici';
+import { DEFAULT_RETRY, TransientHttpError, parseRetryAfter, withRetry, type RetryPolicy } from '../docker/retry';
+
+export interface ClientOptions {
+  /** Base URL of the registry, e.g. http://127.0.0.1:3000 (a path prefix such as /dev is kept). */
+  url: string;
+  token?: string;
+  dispatcher?: Dispatcher;
+  retry?: Partial<RetryPolicy>;
+}
+
+export class RegistryApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly type: string,
+    message: string,
+    readonly data?: unknown,
+  ) {
+    super(message);
+    this.name = 'RegistryApiError';
+  }
+}
+
+export class ClientConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ClientConfigError';
+  }
+}
+
+export function endpoint(base: string, path: string): string {
+  let u: URL;
+  try {
+    u = new URL(base);
+  } catch {
+    throw new ClientConfigError(`invalid registry URL ${JSON.stringify(base)}: give --url or DCOS_REGISTRY_URL, e.g. http://127.0.0.1:3000`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ClientConfigError(`registry URL must be http or https: ${base}`);
+  return `${u.origin}${u.pathname.replace(/\/+$/, '')}${path}`;
+}
+
+export interface JsonResponse<T> {
+  status: number;
+  body: T;
+}
+
+/** One JSON call. Resolves for 2xx; throws RegistryApiError for other answers. */
+export async function callJson<T>(
+  opts: ClientOptions,
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+  path: string,
+  body?: unknown,
+  auth = false,
+): Promise<JsonResponse<T>> {
+  const url = endpoint(opts.url, path);
+  if (auth && !opts.token) throw new ClientConfigError('a write token is required: give --token or DCOS_REGISTRY_TOKEN');
+  const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'dcos-registry-cli' };
+  if (auth && opts.token) headers.authorization = `Bearer ${opts.token}`;
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  if (payload !== undefined) headers['content-type'] = 'application/json';
+  return withRetry({ ...DEFAULT_RETRY, ...opts.retry }, async () => {
+    const res = await request(url, { method, headers, body: payload, dispatcher: opts.dispatcher });
+    const text = await res.body.text();
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    if (res.statusCode >= 200 && res.statusCode < 300) return { status: res.statusCode, body: parsed as T };
+    if (res.statusCode >= 500 || res.statusCode === 429) {
+      throw new TransientHttpError(res.statusCode, errorMessage(method, path, res.statusCode, parsed, text), parseRetryAfter(res.headers['retry-after']));
+    }
+    throw toApiError(method, path, res.statusCode, parsed, text);
+  }).catch((err: unknown) => {
+    if (err instanceof TransientHttpError) throw new RegistryApiError(err.status, 'ServerError', err.message);
+    throw err;
+  });
+}
+
+function errorMessage(method: string, path: string, status: number, parsed: unknown, text: string): string {
+  const m = (parsed as { message?: unknown } | undefined)?.message;
+  if (typeof m === 'string' && m) return m;
+  return `${method} ${path} answered ${status}${text ? `: ${text.slice(0, 200).replace(/\s+/g, ' ')}` : ''}`;
+}
+
+function toApiError(method: string, path: string, status: number, parsed: unknown, text: string): RegistryApiError {
+  const p = parsed as { type?: unknown; data?: unknown } | undefined;
+  return new RegistryApiError(status, typeof p?.type === 'string' ? p.type : `Http${status}`, errorMessage(method, path, status, parsed, text), p?.data);
+}
+
+/**
+ * PUTs raw bytes to a signed URL. Content-Length is always sent (S3 refuses chunked uploads to
+ * presigned URLs) and no Authorization header (the URL carries the signature).
+ */
+export async function putBytes(
+  url: string,
+  headers: Record<string, string>,
+  length: number,
+  body: () => Readable,
+  dispatcher?: Dispatcher,
+): Promise<void> {
+  const stream = body();
+  const res = await request(url, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/octet-stream', ...headers, 'content-length': String(length) },
+    body: stream,
+    dispatcher,
+  });
+  const text = await res.body.text();
+  if (res.statusCode >= 200 && res.statusCode < 300) return;
+  stream.destroy();
+  const message = `upload PUT answered ${res.statusCode}${text ? `: ${text.slice(0, 200).replace(/\s+/g, ' ')}` : ''}`;
+  if (res.statusCode >= 500 || res.statusCode === 429) throw new TransientHttpError(res.statusCode, message, parseRetryAfter(res.headers['retry-after']));
+  throw new RegistryApiError(res.statusCode, 'UploadRejected', message);
+}

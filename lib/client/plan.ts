@@ -1,0 +1,98 @@
+/**
+ * Turns the registry's answer to POST/GET /uploads into the list of byte ranges still to send,
+ * checked against the bundle: the registry may only ask for blobs the bundle has, with their
+ * sizes, and parts must tile the blob exactly as the protocol defines (part k covers bytes
+ * [(k-1)*P, min(k*P, size))).
+ */
+export interface UploadTarget {
+  method?: string;
+  url: string;
+  headers?: Record<string, string>;
+}
+
+export interface UploadPart {
+  partNumber: number;
+  url: string;
+  received?: boolean;
+}
+
+export interface UploadBlob {
+  digest: string;
+  size: number;
+  present?: boolean;
+  received?: boolean;
+  headers?: Record<string, string>;
+  upload?: (UploadTarget & { multipart?: undefined }) | { multipart: { partSize: number; parts: UploadPart[] }; url?: undefined; headers?: Record<string, string> };
+}
+
+export interface UploadSession {
+  id: string;
+  status: string;
+  name?: string;
+  version?: string;
+  expiresAt?: string;
+  blobs: UploadBlob[];
+}
+
+export interface TransferTask {
+  digest: string;
+  /** undefined for a whole-blob PUT */
+  partNumber?: number;
+  url: string;
+  headers: Record<string, string>;
+  start: number;
+  /** exclusive */
+  end: number;
+}
+
+export class UploadPlanError extends Error {
+  constructor(message: string) {
+    super(`registry sent an unusable upload plan: ${message}`);
+    this.name = 'UploadPlanError';
+  }
+}
+
+export function planTransfers(session: UploadSession, bundleSizes: ReadonlyMap<string, number>): TransferTask[] {
+  if (!session || !Array.isArray(session.blobs)) throw new UploadPlanError('no blobs list');
+  const tasks: TransferTask[] = [];
+  for (const blob of session.blobs) {
+    const size = bundleSizes.get(blob.digest);
+    if (size === undefined) throw new UploadPlanError(`blob ${blob.digest} is not in the bundle`);
+    if (blob.size !== size) throw new UploadPlanError(`blob ${blob.digest} has ${size} bytes, the registry expects ${blob.size}`);
+    if (blob.present || blob.received) continue;
+    const upload = blob.upload;
+    if (!upload) throw new UploadPlanError(`blob ${blob.digest} is missing and has no upload target`);
+    if (upload.multipart) {
+      const { partSize, parts } = upload.multipart;
+      if (!Number.isInteger(partSize) || partSize <= 0) throw new UploadPlanError(`blob ${blob.digest} has part size ${partSize}`);
+      const count = Math.max(1, Math.ceil(size / partSize));
+      const numbers = new Set<number>();
+      for (const p of parts) {
+        if (!Number.isInteger(p.partNumber) || p.partNumber < 1 || p.partNumber > count || numbers.has(p.partNumber)) {
+          throw new UploadPlanError(`blob ${blob.digest} has an invalid part number ${p.partNumber}`);
+        }
+        numbers.add(p.partNumber);
+        if (p.received) continue;
+        const start = (p.partNumber - 1) * partSize;
+        tasks.push({
+          digest: blob.digest,
+          partNumber: p.partNumber,
+          url: p.url,
+          headers: { ...(blob.headers ?? {}), ...(upload.headers ?? {}) },
+          start,
+          end: Math.min(start + partSize, size),
+        });
+      }
+      if (numbers.size !== count) throw new UploadPlanError(`blob ${blob.digest} needs ${count} parts, the registry listed ${numbers.size}`);
+    } else {
+      if (upload.method && upload.method.toUpperCase() !== 'PUT') throw new UploadPlanError(`blob ${blob.digest} upload method ${upload.method} is not PUT`);
+      tasks.push({ digest: blob.digest, url: upload.url, headers: { ...(blob.headers ?? {}), ...(upload.headers ?? {}) }, start: 0, end: size });
+    }
+  }
+  // Big transfers first so the tail of a parallel upload is small ones, not one long part.
+  return tasks.sort((a, b) => b.end - b.start - (a.end - a.start) || (a.digest < b.digest ? -1 : 1) || (a.partNumber ?? 0) - (b.partNumber ?? 0));
+}
+
+export function bytesToSend(tasks: readonly TransferTask[]): number {
+  return tasks.reduce((n, t) => n + (t.end - t.start), 0);
+}
