@@ -31,6 +31,8 @@ export const handler = httpHandler({
     const headers: Record<string, string> = {
       'content-type': grant.contentType ?? 'application/octet-stream',
       'content-length': String(body.length),
+      // Keeps serverless-offline (hapi) from gzipping it into a chunked answer without a length.
+      'content-encoding': 'identity',
     };
     if (grant.filename) headers['content-disposition'] = `attachment; filename="${grant.filename.replace(/["\\\r\n]/g, '_')}"`;
     return { statusCode: 200, headers, body: body.toString('base64'), isBase64Encoded: true };

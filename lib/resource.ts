@@ -22,7 +22,7 @@ export async function resourceAnswer(registry: Registry, digest: string, name: s
     const { body } = await registry.storage.get(key);
     return {
       statusCode: 200,
-      headers: { ...headers, 'content-type': 'application/octet-stream', 'content-length': String(body.length), 'content-disposition': `attachment; filename="${name.replace(/["\\]/g, '_')}"` },
+      headers: { ...headers, 'content-type': 'application/octet-stream', 'content-length': String(body.length), 'content-encoding': 'identity', 'content-disposition': `attachment; filename="${name.replace(/["\\]/g, '_')}"` },
       body: body.toString('base64'),
       isBase64Encoded: true,
     };

@@ -101,10 +101,13 @@ function packagingMajor(v: CatalogVersion): number {
   return Number.parseFloat(String(v.package.packagingVersion ?? '0'));
 }
 
+/** "1.11.0" and "1.11" name the same DC/OS release. */
+const trimZeros = (v: string) => v.replace(/(\.0+)+$/, '');
+
 function visible(v: CatalogVersion, options: RenderOptions): boolean {
   if (packagingMajor(v) > MAX_PACKAGING[options.repoVersion]) return false;
   const min = v.package.minDcosReleaseVersion;
-  if (options.dcosVersion && typeof min === 'string' && compareVersions(min, options.dcosVersion) > 0) return false;
+  if (options.dcosVersion && typeof min === 'string' && compareVersions(trimZeros(min), trimZeros(options.dcosVersion)) > 0) return false;
   return true;
 }
 

@@ -39,6 +39,14 @@ export function checkUploadManifest(value: unknown): BundleManifest {
   // Names and versions first: they decide keys, so they get the clearest errors.
   checkName(pkg?.name);
   checkVersion(pkg?.version);
+  const { releaseVersion: _r, selected: _s, ...entry } = pkg as Record<string, unknown>;
+  const result = validatePackage(entry);
+  if (!result.ok) {
+    const unsupported = result.errors.some((e) => /packagingVersion/.test(e) && /not supported/i.test(e));
+    throw new RegistryError(unsupported ? 'UnsupportedPackagingVersion' : 'InvalidPackage', `Invalid package metadata: ${result.errors.join('; ')}`, {
+      errors: result.errors,
+    });
+  }
   try {
     checkManifest(value);
   } catch (error) {
@@ -51,14 +59,6 @@ export function checkUploadManifest(value: unknown): BundleManifest {
     if (!Number.isSafeInteger(b.size) || b.size < 0 || b.size > MAX_BLOB_SIZE) {
       throw new BadRequestError(`Blob ${b.digest} has an invalid size`, undefined, 'InvalidManifest');
     }
-  }
-  const { releaseVersion: _r, selected: _s, ...entry } = manifest.package as Record<string, unknown>;
-  const result = validatePackage(entry);
-  if (!result.ok) {
-    const unsupported = result.errors.some((e) => /packagingVersion/.test(e) && /not supported/i.test(e));
-    throw new RegistryError(unsupported ? 'UnsupportedPackagingVersion' : 'InvalidPackage', `Invalid package metadata: ${result.errors.join('; ')}`, {
-      errors: result.errors,
-    });
   }
   const resource = manifest.package.resource as Record<string, unknown> | undefined;
   const assetUris = new Set(manifest.assets.map((a) => a.uri));

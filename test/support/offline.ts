@@ -1,0 +1,86 @@
+/**
+ * Starts `serverless offline` (the real thing) on free ports with the given registry
+ * environment, and stops it. Each instance gets its own esbuild work folder (by port).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { rm } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+
+const ROOT = path.resolve(__dirname, '../..');
+export const TEST_TOKEN = 'test-write-token-0123456789';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+export interface Offline {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+  output(): string;
+}
+
+export async function startOffline(env: Record<string, string>, timeoutMs = 90_000): Promise<Offline> {
+  const port = await freePort();
+  const lambdaPort = await freePort();
+  let out = '';
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [path.join(ROOT, 'node_modules/serverless/bin/serverless.js'), 'offline', 'start', '--httpPort', String(port), '--lambdaPort', String(lambdaPort)],
+    {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'none',
+        AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'none',
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+        REGISTRY_WRITE_TOKENS: TEST_TOKEN,
+        REGISTRY_LOG_LEVEL: 'warn',
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    },
+  );
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`serverless offline exited (${child.exitCode}):\n${out.slice(-3000)}`);
+    try {
+      const res = await fetch(`${url}/health`);
+      if (res.status === 200 || res.status === 503) break;
+    } catch {
+      /* not up yet */
+    }
+    if (Date.now() > deadline) {
+      process.kill(-child.pid!, 'SIGKILL');
+      throw new Error(`serverless offline did not start in ${timeoutMs} ms:\n${out.slice(-3000)}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return {
+    url,
+    port,
+    output: () => out,
+    stop: async () => {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        process.kill(-child.pid!, 'SIGTERM');
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+        if (child.exitCode === null) process.kill(-child.pid!, 'SIGKILL');
+      }
+      await rm(path.join(ROOT, `.esbuild-${port}`), { recursive: true, force: true });
+    },
+  };
+}
