@@ -45,6 +45,8 @@ export interface PullOptions {
   /** Parallel layer downloads (Docker uses 3). */
   readonly concurrency?: number;
   readonly userAgent?: string;
+  /** Deadline for each request's response headers; default 60 s. Retried like a reset. */
+  readonly responseTimeoutMs?: number;
 }
 
 export interface PulledLayer {
@@ -103,6 +105,7 @@ async function pull(reference: string, options: PullOptions): Promise<PulledImag
     credentials: await readDockerCredentials(options.dockerConfigPath, ref.registry),
     dispatcher: options.dispatcher,
     userAgent: options.userAgent ?? 'dcos-registry',
+    responseTimeoutMs: options.responseTimeoutMs ?? 60_000,
   });
   const blobPath = (digest: string) => `/v2/${ref.repository}/blobs/${digest}`;
 

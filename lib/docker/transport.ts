@@ -23,6 +23,8 @@ export interface TransportOptions {
   readonly credentials?: BasicCredentials;
   readonly dispatcher?: Dispatcher;
   readonly userAgent: string;
+  /** Time allowed until response headers arrive (the body may take as long as it takes). */
+  readonly responseTimeoutMs: number;
 }
 
 export interface RegistryResponse {
@@ -125,7 +127,7 @@ export class RegistryTransport {
       const h: Record<string, string> = { 'user-agent': this.opts.userAgent, ...headers };
       if (!opts.noAuth && sameOrigin && this.authorization) h.authorization = this.authorization;
       if (!sameOrigin) delete h.authorization;
-      const res = await request(url, { method: 'GET', headers: h, dispatcher: this.opts.dispatcher });
+      const res = await this.requestWithTimeout(url, h);
       const location = res.headers.location;
       if ([301, 302, 303, 307, 308].includes(res.statusCode) && typeof location === 'string') {
         await res.body.dump();
@@ -134,6 +136,24 @@ export class RegistryTransport {
         continue;
       }
       return { status: res.statusCode, headers: res.headers, body: res.body, url };
+    }
+  }
+
+  /**
+   * undici has no deadline for a connection that never yields headers (a proxy that drops
+   * CONNECT makes ProxyAgent reconnect forever), so one is imposed here; it is cleared once the
+   * headers are in, so long layer downloads are not cut. ETIMEDOUT makes it retryable.
+   */
+  private async requestWithTimeout(url: string, headers: Record<string, string>) {
+    const controller = new AbortController();
+    const timer = setTimeout(() => {
+      const err = Object.assign(new Error(`no response from ${new URL(url).origin} within ${this.opts.responseTimeoutMs} ms`), { code: 'ETIMEDOUT' });
+      controller.abort(err);
+    }, this.opts.responseTimeoutMs);
+    try {
+      return await request(url, { method: 'GET', headers, dispatcher: this.opts.dispatcher, signal: controller.signal });
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -6,6 +6,7 @@
 import { createSign, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import type { TestImageLayout } from './make-image.js';
 
@@ -132,11 +133,12 @@ function signJwt(s: { keyPem: string; certDer: Buffer; issuer: string; service: 
 }
 
 /**
- * A forward proxy for plain-HTTP targets: the client sends absolute-form request targets
- * ("GET http://host/path"), the proxy replays them and pipes the answer back. No CONNECT.
+ * An HTTP proxy that counts what passes through it. Plain-HTTP targets arrive in absolute form
+ * ("GET http://host/path") and are replayed; CONNECT (undici's default even for http targets,
+ * proxyTunnel: true) opens a raw tunnel. Both are recorded in `requests`.
  */
 export async function startForwardProxy(): Promise<Running> {
-  return listen((req, res) => {
+  const running = await listen((req, res) => {
     const target = new URL(req.url ?? '');
     const upstream = httpRequest(
       { host: target.hostname, port: target.port, path: `${target.pathname}${target.search}`, method: req.method, headers: { ...req.headers, host: target.host } },
@@ -148,4 +150,26 @@ export async function startForwardProxy(): Promise<Running> {
     upstream.on('error', () => res.writeHead(502).end());
     req.pipe(upstream);
   });
+  const tunnels = new Set<import('node:net').Socket>();
+  running.server.on('connect', (req: IncomingMessage, client: import('node:net').Socket, head: Buffer) => {
+    tunnels.add(client);
+    client.on('close', () => tunnels.delete(client));
+    running.requests.push({ method: 'CONNECT', url: req.url ?? '', headers: req.headers });
+    const [host, port] = (req.url ?? '').split(':');
+    const upstream = netConnect(Number(port), host!, () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      upstream.write(head);
+      upstream.pipe(client);
+      client.pipe(upstream);
+    });
+    upstream.on('error', () => client.destroy());
+    client.on('error', () => upstream.destroy());
+  });
+  const close = running.close;
+  // Tunnelled sockets are no longer the HTTP server's, so closeAllConnections misses them.
+  running.close = () => {
+    for (const socket of tunnels) socket.destroy();
+    return close();
+  };
+  return running;
 }
