@@ -140,18 +140,29 @@ export class RegistryTransport {
   }
 
   /**
-   * undici has no deadline for a connection that never yields headers (a proxy that drops
-   * CONNECT makes ProxyAgent reconnect forever), so one is imposed here; it is cleared once the
-   * headers are in, so long layer downloads are not cut. ETIMEDOUT makes it retryable.
+   * undici has no deadline for a request that never gets a connection: with a proxy that drops
+   * CONNECT, ProxyAgent reconnects in a loop and the request stays queued, deaf to its abort
+   * signal (nodejs/undici#3897, unfixed in 7.30). So the deadline races the request; it is
+   * cleared once headers are in, so long layer downloads are not cut. ETIMEDOUT → retryable.
+   * The looping connection stops only when the caller closes or destroys its dispatcher.
    */
   private async requestWithTimeout(url: string, headers: Record<string, string>) {
     const controller = new AbortController();
-    const timer = setTimeout(() => {
-      const err = Object.assign(new Error(`no response from ${new URL(url).origin} within ${this.opts.responseTimeoutMs} ms`), { code: 'ETIMEDOUT' });
-      controller.abort(err);
-    }, this.opts.responseTimeoutMs);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const err = Object.assign(new Error(`no response from ${new URL(url).origin} within ${this.opts.responseTimeoutMs} ms`), { code: 'ETIMEDOUT' });
+        controller.abort(err);
+        reject(err);
+      }, this.opts.responseTimeoutMs);
+    });
+    const pending = request(url, { method: 'GET', headers, dispatcher: this.opts.dispatcher, signal: controller.signal });
     try {
-      return await request(url, { method: 'GET', headers, dispatcher: this.opts.dispatcher, signal: controller.signal });
+      return await Promise.race([pending, deadline]);
+    } catch (err) {
+      // An answer arriving after the deadline must not hold its connection.
+      pending.then((late) => late.body.destroy(), () => undefined);
+      throw err;
     } finally {
       clearTimeout(timer);
     }

@@ -281,6 +281,20 @@ describe('proxies via the dispatcher', () => {
     expect(registry.requests).toHaveLength(5); // ping, manifest, config, two layers — all via tunnels
   });
 
+  it('fails instead of hanging when the proxy drops CONNECT (undici would retry the tunnel forever)', async () => {
+    const dropper = await startServer((_req, res) => res.writeHead(502).end()); // no CONNECT support
+    const dispatcher = new ProxyAgent(dropper.url);
+    try {
+      const err = await pull({ ...memorySink(), dispatcher, responseTimeoutMs: 300, retry: { ...FAST_RETRY, attempts: 1 } }).catch((e) => e);
+      expect(err).toBeInstanceOf(ImagePullError);
+      expect(err.message).toContain(`no response from ${registry.url} within 300 ms`);
+      expect(registry.requests).toHaveLength(0);
+    } finally {
+      await dispatcher.destroy(); // ends undici's reconnect loop
+      await dropper.close();
+    }
+  });
+
   it('bypasses the proxy for NO_PROXY hosts', async () => {
     const dispatcher = new EnvHttpProxyAgent({ httpProxy: proxy.url, noProxy: '127.0.0.1' });
     const before = proxy.requests.length;
