@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { bytesToSend, planTransfers, type UploadSession } from '../../lib/client';
+
+const d = (c: string) => `sha256:${c.repeat(64)}`;
+const sizes = new Map([
+  [d('a'), 250],
+  [d('b'), 10],
+  [d('c'), 7],
+]);
+const ct = { 'Content-Type': 'application/octet-stream' };
+
+function session(blobs: UploadSession['blobs']): UploadSession {
+  return { id: 'x', status: 'Uploading', blobs };
+}
+
+describe('planTransfers', () => {
+  it('skips present blobs and received parts; parts cover [(k-1)P, min(kP, size))', () => {
+    const tasks = planTransfers(
+      session([
+        {
+          digest: d('a'),
+          size: 250,
+          present: false,
+          headers: ct,
+          upload: {
+            multipart: {
+              partSize: 100,
+              parts: [
+                { partNumber: 1, url: 'u1', received: false },
+                { partNumber: 2, url: 'u2', received: true },
+                { partNumber: 3, url: 'u3', received: false },
+              ],
+            },
+          },
+        },
+        { digest: d('b'), size: 10, present: true },
+        { digest: d('c'), size: 7, present: false, upload: { method: 'PUT', url: 'uc', headers: ct } },
+      ]),
+      sizes,
+    );
+    expect(tasks).toEqual([
+      { digest: d('a'), partNumber: 1, url: 'u1', headers: ct, start: 0, end: 100 },
+      { digest: d('a'), partNumber: 3, url: 'u3', headers: ct, start: 200, end: 250 },
+      { digest: d('c'), url: 'uc', headers: ct, start: 0, end: 7 },
+    ]);
+    expect(bytesToSend(tasks)).toBe(157);
+  });
+
+  it('sends nothing when everything is present or received', () => {
+    const tasks = planTransfers(
+      session([
+        { digest: d('a'), size: 250, present: true },
+        { digest: d('c'), size: 7, present: false, received: true, upload: { method: 'PUT', url: 'uc' } },
+      ]),
+      sizes,
+    );
+    expect(tasks).toEqual([]);
+  });
+
+  it('refuses blobs the bundle does not have, wrong sizes, missing targets and bad part lists', () => {
+    expect(() => planTransfers(session([{ digest: d('f'), size: 1, present: true }]), sizes)).toThrow(/not in the bundle/);
+    expect(() => planTransfers(session([{ digest: d('b'), size: 11, present: true }]), sizes)).toThrow(/has 10 bytes, the registry expects 11/);
+    expect(() => planTransfers(session([{ digest: d('b'), size: 10, present: false }]), sizes)).toThrow(/no upload target/);
+    const multipart = (parts: { partNumber: number; url: string }[], partSize = 100) =>
+      planTransfers(session([{ digest: d('a'), size: 250, present: false, upload: { multipart: { partSize, parts } } }]), sizes);
+    expect(() => multipart([{ partNumber: 1, url: 'a' }, { partNumber: 2, url: 'b' }])).toThrow(/needs 3 parts, the registry listed 2/);
+    expect(() => multipart([1, 2, 3, 4].map((n) => ({ partNumber: n, url: 'x' })))).toThrow(/invalid part number 4/);
+    expect(() => multipart([1, 1, 2].map((n) => ({ partNumber: n, url: 'x' })))).toThrow(/invalid part number 1/);
+    expect(() => multipart([], 0)).toThrow(/part size 0/);
+    expect(() => planTransfers(session([{ digest: d('c'), size: 7, present: false, upload: { method: 'POST', url: 'u' } }]), sizes)).toThrow(/not PUT/);
+  });
+});
