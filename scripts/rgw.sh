@@ -90,6 +90,11 @@ osd pool default pg autoscale mode = off
 osd pool default pg num = 8
 osd pool default pgp num = 8
 mon max pg per osd = 1000
+# Not in the notes: the monitor commits a map change at most once per propose interval (1 s),
+# and radosgw's first start creates its pools one map change at a time. 50 ms cuts a start
+# from 14.4 s to about 2 s here.
+paxos propose interval = 0.05
+paxos min wait = 0.01
 run dir = $DIR/run
 crash dir = $DIR/crash
 keyring = $DIR/keyring
@@ -114,7 +119,6 @@ pid file = $DIR/run/radosgw.pid
 log file = $DIR/log/radosgw.log
 rgw data = $DIR/rgw
 rgw frontends = beast endpoint=127.0.0.1:$PORT
-rgw dns name = 127.0.0.1
 EOF
 }
 

@@ -267,6 +267,14 @@ export class S3Storage implements Storage {
   }
 
   async copy(source: string, target: string, options: { ifSourceEtag?: string } = {}): Promise<{ etag: string }> {
+    if (options.ifSourceEtag !== undefined) {
+      // RGW 16 ignores CopySourceIfMatch (measured: a stale etag still copies), so compare first:
+      // a stale etag then writes nothing anywhere. The condition is still sent, which makes the
+      // copy atomic on stores that honour it (AWS, MinIO); on RGW a source rewritten between
+      // this HEAD and the copy is not caught here.
+      const current = await this.head(source);
+      if (current.etag !== unquote(options.ifSourceEtag)) throw new PreconditionFailedError(source);
+    }
     const copySource = `${this.bucket}/${this.full(source).split('/').map(encodeURIComponent).join('/')}`;
     const out = await this.client
       .send(
@@ -342,7 +350,8 @@ export class S3Storage implements Storage {
         }),
       )
       .catch((err) => translateError(err, key, 'multipart'));
-    return { etag: unquote(out.ETag) };
+    // RGW 16 answers <ETag></ETag> here; the object's own etag is then one HEAD away.
+    return { etag: out.ETag ? unquote(out.ETag) : (await this.head(key)).etag };
   }
 
   async abortMultipart(key: string, uploadId: string): Promise<void> {

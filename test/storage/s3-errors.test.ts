@@ -7,6 +7,7 @@ import { describe, expect, it, beforeEach } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
 import {
   AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
   CopyObjectCommand,
   DeleteObjectCommand,
   GetObjectCommand,
@@ -68,9 +69,16 @@ describe('S3 error translation', () => {
   });
 
   it('412 on copy with a source etag is PreconditionFailedError; a missing source is NotFoundError', async () => {
+    s3.on(HeadObjectCommand).resolves({ ContentLength: 1, ETag: '"e"' });
     s3.on(CopyObjectCommand).rejectsOnce(sdkError('PreconditionFailed', 412)).rejectsOnce(sdkError('NoSuchKey', 404));
     await expect(storage().copy('a', 'b', { ifSourceEtag: 'e' })).rejects.toBeInstanceOf(PreconditionFailedError);
     await expect(storage().copy('a', 'b')).rejects.toBeInstanceOf(NotFoundError);
+  });
+
+  it('copy with a stale source etag fails before anything is written (RGW ignores CopySourceIfMatch)', async () => {
+    s3.on(HeadObjectCommand).resolves({ ContentLength: 1, ETag: '"current"' });
+    await expect(storage().copy('a', 'b', { ifSourceEtag: 'stale' })).rejects.toBeInstanceOf(PreconditionFailedError);
+    expect(s3.commandCalls(CopyObjectCommand)).toHaveLength(0);
   });
 
   it('NoSuchUpload: listParts fails with NotFoundError, abort ignores it', async () => {
@@ -153,6 +161,20 @@ describe('S3 request shaping', () => {
     expect(s3.commandCalls(ListPartsCommand)[1].args[0].input.PartNumberMarker).toBe('1');
   });
 
+  it('completeMultipart sends quoted part etags in order and HEADs when the store returns no etag (RGW 16)', async () => {
+    s3.on(CompleteMultipartUploadCommand).resolves({ ETag: '' });
+    s3.on(HeadObjectCommand).resolves({ ContentLength: 8, ETag: '"whole-2"' });
+    const parts = [
+      { partNumber: 2, etag: 'p2', size: 3 },
+      { partNumber: 1, etag: 'p1', size: 5 },
+    ];
+    await expect(storage().completeMultipart('k', 'u', parts)).resolves.toEqual({ etag: 'whole-2' });
+    expect(s3.commandCalls(CompleteMultipartUploadCommand)[0].args[0].input.MultipartUpload?.Parts).toEqual([
+      { PartNumber: 1, ETag: '"p1"' },
+      { PartNumber: 2, ETag: '"p2"' },
+    ]);
+  });
+
   it('an empty prefix leaves keys as they are; slashes around a prefix are ignored', async () => {
     s3.on(HeadObjectCommand).resolves({ ContentLength: 1, ETag: '"e"' });
     await new S3Storage({ client, bucket: 'b', prefix: '' }).head('x/y');
@@ -161,6 +183,7 @@ describe('S3 request shaping', () => {
   });
 
   it('copy names the source URL-encoded under the bucket and sends the source etag quoted', async () => {
+    s3.on(HeadObjectCommand).resolves({ ContentLength: 1, ETag: '"e"' });
     s3.on(CopyObjectCommand).resolves({ CopyObjectResult: { ETag: '"c"' } });
     await expect(storage().copy('uploads/a b/x', 'blobs/y', { ifSourceEtag: 'e' })).resolves.toEqual({ etag: 'c' });
     expect(s3.commandCalls(CopyObjectCommand)[0].args[0].input).toMatchObject({
