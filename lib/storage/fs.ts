@@ -175,7 +175,9 @@ export class FileStorage implements Storage {
       await fh.close();
       throw new BadRequestError(`Range not satisfiable: ${key}`, { start: range.start, end: range.end, size }, 'InvalidRange');
     }
-    return { ...info, stream: fh.createReadStream({ start: range.start, end }), range: { start: range.start, end, total: size } };
+    // As on S3, size counts the bytes in this answer; range.total is the object's size.
+    const stream = fh.createReadStream({ start: range.start, end });
+    return { ...info, size: end - range.start + 1, stream, range: { start: range.start, end, total: size } };
   }
 
   async head(key: string): Promise<ObjectInfo> {

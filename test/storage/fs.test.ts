@@ -5,7 +5,7 @@
  * escaping the root, etag reuse, and races between processes.
  */
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -131,6 +131,17 @@ describe('file storage: specifics', () => {
     await storage.put('aba/object', 'z');
     await storage.put('aba/object', '9');
     await expect(storage.put('aba/object', 'stale', { ifMatch: etag })).rejects.toThrow(/Precondition failed/);
+  });
+
+  it('a lock left by a killed process goes stale instead of blocking writes forever', async () => {
+    await storage.put('stale/object', 'v1');
+    const lockDir = path.join(storage.root, '.locks', `${createHash('sha256').update('stale/object').digest('hex')}.lock`);
+    await fsp.mkdir(lockDir);
+    const past = Date.now() / 1000 - 60;
+    await fsp.utimes(lockDir, past, past);
+    await storage.put('stale/object', 'v2');
+    expect((await storage.get('stale/object')).body.toString()).toBe('v2');
+    await expect(fsp.stat(lockDir)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
   it('receivePut enforces the size limit and leaves no trace', async () => {
