@@ -83,7 +83,7 @@ describe('build with Docker images', () => {
 
     // Every layer of both copies is in the bundle, and each digest is stored once.
     const layerDigests = [...served.app.json.layers, ...served.app_s2.json.layers].map((l: { digest: string }) => l.digest);
-    const unique = new Set(manifest.blobs.map((b) => b.digest));
+    const unique = new Set<string>(manifest.blobs.map((b) => b.digest));
     expect(unique.size).toBe(manifest.blobs.length);
     for (const d of layerDigests) expect(unique.has(d)).toBe(true);
 
