@@ -6,6 +6,7 @@
 import { createSign, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import type { TestImageLayout } from './make-image.js';
@@ -24,18 +25,24 @@ export interface Running {
   close(): Promise<void>;
 }
 
-async function listen(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<Running & { server: Server }> {
+export interface TlsIdentity {
+  key: string;
+  cert: string;
+}
+
+async function listen(handler: (req: IncomingMessage, res: ServerResponse) => void, tls?: TlsIdentity): Promise<Running & { server: Server }> {
   const requests: Recorded[] = [];
-  const server = createServer((req, res) => {
+  const record = (req: IncomingMessage, res: ServerResponse) => {
     requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
     handler(req, res);
-  });
+  };
+  const server: Server = tls ? createHttpsServer(tls, record) : createServer(record);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const host = `127.0.0.1:${(server.address() as { port: number }).port}`;
   return {
     server,
     host,
-    url: `http://${host}`,
+    url: `${tls ? 'https' : 'http'}://${host}`,
     requests,
     close: () =>
       new Promise<void>((resolve) => {
@@ -48,7 +55,7 @@ async function listen(handler: (req: IncomingMessage, res: ServerResponse) => vo
 /** Return true when the hook answered the request itself. */
 export type Hook = (req: IncomingMessage, res: ServerResponse, path: string) => boolean;
 
-export async function startFakeRegistry(layout: TestImageLayout, repo: string, hook?: { current?: Hook }): Promise<Running> {
+export async function startFakeRegistry(layout: TestImageLayout, repo: string, hook?: { current?: Hook }, tls?: TlsIdentity): Promise<Running> {
   const blob = (digest: string) => readFileSync(join(layout.dir, 'blobs', 'sha256', digest.slice('sha256:'.length)));
   const mediaTypes = new Map<string, string>();
   mediaTypes.set(layout.top.digest, layout.top.mediaType);
@@ -71,7 +78,7 @@ export async function startFakeRegistry(layout: TestImageLayout, repo: string, h
     const headers: Record<string, string> = { 'content-length': String(bytes.length), 'docker-content-digest': digest };
     headers['content-type'] = kind === 'manifests' ? (mediaTypes.get(digest) ?? 'application/json') : 'application/octet-stream';
     res.writeHead(200, headers).end(bytes);
-  });
+  }, tls);
 }
 
 /** Any HTTP server whose behaviour is one function (redirect targets, etc.). */

@@ -6,7 +6,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EnvHttpProxyAgent, ProxyAgent } from 'undici';
+import { Agent, EnvHttpProxyAgent, ProxyAgent } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DigestMismatchError, ImagePullError } from '../../lib/docker/errors.js';
 import * as mt from '../../lib/docker/media-types.js';
@@ -14,6 +14,7 @@ import { pullImage, type PullOptions, type PullProgress } from '../../lib/docker
 import { memorySink } from './blob-sink.js';
 import { startFakeRegistry, startForwardProxy, startServer, startTokenServer, type Hook, type Running } from './fake-servers.js';
 import { makeOciImage, sha256, type TestImageLayout } from './make-image.js';
+import { makeSigningCert } from './registry-process.js';
 
 const REPO = 'fake/app';
 const FAST_RETRY = { attempts: 4, baseDelayMs: 5, maxDelayMs: 50 };
@@ -305,5 +306,35 @@ describe('proxies via the dispatcher', () => {
     }
     expect(proxy.requests.length).toBe(before);
     expect(registry.requests.length).toBe(5);
+  });
+});
+
+describe('HTTPS with an extra CA', () => {
+  let tlsRegistry: Running;
+  let ca: string;
+  const NAME = 'registry.test';
+  // Resolve the test name to loopback inside the connector only; a non-loopback name means HTTPS.
+  const lookup = (_host: string, opts: { all?: boolean }, cb: (...args: unknown[]) => void) =>
+    opts.all ? cb(null, [{ address: '127.0.0.1', family: 4 }]) : cb(null, '127.0.0.1', 4);
+  beforeAll(async () => {
+    const cert = makeSigningCert(work, NAME);
+    ca = readFileSync(cert.certPath, 'utf8');
+    tlsRegistry = await startFakeRegistry(layout, REPO, undefined, { key: readFileSync(cert.keyPath, 'utf8'), cert: ca });
+  });
+  afterAll(() => tlsRegistry?.close());
+
+  it('pulls over HTTPS when the dispatcher trusts the CA, and refuses when it does not', async () => {
+    const ref = `${NAME}:${tlsRegistry.host.split(':')[1]}/${REPO}:v1`;
+    const trusting = new Agent({ connect: { ca, lookup } as never });
+    const untrusting = new Agent({ connect: { lookup } as never });
+    try {
+      const pulled = await pullImage(ref, { ...memorySink(), dispatcher: trusting, retry: FAST_RETRY });
+      expect(pulled.manifestDigest).toBe(layout.top.digest);
+      expect(tlsRegistry.requests.length).toBe(5);
+      await expect(pullImage(ref, { ...memorySink(), dispatcher: untrusting, retry: FAST_RETRY })).rejects.toThrow(/self[- ]signed certificate/);
+    } finally {
+      await trusting.close();
+      await untrusting.close();
+    }
   });
 });

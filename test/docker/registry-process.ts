@@ -48,11 +48,16 @@ export function bcryptHash(password: string): string {
   return hash;
 }
 
-/** Self-signed RSA certificate + key for token signing (openssl is installed). */
-export function makeSigningCert(dir: string): { certPath: string; keyPath: string; certDer: Buffer } {
-  const certPath = join(dir, 'token.crt');
-  const keyPath = join(dir, 'token.key');
-  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyPath, '-out', certPath, '-days', '2', '-subj', '/CN=test-token-issuer'], {
+/**
+ * Self-signed RSA certificate + key (openssl is installed): token signing, or a TLS server
+ * identity when `dnsName` is given (as subjectAltName, which TLS clients check).
+ */
+export function makeSigningCert(dir: string, dnsName?: string): { certPath: string; keyPath: string; certDer: Buffer } {
+  const base = dnsName ? 'tls' : 'token';
+  const certPath = join(dir, `${base}.crt`);
+  const keyPath = join(dir, `${base}.key`);
+  const subject = dnsName ? ['-subj', `/CN=${dnsName}`, '-addext', `subjectAltName=DNS:${dnsName}`] : ['-subj', '/CN=test-token-issuer'];
+  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyPath, '-out', certPath, '-days', '2', ...subject], {
     encoding: 'utf8',
   });
   if (r.status !== 0) throw new Error(`openssl failed: ${r.stderr}`);
