@@ -6,7 +6,7 @@ import { RegistryError } from '../lib/errors';
 import { httpHandler, json, type Request } from '../lib/http/handler';
 import { registry } from '../lib/registry';
 import { FileStorage } from '../lib/storage/fs';
-import { keyFromStorePath } from '../lib/storage/signing';
+import { ForbiddenError, keyFromStorePath } from '../lib/storage/signing';
 
 /** serverless-offline caps bodies at 10 MB; parts are at most 8 MiB. */
 const MAX_PUT_BYTES = 10 * 1024 * 1024;
@@ -20,7 +20,7 @@ function fileStorage(): FileStorage {
 async function grantFor(req: Request) {
   const storage = fileStorage();
   const key = keyFromStorePath(req.path);
-  if (!key) throw new RegistryError('Forbidden', 'Malformed store path');
+  if (!key) throw new ForbiddenError('Malformed store path');
   return { storage, grant: await storage.verifyStoreRequest({ method: req.method, key, query: req.query }) };
 }
 

@@ -21,6 +21,7 @@ export interface StoredObject extends ObjectInfo {
   body: Buffer;
 }
 
+/** For a ranged read, `size` counts the bytes of this answer and `range.total` the whole object. */
 export interface ObjectStream extends ObjectInfo {
   stream: Readable;
   /** Present when a range was asked for and honoured. */

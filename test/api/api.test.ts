@@ -59,7 +59,7 @@ describe.each(drivers)('HTTP API on $name storage', ({ name: driver, make }) => 
     const repo = await fetch(`${reg.url}/repo`, { headers: { accept: COSMOS_ACCEPT, 'user-agent': 'cosmos/0.6.0 dcos/2.2' } });
     expect(repo.status).toBe(200);
     expect(repo.headers.get('content-type')).toBe('application/vnd.dcos.universe.repo+json;charset=utf-8;version=v5');
-    const index = await repo.json();
+    const index = (await repo.json()) as any;
     const { v5 } = officialRepoValidators();
     const valid = v5(index);
     expect(v5.errors ?? []).toEqual([]);
@@ -75,7 +75,7 @@ describe.each(drivers)('HTTP API on $name storage', ({ name: driver, make }) => 
     expect(Buffer.from(await download.arrayBuffer()).equals(asset)).toBe(true);
 
     // An old DC/OS does not see a package that needs a newer one.
-    const old = await (await fetch(`${reg.url}/repo`, { headers: { accept: COSMOS_ACCEPT, 'user-agent': 'cosmos/0.4 dcos/1.9' } })).json();
+    const old = (await (await fetch(`${reg.url}/repo`, { headers: { accept: COSMOS_ACCEPT, 'user-agent': 'cosmos/0.4 dcos/1.9' } })).json()) as any;
     expect(old.packages.find((p: any) => p.name === name)).toBeUndefined();
 
     const removed = await api(reg.url, 'DELETE', `/package/${name}/1.0.0`);
@@ -83,7 +83,7 @@ describe.each(drivers)('HTTP API on $name storage', ({ name: driver, make }) => 
     const gone = await api(reg.url, 'GET', `/package/${name}/1.0.0`);
     expect(gone.status).toBe(404);
     expect(gone.json).toMatchObject({ type: 'VersionNotFound', message: `Version [1.0.0] of package [${name}] not found` });
-    const after = await (await fetch(`${reg.url}/repo`, { headers: { accept: COSMOS_ACCEPT } })).json();
+    const after = (await (await fetch(`${reg.url}/repo`, { headers: { accept: COSMOS_ACCEPT } })).json()) as any;
     expect(after.packages.find((p: any) => p.name === name)).toBeUndefined();
     expect((await fetch(url)).status).toBe(404);
   });
@@ -103,10 +103,10 @@ describe.each(drivers)('HTTP API on $name storage', ({ name: driver, make }) => 
     await raw.arrayBuffer();
     const v4 = await fetch(`${reg.url}/repo`, { headers: { accept: 'application/vnd.dcos.universe.repo+json;charset=utf-8;version=v4' } });
     expect(v4.headers.get('content-type')).toBe('application/vnd.dcos.universe.repo+json;charset=utf-8;version=v4');
-    expect((await v4.json()).packages.find((p: any) => p.name === name)).toBeUndefined();
+    expect(((await v4.json()) as any).packages.find((p: any) => p.name === name)).toBeUndefined();
     const bad = await fetch(`${reg.url}/repo`, { headers: { accept: 'text/html' } });
     expect(bad.status).toBe(406);
-    expect((await bad.json()).type).toBe('NotAcceptable');
+    expect(((await bad.json()) as any).type).toBe('NotAcceptable');
   });
 
   it('a second add of present blobs sends no bytes; same content is idempotent; other content is 409', async () => {
@@ -143,17 +143,17 @@ describe.each(drivers)('HTTP API on $name storage', ({ name: driver, make }) => 
   });
 
   it('writes need a valid token, checked before anything else', async () => {
-    for (const headers of [{}, { authorization: 'Bearer wrong-token-xxxxxxxx' }, { authorization: 'Basic abc' }]) {
+    for (const headers of <Record<string, string>[]>[{}, { authorization: 'Bearer wrong-token-xxxxxxxx' }, { authorization: 'Basic abc' }]) {
       const res = await fetch(`${reg.url}/uploads`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{not json' });
       expect(res.status).toBe(401);
-      expect((await res.json()).type).toBe('Unauthorized');
+      expect(((await res.json()) as any).type).toBe('Unauthorized');
       expect((await fetch(`${reg.url}/package/nope/1.0`, { method: 'DELETE', headers })).status).toBe(401);
       expect((await fetch(`${reg.url}/uploads/aaaaaaaaaaaaaaaaaaaaaaaaaa/complete`, { method: 'POST', headers })).status).toBe(401);
     }
   });
 
   it('hostile input gets a clear 4xx and changes nothing', async () => {
-    const before = await (await fetch(`${reg.url}/repo`, { headers: { accept: COSMOS_ACCEPT } })).json();
+    const before = (await (await fetch(`${reg.url}/repo`, { headers: { accept: COSMOS_ACCEPT } })).json()) as any;
     const cases: Array<[string, unknown, number, string]> = [
       ['dot-dot version', testBundle('evil', '..').manifest, 400, 'InvalidPackageVersion'],
       ['dot version', testBundle('evil', '.').manifest, 400, 'InvalidPackageVersion'],
@@ -176,7 +176,7 @@ describe.each(drivers)('HTTP API on $name storage', ({ name: driver, make }) => 
     expect((await api(reg.url, 'POST', '/uploads', { manifest: lies.manifest })).status).toBe(400);
     const malformed = await fetch(`${reg.url}/uploads`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{"manifest":' });
     expect(malformed.status).toBe(400);
-    expect((await malformed.json()).type).toBe('InvalidJson');
+    expect(((await malformed.json()) as any).type).toBe('InvalidJson');
     const huge = await fetch(`${reg.url}/uploads`, {
       method: 'POST',
       headers: { ...auth, 'content-type': 'application/json' },
@@ -186,7 +186,7 @@ describe.each(drivers)('HTTP API on $name storage', ({ name: driver, make }) => 
     expect((await api(reg.url, 'DELETE', '/package/not-there/1.0.0')).status).toBe(404);
     expect((await api(reg.url, 'POST', '/uploads/not-an-id/complete')).status).toBe(400);
     expect((await api(reg.url, 'POST', '/uploads/aaaaaaaaaaaaaaaaaaaaaaaaaa/complete')).status).toBe(404);
-    const after = await (await fetch(`${reg.url}/repo`, { headers: { accept: COSMOS_ACCEPT } })).json();
+    const after = (await (await fetch(`${reg.url}/repo`, { headers: { accept: COSMOS_ACCEPT } })).json()) as any;
     expect(after).toEqual(before);
   });
 

@@ -3,7 +3,7 @@
  * independent writers (each with its own driver and catalog instance, as separate
  * processes would have), racing adds, removes, crashes between steps, O(1) reads.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { Catalog } from '../../lib/catalog/catalog';
 import { find, releaseVersions, type LogEntry } from '../../lib/catalog/model';
 import { addVersion, removeVersion } from '../../lib/catalog/ops';
@@ -13,15 +13,13 @@ import { catalogEntry } from '../support/fixtures';
 import { drivers, type TestStore } from '../support/stores';
 
 describe.each(drivers)('catalog on $name storage', ({ make }) => {
-  let store: TestStore;
-  beforeAll(async () => {
-    store = await make();
-  });
-  afterAll(() => store?.cleanup());
+  const stores: TestStore[] = [];
+  afterAll(() => Promise.all(stores.map((s) => s.cleanup())));
 
   /** A fresh catalog namespace per test: a new store each time. */
   async function fresh(): Promise<TestStore> {
     const s = await make();
+    stores.push(s);
     return s;
   }
 

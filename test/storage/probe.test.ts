@@ -38,6 +38,7 @@ describe.each(drivers)('probe on $name storage', ({ make }) => {
     expect(await s.storage.list('meta/probe-scratch/')).toEqual([]);
     const other = new WriteGate(s.another());
     expect(await other.check()).toEqual(verdict);
+    await s.cleanup();
   });
 });
 
