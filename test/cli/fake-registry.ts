@@ -24,7 +24,9 @@ export interface FakeRegistry {
   close(): Promise<void>;
 }
 
-export async function startFakeRegistry(opts: { partSize?: number; multipartAbove?: number } = {}): Promise<FakeRegistry> {
+export async function startFakeRegistry(
+  opts: { partSize?: number; multipartAbove?: number; port?: number; /** count bytes, keep none, skip verification (memory benchmarks) */ discard?: boolean } = {},
+): Promise<FakeRegistry> {
   const partSize = opts.partSize ?? 64;
   const multipartAbove = opts.multipartAbove ?? 100;
   let nextId = 0;
@@ -90,6 +92,15 @@ export async function startFakeRegistry(opts: { partSize?: number; multipartAbov
     try {
       if (req.method === 'PUT' && p.startsWith('/put/')) {
         const failure = reg.failPut.get(p);
+        if (opts.discard) {
+          let n = 0;
+          for await (const c of req) n += (c as Buffer).length;
+          reg.putBytes += n;
+          reg.putCount++;
+          const [, , id, digest, part] = p.split('/');
+          reg.uploads.get(id)?.received.set(part ? `${digest}/${part}` : digest, Buffer.alloc(0));
+          return send(res, 200);
+        }
         const data = await body(req);
         if (failure && failure.times > 0) {
           failure.times--;
@@ -146,7 +157,7 @@ export async function startFakeRegistry(opts: { partSize?: number; multipartAbov
           u.status = 'Processing';
           return send(res, 202, { id: u.id, status: 'Processing', progress: { verifiedBytes: 0 } });
         }
-        for (const b of u.blobs) {
+        for (const b of opts.discard ? [] : u.blobs) {
           if (reg.store.has(b.digest)) continue;
           const bytes = b.parts
             ? Buffer.concat(Array.from({ length: b.parts }, (_, i) => u.received.get(`${b.digest}/${i + 1}`) ?? Buffer.alloc(0)))
@@ -171,7 +182,7 @@ export async function startFakeRegistry(opts: { partSize?: number; multipartAbov
       return error(res, 500, 'Internal', String(err));
     }
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return Object.assign(reg, {
     url: `http://127.0.0.1:${port}`,
