@@ -1,0 +1,140 @@
+/**
+ * The upload service in-process on both drivers: complete in bounded, resumable steps
+ * (hash state carried across calls), the sweeper finishing uploads nobody drives and
+ * failing expired ones, abort, and the copy that only lands verified bytes.
+ */
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { Catalog } from '../../lib/catalog/catalog';
+import { parseConfig } from '../../lib/config';
+import { keys } from '../../lib/keys';
+import type { Registry } from '../../lib/registry';
+import { FileStorage } from '../../lib/storage/fs';
+import { WriteGate } from '../../lib/storage/probe';
+import { UPLOAD_TTL_MS, Uploads, type UploadView } from '../../lib/uploads/service';
+import { drivers, type TestStore } from '../support/stores';
+import { testBundle, type TestBundle } from '../support/upload';
+
+function registryOn(store: TestStore): Registry {
+  const storage = store.another();
+  return { config: parseConfig({ REGISTRY_WRITE_TOKENS: 'x'.repeat(16) }), storage, catalog: new Catalog(storage), gate: new WriteGate(storage) };
+}
+
+/** Sends the bytes the way a client would: through the signed targets. */
+async function send(registry: Registry, view: UploadView, bundle: TestBundle, override?: Buffer): Promise<void> {
+  for (const b of view.blobs) {
+    if (!b.upload) continue;
+    const bytes = override ?? bundle.blobs.get(b.digest)!;
+    const staged = keys.uploadBlob(view.id, b.digest);
+    if ('url' in b.upload) {
+      if (registry.storage instanceof FileStorage) await registry.storage.receivePut(staged, bytes, Infinity);
+      else expect((await fetch(b.upload.url, { method: 'PUT', headers: b.upload.headers, body: bytes })).status).toBe(200);
+      continue;
+    }
+    const { partSize, parts } = b.upload.multipart;
+    for (const p of parts) {
+      const chunk = bytes.subarray((p.partNumber - 1) * partSize, p.partNumber * partSize);
+      if (registry.storage instanceof FileStorage) {
+        const uploadId = new URL(p.url).searchParams.get('uploadId')!;
+        await registry.storage.receivePart(staged, uploadId, p.partNumber, chunk, Infinity);
+      } else {
+        expect((await fetch(p.url, { method: 'PUT', headers: b.upload.headers, body: chunk })).status).toBe(200);
+      }
+    }
+  }
+}
+
+const ORIGIN = 'http://registry.test';
+
+describe.each(drivers)('uploads on $name storage', ({ make }) => {
+  it('complete works in bounded steps and resumes hashing where it stopped', async () => {
+    const store = await make();
+    const registry = registryOn(store);
+    const asset = randomBytes(24 * 1024 * 1024 + 5);
+    const bundle = testBundle('steps', '1.0.0', { 'big.bin': asset });
+    let clock = 0;
+    // A clock that advances 1 ms per reading: a 5 ms budget ends each step after a few chunks.
+    const uploads = new Uploads(registry, () => (clock += 1));
+    const view = await uploads.start({ manifest: bundle.manifest }, ORIGIN);
+    await send(registry, view, bundle);
+    let calls = 0;
+    let result;
+    do {
+      result = await uploads.complete(view.id, 5);
+      calls++;
+      if (!result.done) expect(result.body).toMatchObject({ status: 'Processing' });
+    } while (!result.done && calls < 10_000);
+    expect(result.done).toBe(true);
+    expect(result.body).toMatchObject({ name: 'steps', version: '1.0.0', status: 'Added' });
+    expect(calls).toBeGreaterThan(3);
+    const stored = await registry.storage.get(keys.blob(bundle.manifest.blobs[0].digest));
+    expect(stored.body.equals(asset)).toBe(true);
+    // Staged bytes are gone once committed.
+    expect(await registry.storage.list(`${keys.uploadPrefix(view.id)}blobs/`)).toEqual([]);
+    await store.cleanup();
+  });
+
+  it('the sweeper finishes uploads nobody drives and fails expired ones', async () => {
+    const store = await make();
+    const registry = registryOn(store);
+    let now = Date.now();
+    const uploads = new Uploads(registry, () => now);
+    const done = testBundle('swept', '1.0.0', { 'a.bin': randomBytes(1000) });
+    const v1 = await uploads.start({ manifest: done.manifest }, ORIGIN);
+    await send(registry, v1, done);
+    const abandoned = testBundle('abandoned', '1.0.0', { 'b.bin': randomBytes(1000) });
+    const v2 = await uploads.start({ manifest: abandoned.manifest }, ORIGIN);
+    expect(await uploads.sweep()).toEqual({ finished: 1, failed: 0, pending: 1 });
+    expect((await registry.catalog.read()).state.versions.map((v) => v.name)).toEqual(['swept']);
+    now += UPLOAD_TTL_MS + 1000;
+    expect(await uploads.sweep()).toEqual({ finished: 0, failed: 1, pending: 0 });
+    const status = await uploads.status(v2.id, ORIGIN);
+    expect(status).toMatchObject({ status: 'Failed', error: { type: 'UploadExpired' } });
+    expect(status.blobs.every((b) => !b.upload)).toBe(true);
+    await store.cleanup();
+  });
+
+  it('abort drops the staged bytes; an aborted upload cannot complete', async () => {
+    const store = await make();
+    const registry = registryOn(store);
+    const uploads = new Uploads(registry);
+    const bundle = testBundle('aborted', '1.0.0', { 'a.bin': randomBytes(9 * 1024 * 1024) });
+    const view = await uploads.start({ manifest: bundle.manifest }, ORIGIN);
+    await send(registry, view, bundle);
+    await uploads.abort(view.id);
+    expect(await registry.storage.list(keys.uploadPrefix(view.id))).toEqual([expect.objectContaining({ key: keys.uploadSession(view.id) })]);
+    await expect(uploads.complete(view.id)).rejects.toMatchObject({ type: 'UploadAborted' });
+    expect((await registry.catalog.read()).state.versions).toEqual([]);
+    await store.cleanup();
+  });
+
+  it('bytes replaced after hashing never reach the blob area', async () => {
+    const store = await make();
+    const registry = registryOn(store);
+    const asset = randomBytes(2000);
+    const bundle = testBundle('swap', '1.0.0', { 'a.bin': asset });
+    const uploads = new Uploads(registry);
+    const view = await uploads.start({ manifest: bundle.manifest }, ORIGIN);
+    await send(registry, view, bundle);
+    const digest = bundle.manifest.blobs[0].digest;
+    const staged = keys.uploadBlob(view.id, digest);
+    // Replace the staged object between the registry's read and its copy.
+    const storage = registry.storage;
+    const realCopy = storage.copy.bind(storage);
+    let swapped = false;
+    storage.copy = async (source, target, options) => {
+      if (!swapped) {
+        swapped = true;
+        await storage.put(staged, randomBytes(2000));
+      }
+      return realCopy(source, target, options);
+    };
+    const first = await uploads.complete(view.id);
+    expect(first.done).toBe(false);
+    await expect(storage.head(keys.blob(digest))).rejects.toMatchObject({ type: 'NotFound' });
+    // The next step re-hashes the new bytes and fails the upload: they are not the digest.
+    await expect(uploads.complete(view.id)).rejects.toMatchObject({ type: 'BlobDigestMismatch' });
+    await expect(storage.head(keys.blob(digest))).rejects.toMatchObject({ type: 'NotFound' });
+    await store.cleanup();
+  });
+});
