@@ -11,6 +11,8 @@
  * - If-Match on a missing key: RGW answers 412, AWS 404; both mean "CAS lost".
  * - Stream bodies sent aws-chunked get 411 from RGW: clients must compute checksums only
  *   when required (createS3Client does that).
+ * - RGW 16 ignores CopySourceIfMatch and answers an empty ETag to CompleteMultipartUpload:
+ *   copy compares the source etag first, completeMultipart HEADs the result (see there).
  */
 import { Readable } from 'node:stream';
 import {
