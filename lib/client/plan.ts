@@ -54,6 +54,9 @@ export class UploadPlanError extends Error {
 
 export function planTransfers(session: UploadSession, bundleSizes: ReadonlyMap<string, number>): TransferTask[] {
   if (!session || !Array.isArray(session.blobs)) throw new UploadPlanError('no blobs list');
+  // Only an Uploading session takes bytes (a Processing one has no targets): what is missing then
+  // is for /complete to report, not for the client to guess.
+  if (session.status !== 'Uploading') return [];
   const tasks: TransferTask[] = [];
   for (const blob of session.blobs) {
     const size = bundleSizes.get(blob.digest);

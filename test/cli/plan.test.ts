@@ -57,6 +57,12 @@ describe('planTransfers', () => {
     expect(tasks).toEqual([]);
   });
 
+  it('plans nothing for a session that is no longer Uploading (Processing has no targets)', () => {
+    const s = session([{ digest: d('c'), size: 7, present: false }]);
+    expect(() => planTransfers(s, sizes)).toThrow(/no upload target/);
+    expect(planTransfers({ ...s, status: 'Processing' }, sizes)).toEqual([]);
+  });
+
   it('refuses blobs the bundle does not have, wrong sizes, missing targets and bad part lists', () => {
     expect(() => planTransfers(session([{ digest: d('f'), size: 1, present: true }]), sizes)).toThrow(/not in the bundle/);
     expect(() => planTransfers(session([{ digest: d('b'), size: 11, present: true }]), sizes)).toThrow(/has 10 bytes, the registry expects 11/);
