@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { NotAcceptableError } from './errors';
+import { AlreadyExistsError, NotAcceptableError } from './errors';
 import { keys } from './keys';
 import type { Response } from './http/handler';
 import type { Registry } from './registry';
@@ -107,7 +107,7 @@ export async function repoAnswer(registry: Registry, req: RepoRequest): Promise<
   // Too big for a function response: write the variant once (create-only) and redirect.
   const key = keys.rendered(id, `repo-${variant.repoVersion}.json`);
   await registry.storage.put(key, rendered.body, { ifNoneMatch: '*', contentType: variant.contentType }).catch((e) => {
-    if ((e as Error).name !== 'AlreadyExistsError') throw e;
+    if (!(e instanceof AlreadyExistsError)) throw e;
   });
   const location = await registry.storage.signGet(key, { expiresIn: 300, origin: req.origin, contentType: variant.contentType });
   return { statusCode: 307, headers: { ...headers, location, 'cache-control': 'no-store' }, body: '' };

@@ -5,7 +5,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sha256 } from '../support/fixtures';
+import { Catalog } from '../../lib/catalog/catalog';
+import { addVersion } from '../../lib/catalog/ops';
+import { catalogEntry, sha256 } from '../support/fixtures';
 import { officialRepoValidators } from '../universe/reference';
 import { startOffline, type Offline } from '../support/offline';
 import { drivers, type TestStore } from '../support/stores';
@@ -241,6 +243,27 @@ describe.each(drivers)('HTTP API on $name storage', ({ name: driver, make }) => 
       const expired = new URL(url);
       expired.searchParams.set('X-Expires', '1000');
       expect((await put(expired.toString())).status).toBe(403);
+    }
+  });
+  // Last: it makes the catalog big for every test after it.
+  it('an index past the Lambda response limit is served by a same-scheme redirect to a pre-rendered object', async () => {
+    const catalog = new Catalog(store.another());
+    const filler = randomBytes(45_000).toString('base64');
+    for (let i = 0; i < 110; i++) {
+      const entry = catalogEntry('big-catalog', `1.${i}.0`);
+      entry.package = { ...entry.package, description: `${i} ${filler.slice(i)}` };
+      await addVersion(catalog, entry);
+    }
+    for (const encoding of ['gzip', 'identity']) {
+      const res = await fetch(`${reg.url}/repo`, { headers: { accept: COSMOS_ACCEPT, 'accept-encoding': encoding }, redirect: 'manual' });
+      expect(res.status).toBe(307);
+      const location = res.headers.get('location')!;
+      expect(new URL(location).protocol).toBe(new URL(reg.url).protocol);
+      const followed = await fetch(location);
+      expect(followed.status).toBe(200);
+      expect(followed.headers.get('content-type')).toBe('application/vnd.dcos.universe.repo+json;charset=utf-8;version=v5');
+      const index = (await followed.json()) as any;
+      expect(index.packages.filter((p: any) => p.name === 'big-catalog')).toHaveLength(110);
     }
   });
 });
