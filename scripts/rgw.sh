@@ -27,6 +27,15 @@ ENDPOINT="http://127.0.0.1:$PORT"
 # Stop order: the gateway first (it talks to the OSD), the monitor last.
 PIDFILES=(radosgw osd.0 mon.a)
 
+# Only a directory this script made (or an empty one) is ever removed: RGW_DIR is user input.
+MARKER=.rgw-sh-scratch
+wipe() {
+  [[ -e "$DIR" ]] || return 0
+  if [[ -f "$DIR/$MARKER" ]] || [[ -z "$(ls -A "$DIR")" ]]; then rm -rf "$DIR"; return 0; fi
+  log "refusing to remove $DIR: not a scratch dir made by $0"
+  return 1
+}
+
 log() { printf '[rgw %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 ceph_cli() { ceph -c "$CONF" --connect-timeout 15 "$@"; }
@@ -141,8 +150,9 @@ attempt() {
   for p in "$PORT" "$MON_PORT"; do
     if port_busy "$p"; then log "port 127.0.0.1:$p is already in use (set RGW_PORT / RGW_MON_PORT)"; return 1; fi
   done
-  rm -rf "$DIR"
+  wipe
   mkdir -p "$DIR"/{run,log,mon,osd/0,rgw,crash}
+  touch "$DIR/$MARKER"
   FSID="$(cat /proc/sys/kernel/random/uuid)"
   local osd_uuid; osd_uuid="$(cat /proc/sys/kernel/random/uuid)"
   write_conf
@@ -192,7 +202,7 @@ stop() {
     fi
     stopped+=("$name:$pid")
   done
-  rm -rf "$DIR"
+  wipe
   ((${#stopped[@]} == 0)) || log "stopped ${stopped[*]}"
 }
 
