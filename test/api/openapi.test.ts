@@ -22,7 +22,7 @@ import { auth, completeUpload, sendBlobs, testBundle } from '../support/upload';
 const REPO_TYPE = 'application/vnd.dcos.universe.repo+json;charset=utf-8';
 const COSMOS_ACCEPT = [`${REPO_TYPE};version=v4`, `${REPO_TYPE};version=v5`, `${REPO_TYPE};version=v3`].join(',');
 /** Error types whose status lib/http/errors.ts does not decide (see the failing-contract test below). */
-const UNMAPPED_SESSION_ERRORS = ['UploadAborted', 'UploadExpired', 'UploadFailed'];
+const SESSION_ERRORS = ['UploadAborted', 'UploadExpired', 'UploadFailed'];
 
 /* ---------------- the document itself ---------------- */
 
@@ -111,23 +111,18 @@ describe('docs/openapi.yaml', () => {
     expect(mapped.length).toBeGreaterThan(20);
     const listed: string[] = openApi().doc.components.schemas.ErrorType.enum;
     expect(mapped.filter((t) => !listed.includes(t))).toEqual([]);
-    expect(listed.filter((t) => !mapped.includes(t)).sort()).toEqual(['InternalError', ...UNMAPPED_SESSION_ERRORS].sort());
+    expect(listed.filter((t) => !mapped.includes(t)).sort()).toEqual(['InternalError']);
 
     const documented = documentedErrorTypes();
     expect(documented.length).toBeGreaterThan(40);
     const wrong = documented
-      .filter(({ type }) => !UNMAPPED_SESSION_ERRORS.includes(type))
       .filter(({ status, type }) => (type === 'InternalError' ? status !== 500 : statusOf(type) !== status));
     expect(wrong).toEqual([]);
   });
 
-  // DESIGN.md section 6: errors carry "the right 4xx/5xx" and a 500 is for internals. A
-  // Failed upload repeats its stored error on every later complete; the types the
-  // registry itself stores (abort, expiry) are missing from lib/http/errors.ts, so
-  // completing an aborted upload answers 500 InternalError instead of a 409. This test
-  // states the documented contract and is marked as failing until the table maps them.
-  it.fails('KNOWN BUG: UploadAborted, UploadExpired and UploadFailed map to 409', () => {
-    expect(UNMAPPED_SESSION_ERRORS.map((t) => [t, statusOf(t)])).toEqual(UNMAPPED_SESSION_ERRORS.map((t) => [t, 409]));
+  // A Failed upload repeats its stored error on every later complete: those types are 4xx.
+  it('UploadAborted, UploadExpired and UploadFailed map to 409', () => {
+    expect(SESSION_ERRORS.map((t) => [t, statusOf(t)])).toEqual(SESSION_ERRORS.map((t) => [t, 409]));
   });
 
   it('checkResponse refuses what the document does not allow', () => {
@@ -417,8 +412,7 @@ describe('the registry answers as documented (serverless offline, filesystem dri
     expect([conflict.status, conflict.json.type]).toEqual([409, 'VersionAlreadyExists']);
   });
 
-  // See the KNOWN BUG test above: today this answers 500 InternalError.
-  it.fails('KNOWN BUG: complete of an aborted upload answers 409 UploadAborted (today: 500 InternalError)', async () => {
+  it('complete of an aborted upload answers 409 UploadAborted', async () => {
     const bundle = testBundle(unique('abort'), '1.0.0', { 'a.bin': randomBytes(100) });
     const started = await call('POST', '/uploads', { body: { manifest: bundle.manifest }, headers: auth });
     expect((await call('DELETE', `/uploads/${started.json.id}`, { headers: auth })).status).toBe(204);
