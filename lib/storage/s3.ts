@@ -28,6 +28,7 @@ import {
   PutObjectCommand,
   S3Client,
   UploadPartCommand,
+  UploadPartCopyCommand,
   type GetObjectCommandOutput,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
@@ -46,6 +47,11 @@ export interface S3StorageOptions {
   publicClient?: S3Client;
   /** ETag form the store accepts in If-Match on PutObject (default unquoted: RGW). */
   etagForm?: EtagForm;
+  /**
+   * Sources larger than `threshold` bytes are copied part by part (UploadPartCopy): AWS refuses
+   * CopyObject above 5 GiB. Defaults: 5 GiB threshold, 512 MiB parts. Tests lower them.
+   */
+  multipartCopy?: { threshold: number; partSize: number };
 }
 
 export interface S3ClientSettings {
@@ -130,6 +136,9 @@ function parseContentRange(header: string | undefined): { start: number; end: nu
 }
 
 const LIST_PAGE = 1000;
+const GiB = 1024 ** 3;
+const MAX_PARTS = 10_000;
+const PART_COPY_WIDTH = 4;
 
 export class S3Storage implements Storage {
   readonly kind = 's3';
@@ -138,6 +147,7 @@ export class S3Storage implements Storage {
   private readonly bucket: string;
   private readonly root: string;
   private readonly etagForm: EtagForm;
+  private readonly multipartCopy: { threshold: number; partSize: number };
 
   constructor(options: S3StorageOptions) {
     this.client = options.client;
@@ -146,6 +156,7 @@ export class S3Storage implements Storage {
     const prefix = options.prefix.replace(/^\/+|\/+$/g, '');
     this.root = prefix ? `${prefix}/` : '';
     this.etagForm = options.etagForm ?? 'unquoted';
+    this.multipartCopy = options.multipartCopy ?? { threshold: 5 * GiB, partSize: 512 * 1024 ** 2 };
   }
 
   private full(key: string): string {
@@ -269,26 +280,73 @@ export class S3Storage implements Storage {
   }
 
   async copy(source: string, target: string, options: { ifSourceEtag?: string } = {}): Promise<{ etag: string }> {
-    if (options.ifSourceEtag !== undefined) {
-      // RGW 16 ignores CopySourceIfMatch (measured: a stale etag still copies), so compare first:
-      // a stale etag then writes nothing anywhere. The condition is still sent, which makes the
-      // copy atomic on stores that honour it (AWS, MinIO); on RGW a source rewritten between
-      // this HEAD and the copy is not caught here.
-      const current = await this.head(source);
-      if (current.etag !== unquote(options.ifSourceEtag)) throw new PreconditionFailedError(source);
-    }
-    const copySource = `${this.bucket}/${this.full(source).split('/').map(encodeURIComponent).join('/')}`;
+    // RGW 16 ignores CopySourceIfMatch (measured: a stale etag still copies), so compare first:
+    // a stale etag then writes nothing anywhere. The condition is still sent, which makes the
+    // copy atomic on stores that honour it (AWS, MinIO); on RGW a source rewritten between
+    // this HEAD and the copy is not caught here. The HEAD also gives the size.
+    const current = await this.head(source);
+    const expected = options.ifSourceEtag === undefined ? undefined : unquote(options.ifSourceEtag);
+    if (expected !== undefined && current.etag !== expected) throw new PreconditionFailedError(source);
+    if (current.size > this.multipartCopy.threshold) return this.copyInParts(source, target, current);
     const out = await this.client
       .send(
         new CopyObjectCommand({
           Bucket: this.bucket,
           Key: this.full(target),
-          CopySource: copySource,
-          CopySourceIfMatch: options.ifSourceEtag === undefined ? undefined : quote(options.ifSourceEtag),
+          CopySource: this.copySource(source),
+          CopySourceIfMatch: expected === undefined ? undefined : quote(expected),
         }),
       )
       .catch((err) => translateError(err, source, 'copy'));
     return { etag: unquote(out.CopyObjectResult?.ETag) };
+  }
+
+  private copySource(key: string): string {
+    return `${this.bucket}/${this.full(key).split('/').map(encodeURIComponent).join('/')}`;
+  }
+
+  /** Server-side copy of a big object in ranges; every part carries the source etag condition. */
+  private async copyInParts(source: string, target: string, info: ObjectInfo): Promise<{ etag: string }> {
+    const partSize = Math.max(this.multipartCopy.partSize, Math.ceil(info.size / MAX_PARTS));
+    const count = Math.ceil(info.size / partSize);
+    const uploadId = await this.createMultipart(target);
+    try {
+      const parts: MultipartPart[] = new Array(count);
+      let next = 0;
+      const worker = async () => {
+        for (let i = next++; i < count; i = next++) {
+          const start = i * partSize;
+          const end = Math.min(info.size, start + partSize) - 1;
+          const out = await this.client
+            .send(
+              new UploadPartCopyCommand({
+                Bucket: this.bucket,
+                Key: this.full(target),
+                UploadId: uploadId,
+                PartNumber: i + 1,
+                CopySource: this.copySource(source),
+                CopySourceRange: `bytes=${start}-${end}`,
+                CopySourceIfMatch: quote(info.etag),
+              }),
+            )
+            .catch((err) => translateError(err, source, 'copy'));
+          parts[i] = { partNumber: i + 1, etag: unquote(out.CopyPartResult?.ETag), size: end - start + 1 };
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(PART_COPY_WIDTH, count) }, worker));
+      const done = await this.completeMultipart(target, uploadId, parts);
+      // Parts taken from two versions of a source rewritten mid-copy (possible where the store
+      // ignores the condition) would make a target that never existed: refuse it.
+      const after = await this.head(source).catch(() => undefined);
+      if (after?.etag !== info.etag) {
+        await this.delete(target);
+        throw new PreconditionFailedError(source);
+      }
+      return done;
+    } catch (err) {
+      await this.abortMultipart(target, uploadId).catch(() => undefined);
+      throw err;
+    }
   }
 
   async signPut(key: string, options: SignOptions): Promise<string> {

@@ -9,6 +9,7 @@ import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CopyObjectCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -16,6 +17,7 @@ import {
   ListPartsCommand,
   PutObjectCommand,
   S3ServiceException,
+  UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import { createS3Client, S3Storage } from '../../lib/storage/s3';
 import { AlreadyExistsError, ConflictError, NotFoundError, PreconditionFailedError } from '../../lib/errors';
@@ -173,6 +175,33 @@ describe('S3 request shaping', () => {
       { PartNumber: 1, ETag: '"p1"' },
       { PartNumber: 2, ETag: '"p2"' },
     ]);
+  });
+
+  it('copies sources above the threshold part by part and checks the source did not change meanwhile', async () => {
+    const big = new S3Storage({ client, bucket: 'b', prefix: '', multipartCopy: { threshold: 10, partSize: 8 } });
+    s3.on(HeadObjectCommand).resolvesOnce({ ContentLength: 20, ETag: '"src"' }).resolvesOnce({ ContentLength: 20, ETag: '"src"' });
+    s3.on(CreateMultipartUploadCommand).resolves({ UploadId: 'u1' });
+    s3.on(UploadPartCopyCommand).callsFake(async (input) => ({ CopyPartResult: { ETag: `"p${input.PartNumber}"` } }));
+    s3.on(CompleteMultipartUploadCommand).resolves({ ETag: '"whole-3"' });
+    await expect(big.copy('src', 'dst', { ifSourceEtag: 'src' })).resolves.toEqual({ etag: 'whole-3' });
+    const ranges = s3.commandCalls(UploadPartCopyCommand).map((c) => [c.args[0].input.PartNumber, c.args[0].input.CopySourceRange, c.args[0].input.CopySourceIfMatch]);
+    expect(ranges.sort()).toEqual([
+      [1, 'bytes=0-7', '"src"'],
+      [2, 'bytes=8-15', '"src"'],
+      [3, 'bytes=16-19', '"src"'],
+    ]);
+    expect(s3.commandCalls(CompleteMultipartUploadCommand)[0].args[0].input.MultipartUpload?.Parts?.map((p) => p.ETag)).toEqual(['"p1"', '"p2"', '"p3"']);
+  });
+
+  it('a source rewritten during a part-by-part copy fails the copy and removes the target', async () => {
+    const big = new S3Storage({ client, bucket: 'b', prefix: '', multipartCopy: { threshold: 10, partSize: 8 } });
+    s3.on(HeadObjectCommand).resolvesOnce({ ContentLength: 20, ETag: '"src"' }).resolvesOnce({ ContentLength: 20, ETag: '"other"' });
+    s3.on(CreateMultipartUploadCommand).resolves({ UploadId: 'u1' });
+    s3.on(UploadPartCopyCommand).resolves({ CopyPartResult: { ETag: '"p"' } });
+    s3.on(CompleteMultipartUploadCommand).resolves({ ETag: '"whole-3"' });
+    s3.on(DeleteObjectCommand).resolves({});
+    await expect(big.copy('src', 'dst')).rejects.toBeInstanceOf(PreconditionFailedError);
+    expect(s3.commandCalls(DeleteObjectCommand)[0].args[0].input.Key).toBe('dst');
   });
 
   it('an empty prefix leaves keys as they are; slashes around a prefix are ignored', async () => {

@@ -76,6 +76,20 @@ if (!endpoint) {
       await expect(s.put('never-written', 'v', { ifNoneMatch: '*' })).rejects.toBeInstanceOf(AlreadyExistsError);
     });
 
+    it('copies big sources part by part (UploadPartCopy), with the same source etag rules', async () => {
+      const MiB = 1024 * 1024;
+      const s = make({ multipartCopy: { threshold: 6 * MiB, partSize: 5 * MiB } });
+      const data = randomBytes(11 * MiB + 17);
+      const v1 = await s.put('uploads/big', data);
+      const { etag } = await s.copy('uploads/big', 'blobs/big', { ifSourceEtag: v1.etag });
+      expect(etag).toMatch(/-3$/);
+      expect((await s.head('blobs/big')).etag).toBe(etag);
+      expect((await s.get('blobs/big')).body.equals(data)).toBe(true);
+      await s.put('uploads/big', randomBytes(7 * MiB));
+      await expect(s.copy('uploads/big', 'blobs/stale', { ifSourceEtag: v1.etag })).rejects.toBeInstanceOf(PreconditionFailedError);
+      await expect(s.head('blobs/stale')).rejects.toBeInstanceOf(NotFoundError);
+    });
+
     it('completeMultipart returns the object etag even where the store answers an empty one (RGW 16)', async () => {
       const s = make();
       const id = await s.createMultipart('big');
