@@ -18,6 +18,12 @@ export interface ImageRef {
   tag?: string | null;
   manifestDigest: string;
   mediaType: string;
+  /**
+   * Config and layer digests of the image manifest, recorded at commit (when the manifest is
+   * a verified blob), so /v2 can tell which blobs a repository holds without parsing
+   * manifests. Absent on entries committed before it was recorded.
+   */
+  blobs?: string[];
 }
 
 export interface BlobRef {

@@ -13,6 +13,7 @@ import { createSHA256 } from 'hash-wasm';
 import { find } from '../catalog/model';
 import { addVersion } from '../catalog/ops';
 import type { BundleManifest } from '../bundle/manifest';
+import { imagesWithBlobs } from '../docker/image-blobs';
 import { NotFoundError, PreconditionFailedError, RegistryError, UploadStateError, VersionExistsError } from '../errors';
 import { keys } from '../keys';
 import { describeVersion, type Describe } from '../packages';
@@ -310,6 +311,14 @@ export class Uploads {
     });
     const m: BundleManifest = session.manifest;
     const { releaseVersion: _r, selected: _s, ...pkg } = m.package as Record<string, unknown>;
+    // The image manifests are verified blobs now: record each image's config and layers.
+    let images;
+    try {
+      images = await imagesWithBlobs(this.registry.storage, m);
+    } catch (error) {
+      if (error instanceof RegistryError && error.type === 'InvalidPackage') return this.fail(session.id, error);
+      throw error;
+    }
     let result;
     try {
       result = await addVersion(this.registry.catalog, {
@@ -320,7 +329,7 @@ export class Uploads {
         contentDigest: session.contentDigest,
         package: pkg,
         assets: m.assets,
-        images: m.images,
+        images,
         blobs: m.blobs,
       });
     } catch (error) {
