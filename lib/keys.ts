@@ -7,7 +7,8 @@
  *   │   ├── probe.json                  capability verdict of the store (with expiry)
  *   │   └── signing-key                 HMAC key for the filesystem driver's signed URLs (create-only)
  *   ├── catalog/
- *   │   ├── snapshot.json               materialized catalog at some seq; advanced with If-Match, only forward
+ *   │   ├── snapshot.json               {seq, chunks}: the catalog at some seq; advanced with If-Match, only forward
+ *   │   ├── chunks/<sha256>.json        immutable parts of a snapshot (package versions, split by name)
  *   │   └── log/<seq, 16 digits>.json    commit entries, each created with If-None-Match: * (one winner per seq)
  *   ├── blobs/sha256/<hex>              verified content only: bytes whose sha256 is <hex> (invariant 4)
  *   ├── uploads/<upload id>/
@@ -67,6 +68,11 @@ export const keys = {
   probeScratch: (nonce: string) => `meta/probe-scratch/${nonce}`,
   signingKey: () => 'meta/signing-key',
   snapshot: () => 'catalog/snapshot.json',
+  catalogChunk: (hex: string) => {
+    if (!HEX_DIGEST.test(hex)) throw new RangeError('bad chunk digest');
+    return `catalog/chunks/${hex}.json`;
+  },
+  chunkPrefix: () => 'catalog/chunks/',
   logPrefix: () => 'catalog/log/',
   logEntry: (seq: number) => {
     if (!Number.isSafeInteger(seq) || seq < 1) throw new RangeError(`bad seq ${seq}`);

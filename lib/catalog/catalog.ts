@@ -4,20 +4,25 @@
  *  - catalog/log/<seq>.json: one entry per change, created with If-None-Match: *. The
  *    store lets exactly one writer create each seq, which gives every change one place
  *    in one total order. Writing the entry is the commit point.
- *  - catalog/snapshot.json: the fold of log 1..seq. Replaced with If-Match (CAS), and a
- *    writer only ever replaces it with a later seq, so it only moves forward.
+ *  - catalog/snapshot.json: {seq, chunks}: the fold of log 1..seq, split by package name
+ *    into PARTITIONS immutable, content-addressed chunk objects (catalog/chunks/<sha256>).
+ *    Replaced with If-Match (CAS), and a writer only ever replaces it with a later seq, so
+ *    it only moves forward. A commit rewrites the chunk of the package it touches, not
+ *    the whole catalog.
  *
- * Writer: read snapshot, read log entries after it until one is missing (the next free
- * seq), decide against that state, create the entry at that seq (on a lost race: read
- * on and decide again), then advance the snapshot to at least that seq before it
- * acknowledges. Reader: one conditional GET of the snapshot (cached by ETag), so every
- * acknowledged change is visible to every instance (read-your-writes) at O(1) requests.
+ * Writer: read the snapshot, read log entries after it until one is missing (the next free
+ * seq), decide against that state, create the entry at that seq (on a lost race: read on
+ * and decide again), then advance the snapshot to at least that seq before it
+ * acknowledges. Reader: one conditional GET of the snapshot (cached by ETag) plus the
+ * chunks it has not seen (immutable, cached forever), so every acknowledged change is
+ * visible to every instance (read-your-writes) at O(1) requests in the steady state.
  */
+import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AlreadyExistsError, ConflictError, NotFoundError, PreconditionFailedError } from '../errors';
 import { keys } from '../keys';
 import type { Storage } from '../storage/port';
-import { apply, EMPTY, type CatalogState, type LogEntry } from './model';
+import { apply, EMPTY, partitionOf, PARTITIONS, touched, type CatalogState, type CatalogVersion, type LogEntry } from './model';
 
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
 export type NewEntry = DistributiveOmit<LogEntry, 'seq'>;
@@ -28,12 +33,21 @@ export interface Plan<R> {
   result: R;
 }
 
+/** catalog/snapshot.json */
+interface Root {
+  seq: number;
+  /** sha256 hex of each partition's chunk object; null for an empty partition. */
+  chunks: Array<string | null>;
+}
+
 interface Snapshot {
   /** Store etag of catalog/snapshot.json; undefined when it does not exist yet. */
   etag?: string;
+  root: Root;
   state: CatalogState;
 }
 
+const EMPTY_ROOT: Root = { seq: 0, chunks: new Array(PARTITIONS).fill(null) };
 const MAX_ATTEMPTS = 200;
 
 function isLostRace(error: unknown): boolean {
@@ -45,16 +59,23 @@ async function backoff(attempt: number): Promise<void> {
   await sleep(Math.random() * cap);
 }
 
+function chunkBody(versions: CatalogVersion[]): { hex: string; body: string } {
+  const body = JSON.stringify({ versions: [...versions].sort((a, b) => a.seq - b.seq) });
+  return { hex: createHash('sha256').update(body).digest('hex'), body };
+}
+
 export class Catalog {
-  private snapshot: Snapshot = { state: EMPTY };
+  private snapshot: Snapshot = { root: EMPTY_ROOT, state: EMPTY };
   /** Immutable log entries read past the snapshot, by seq. */
   private readonly entries = new Map<number, LogEntry>();
+  /** Immutable chunks of the current snapshot, by sha256 hex. */
+  private chunks = new Map<string, CatalogVersion[]>();
   /** Store requests made, for benchmarks and the O(1) tests. */
   requests = 0;
 
   constructor(private readonly storage: Storage) {}
 
-  /** The catalog as of the newest snapshot: one conditional GET. */
+  /** The catalog as of the newest snapshot: one conditional GET in the steady state. */
   async read(): Promise<{ state: CatalogState; etag: string }> {
     await this.refreshSnapshot();
     return { state: this.snapshot.state, etag: this.snapshot.etag ?? 'empty' };
@@ -103,16 +124,29 @@ export class Catalog {
       fresh = await this.storage.getIfChanged(keys.snapshot(), this.snapshot.etag);
     } catch (error) {
       if (error instanceof NotFoundError) {
-        this.snapshot = { state: EMPTY };
+        this.snapshot = { root: EMPTY_ROOT, state: EMPTY };
         return;
       }
       throw error;
     }
-    if (fresh) {
-      const state = JSON.parse(fresh.body.toString('utf8')) as CatalogState;
-      this.snapshot = { etag: fresh.etag, state };
-      for (const seq of this.entries.keys()) if (seq <= state.seq) this.entries.delete(seq);
-    }
+    if (!fresh) return;
+    const root = JSON.parse(fresh.body.toString('utf8')) as Root;
+    const chunks = new Map<string, CatalogVersion[]>();
+    await Promise.all(
+      root.chunks.map(async (hex) => {
+        if (!hex) return;
+        let versions = this.chunks.get(hex);
+        if (!versions) {
+          this.requests++;
+          versions = (JSON.parse((await this.storage.get(keys.catalogChunk(hex))).body.toString('utf8')) as { versions: CatalogVersion[] }).versions;
+        }
+        chunks.set(hex, versions);
+      }),
+    );
+    this.chunks = chunks;
+    const versions = root.chunks.flatMap((hex) => (hex ? chunks.get(hex)! : []));
+    this.snapshot = { etag: fresh.etag, root, state: { seq: root.seq, versions } };
+    for (const seq of this.entries.keys()) if (seq <= root.seq) this.entries.delete(seq);
   }
 
   /** The state at the newest committed seq: the snapshot plus the log entries after it. */
@@ -139,24 +173,53 @@ export class Catalog {
   /** Make the snapshot hold at least `seq`. Only ever moves it forward. */
   private async advanceSnapshot(seq: number): Promise<void> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      if (this.snapshot.state.seq >= seq) return;
+      const base = this.snapshot;
+      if (base.state.seq >= seq) return;
       // Write the newest state we know of (a fold of the log, so any writer's is the same).
-      let state = this.snapshot.state;
-      for (let s = state.seq + 1; this.entries.has(s); s++) state = apply(state, this.entries.get(s)!);
+      let state = base.state;
+      const changed = new Set<number>();
+      for (let s = state.seq + 1; this.entries.has(s); s++) {
+        const entry = this.entries.get(s)!;
+        state = apply(state, entry);
+        for (const name of touched(entry)) changed.add(partitionOf(name));
+      }
       if (state.seq < seq) {
-        state = await this.latest();
+        await this.latest();
         continue;
       }
-      const base = this.snapshot.etag;
+      const root: Root = { seq: state.seq, chunks: [...base.root.chunks] };
+      const written = new Map<string, CatalogVersion[]>();
+      await Promise.all(
+        [...changed].map(async (p) => {
+          const versions = state.versions.filter((v) => partitionOf(v.name) === p);
+          if (versions.length === 0) {
+            root.chunks[p] = null;
+            return;
+          }
+          const { hex, body } = chunkBody(versions);
+          root.chunks[p] = hex;
+          written.set(hex, versions);
+          if (this.chunks.has(hex)) return;
+          this.requests++;
+          // Content-addressed and immutable: someone else writing it first is fine.
+          await this.storage.put(keys.catalogChunk(hex), body, { ifNoneMatch: '*', contentType: 'application/json' }).catch((e) => {
+            if (!(e instanceof AlreadyExistsError)) throw e;
+          });
+        }),
+      );
       try {
         this.requests++;
+        const body = JSON.stringify(root);
         const { etag } = await this.storage.put(
           keys.snapshot(),
-          JSON.stringify(state),
-          base ? { ifMatch: base, contentType: 'application/json' } : { ifNoneMatch: '*', contentType: 'application/json' },
+          body,
+          base.etag ? { ifMatch: base.etag, contentType: 'application/json' } : { ifNoneMatch: '*', contentType: 'application/json' },
         );
-        this.snapshot = { etag, state };
-        for (const s of this.entries.keys()) if (s <= state.seq) this.entries.delete(s);
+        const chunks = new Map<string, CatalogVersion[]>();
+        for (const hex of root.chunks) if (hex) chunks.set(hex, this.chunks.get(hex) ?? written.get(hex)!);
+        this.chunks = chunks;
+        this.snapshot = { etag, root, state: { seq: root.seq, versions: root.chunks.flatMap((hex) => (hex ? chunks.get(hex)! : [])) } };
+        for (const s of this.entries.keys()) if (s <= root.seq) this.entries.delete(s);
         return;
       } catch (error) {
         if (!isLostRace(error)) throw error;

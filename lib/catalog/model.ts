@@ -49,7 +49,9 @@ export interface CatalogVersion {
 
 export type LogEntry =
   | { seq: number; op: 'add'; entry: CatalogVersion }
-  | { seq: number; op: 'remove'; name: string; version: string; removedAt: string };
+  | { seq: number; op: 'remove'; name: string; version: string; removedAt: string }
+  /** Several adds in one commit (bulk imports, benchmark seeding): all or nothing. */
+  | { seq: number; op: 'addMany'; entries: CatalogVersion[] };
 
 /** Materialized catalog at `seq`: versions in commit order. */
 export interface CatalogState {
@@ -63,13 +65,33 @@ export function find(state: CatalogState, name: string, version: string): Catalo
   return state.versions.find((v) => v.name === name && v.version === version);
 }
 
+const same = (v: CatalogVersion, name: string, version: string) => v.name === name && v.version === version;
+
 export function apply(state: CatalogState, entry: LogEntry): CatalogState {
   if (entry.seq !== state.seq + 1) throw new Error(`log entry ${entry.seq} applied to state at ${state.seq}`);
-  if (entry.op === 'add') {
-    const rest = state.versions.filter((v) => !(v.name === entry.entry.name && v.version === entry.entry.version));
-    return { seq: entry.seq, versions: [...rest, entry.entry] };
-  }
-  return { seq: entry.seq, versions: state.versions.filter((v) => !(v.name === entry.name && v.version === entry.version)) };
+  if (entry.op === 'remove') return { seq: entry.seq, versions: state.versions.filter((v) => !same(v, entry.name, entry.version)) };
+  const adds = entry.op === 'add' ? [entry.entry] : entry.entries;
+  const rest = state.versions.filter((v) => !adds.some((a) => same(v, a.name, a.version)));
+  return { seq: entry.seq, versions: [...rest, ...adds] };
+}
+
+/** Names of the packages an entry changes. */
+export function touched(entry: LogEntry): string[] {
+  if (entry.op === 'remove') return [entry.name];
+  return entry.op === 'add' ? [entry.entry.name] : entry.entries.map((e) => e.name);
+}
+
+/**
+ * The snapshot is split into this many chunks by package name, so that a commit rewrites
+ * one chunk (about 1/64 of the catalog) instead of all of it.
+ */
+export const PARTITIONS = 64;
+
+/** FNV-1a of the name: stable across versions of the code (it decides chunk membership). */
+export function partitionOf(name: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193) >>> 0;
+  return h % PARTITIONS;
 }
 
 /**

@@ -28,3 +28,20 @@ export function removeVersion(catalog: Catalog, name: string, version: string, n
     return { entry: { op: 'remove', name, version, removedAt: now.toISOString() }, result: seq };
   });
 }
+
+/**
+ * Add many versions in one commit (bulk imports, benchmark seeding): all or nothing.
+ * Versions already present with the same content are skipped; other content fails all.
+ */
+export function addVersions(catalog: Catalog, entries: Array<Omit<CatalogVersion, 'seq'>>): Promise<number> {
+  return catalog.commit((state) => {
+    const fresh = entries.filter((e) => {
+      const existing = find(state, e.name, e.version);
+      if (existing && existing.contentDigest !== e.contentDigest) throw new VersionExistsError(e.name, e.version);
+      return !existing;
+    });
+    if (fresh.length === 0) return { result: state.seq };
+    const seq = state.seq + 1;
+    return { entry: { op: 'addMany', entries: fresh.map((e) => ({ ...e, seq })) }, result: seq };
+  });
+}
