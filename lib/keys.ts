@@ -13,7 +13,8 @@
  *   ├── blobs/sha256/<hex>              verified content only: bytes whose sha256 is <hex> (invariant 4)
  *   ├── uploads/<upload id>/
  *   │   ├── session.json                upload session: manifest, blob targets, status
- *   │   └── blobs/<hex>                 staged bytes, as the client sent them (unverified)
+ *   │   ├── blobs/<hex>                 staged bytes, as the client sent them (unverified)
+ *   │   └── sealed/<hex>                private copy of a single-PUT blob that the registry hashes
  *   └── rendered/<catalog etag>/<variant>   pre-rendered /repo answers too big to return inline
  *
  * User input (names, versions, digests, ids) never reaches a key unchecked: every
@@ -85,6 +86,7 @@ export const keys = {
   uploadsPrefix: () => 'uploads/',
   uploadSession: (id: string) => `uploads/${checkUploadId(id)}/session.json`,
   uploadBlob: (id: string, digest: string) => `uploads/${checkUploadId(id)}/blobs/${checkDigest(digest)}`,
+  uploadSealed: (id: string, digest: string) => `uploads/${checkUploadId(id)}/sealed/${checkDigest(digest)}`,
   uploadPrefix: (id: string) => `uploads/${checkUploadId(id)}/`,
   rendered: (catalogEtag: string, variant: string) => {
     if (!/^[A-Za-z0-9_-]+$/.test(catalogEtag) || !/^[A-Za-z0-9_.-]+$/.test(variant)) throw new RangeError('bad rendered key');

@@ -17,7 +17,7 @@
  * chunks it has not seen (immutable, cached forever), so every acknowledged change is
  * visible to every instance (read-your-writes) at O(1) requests in the steady state.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AlreadyExistsError, ConflictError, NotFoundError, PreconditionFailedError } from '../errors';
 import { keys } from '../keys';
@@ -87,6 +87,8 @@ export class Catalog {
    * in the snapshot, i.e. visible to every reader.
    */
   async commit<R>(plan: (state: CatalogState) => Plan<R>): Promise<R> {
+    // Tells our own entry apart when a retried create-only PUT answers 412 for itself.
+    const writer = randomBytes(12).toString('hex');
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const state = await this.latest();
       const { entry, result } = plan(state);
@@ -94,20 +96,34 @@ export class Catalog {
         await this.advanceSnapshot(state.seq);
         return result;
       }
-      const full = { ...entry, seq: state.seq + 1 } as LogEntry;
+      const full = { ...entry, seq: state.seq + 1, writer } as LogEntry;
       try {
         this.requests++;
         await this.storage.put(keys.logEntry(full.seq), JSON.stringify(full), { ifNoneMatch: '*', contentType: 'application/json' });
       } catch (error) {
         if (!isLostRace(error)) throw error;
-        await backoff(attempt);
-        continue;
+        if (!(await this.isOurs(full.seq, writer))) {
+          await backoff(attempt);
+          continue;
+        }
       }
       this.entries.set(full.seq, full);
       await this.advanceSnapshot(full.seq);
       return result;
     }
     throw new ConflictError(keys.logPrefix());
+  }
+
+  /** Whether the entry at seq was written by this commit (its create answered 412 on a retry). */
+  private async isOurs(seq: number, writer: string): Promise<boolean> {
+    try {
+      this.requests++;
+      const entry = JSON.parse((await this.storage.get(keys.logEntry(seq))).body.toString('utf8')) as LogEntry;
+      return entry.writer === writer;
+    } catch (error) {
+      if (error instanceof NotFoundError) return false;
+      throw error;
+    }
   }
 
   /** Roll the snapshot forward over entries left by writers that died before advancing it. */

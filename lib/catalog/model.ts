@@ -47,11 +47,13 @@ export interface CatalogVersion {
   blobs: BlobRef[];
 }
 
-export type LogEntry =
-  | { seq: number; op: 'add'; entry: CatalogVersion }
-  | { seq: number; op: 'remove'; name: string; version: string; removedAt: string }
+/** `writer`: random id of the commit call that wrote it (recognises our own entry after a retry). */
+export type LogEntry = { seq: number; writer?: string } & (
+  | { op: 'add'; entry: CatalogVersion }
+  | { op: 'remove'; name: string; version: string; removedAt: string }
   /** Several adds in one commit (bulk imports, benchmark seeding): all or nothing. */
-  | { seq: number; op: 'addMany'; entries: CatalogVersion[] };
+  | { op: 'addMany'; entries: CatalogVersion[] }
+);
 
 /** Materialized catalog at `seq`: versions in commit order. */
 export interface CatalogState {

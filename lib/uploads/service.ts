@@ -5,9 +5,9 @@
  *
  * Bytes never pass through a function: clients PUT them to signed URLs of a staging
  * area private to the upload (uploads/<id>/blobs/<hex>), so nobody can squat a content
- * address; only bytes the registry has hashed itself are copied to blobs/sha256/<hex>,
- * and the copy is conditional on the staged object's etag, so what was verified is
- * exactly what lands (invariant 4).
+ * address; only bytes the registry has hashed itself, in a copy no client can write,
+ * are copied to blobs/sha256/<hex>, so what was verified is exactly what lands
+ * (invariant 4).
  */
 import { createSHA256 } from 'hash-wasm';
 import { find } from '../catalog/model';
@@ -246,9 +246,27 @@ export class Uploads {
       session = await this.sessions.update(session.id, (s) => void (s.blobs.find((b) => b.digest === digest)!.assembled = true));
     }
 
+    // A single-PUT blob stays writable through its signed URL until that expires, so the
+    // registry hashes and lands a private copy that no URL names: what was hashed is
+    // exactly what lands, even on stores that ignore x-amz-copy-source-if-match (RGW).
+    // An assembled multipart object is already out of the client's reach.
+    let source = staged;
+    if (!blob.multipartId) {
+      source = keys.uploadSealed(session.id, digest);
+      if (!session.blobs.find((b) => b.digest === digest)!.sealed) {
+        try {
+          await storage.copy(staged, source);
+        } catch (error) {
+          if (!(error instanceof NotFoundError)) throw error;
+          throw new RegistryError('BlobMissing', `Blob sha256:${digest} was not uploaded`, { digest: `sha256:${digest}` });
+        }
+        session = await this.sessions.update(session.id, (s) => void (s.blobs.find((b) => b.digest === digest)!.sealed = true));
+      }
+    }
+
     let info;
     try {
-      info = await storage.head(staged);
+      info = await storage.head(source);
     } catch (error) {
       if (!(error instanceof NotFoundError)) throw error;
       throw new RegistryError('BlobMissing', `Blob sha256:${digest} was not uploaded`, { digest: `sha256:${digest}` });
@@ -271,7 +289,7 @@ export class Uploads {
       offset = saved.offset;
     }
     if (offset < info.size) {
-      const { stream, etag } = await storage.getStream(staged, { start: offset });
+      const { stream, etag } = await storage.getStream(source, { start: offset });
       if (etag !== info.etag) return session; // replaced meanwhile: the next call starts over
       for await (const chunk of stream as AsyncIterable<Buffer>) {
         hasher.update(chunk);
@@ -291,10 +309,10 @@ export class Uploads {
       }));
     }
     try {
-      await storage.copy(staged, target, { ifSourceEtag: info.etag });
+      await storage.copy(source, target, { ifSourceEtag: info.etag });
     } catch (error) {
       if (!(error instanceof PreconditionFailedError)) throw error;
-      // The client replaced the staged bytes after we hashed them: verify again.
+      // The source changed after we hashed it (defence in depth): verify again.
       return this.sessions.update(session.id, (s) => void delete s.blobs.find((b) => b.digest === digest)!.hashing);
     }
     return this.sessions.update(session.id, (s) => {
@@ -366,7 +384,7 @@ export class Uploads {
     for (const b of session.blobs) {
       if (b.multipartId) await storage.abortMultipart(keys.uploadBlob(id, b.digest), b.multipartId).catch(() => undefined);
     }
-    const staged = await storage.list(`${keys.uploadPrefix(id)}blobs/`);
+    const staged = (await storage.list(keys.uploadPrefix(id))).filter((o) => o.key !== keys.uploadSession(id));
     await pool(staged, 8, (o) => storage.delete(o.key));
   }
 

@@ -22,6 +22,8 @@ export interface SessionBlob {
   partSize?: number;
   /** Staged bytes were assembled (multipart completed). */
   assembled?: boolean;
+  /** Single-PUT bytes were copied to the upload's private key (keys.uploadSealed). */
+  sealed?: boolean;
   /** Bytes verified and in the blob area. */
   verified?: boolean;
   /** Resumable hashing of a big staged blob: offset reached, hasher state, staged etag. */

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Catalog } from '../../lib/catalog/catalog';
 import { find, releaseVersions, type LogEntry } from '../../lib/catalog/model';
 import { addVersion, addVersions, removeVersion } from '../../lib/catalog/ops';
-import { VersionExistsError, VersionNotFoundError } from '../../lib/errors';
+import { AlreadyExistsError, VersionExistsError, VersionNotFoundError } from '../../lib/errors';
 import { keys } from '../../lib/keys';
 import { catalogEntry } from '../support/fixtures';
 import { drivers, type TestStore } from '../support/stores';
@@ -138,6 +138,26 @@ describe.each(drivers)('catalog on $name storage', ({ make }) => {
     expect(state.versions).toHaveLength(41);
     // Single writer, no contention: GET snapshot, GET next log (missing), PUT log, PUT chunk, PUT snapshot.
     expect(Math.max(...commitCosts)).toBeLessThanOrEqual(5);
+  });
+
+  it('a create-only log write that landed but answered 412 (retried request) counts as ours', async () => {
+    const s = await fresh();
+    await addVersion(new Catalog(s.another()), catalogEntry('lost', '1.0.0'));
+    const inner = s.another();
+    const flaky = Object.create(inner) as typeof inner;
+    let tripped = false;
+    flaky.put = async (key, body, options) => {
+      const result = await inner.put(key, body, options);
+      if (!tripped && key.startsWith(keys.logPrefix())) {
+        tripped = true;
+        throw new AlreadyExistsError(key); // the response was lost; the SDK's retry got 412
+      }
+      return result;
+    };
+    await removeVersion(new Catalog(flaky), 'lost', '1.0.0');
+    expect(tripped).toBe(true);
+    const { state } = await new Catalog(s.another()).read();
+    expect(state).toMatchObject({ seq: 2, versions: [] });
   });
 
   it('a bulk add commits many versions in one entry, all or nothing', async () => {

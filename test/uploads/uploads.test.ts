@@ -118,23 +118,16 @@ describe.each(drivers)('uploads on $name storage', ({ make }) => {
     await send(registry, view, bundle);
     const digest = bundle.manifest.blobs[0].digest;
     const staged = keys.uploadBlob(view.id, digest);
-    // Replace the staged object between the registry's read and its copy.
+    // The client re-PUTs other bytes through its still valid URL just before the bytes land.
     const storage = registry.storage;
     const realCopy = storage.copy.bind(storage);
-    let swapped = false;
     storage.copy = async (source, target, options) => {
-      if (!swapped) {
-        swapped = true;
-        await storage.put(staged, randomBytes(2000));
-      }
+      if (target === keys.blob(digest)) await storage.put(staged, randomBytes(2000));
       return realCopy(source, target, options);
     };
-    const first = await uploads.complete(view.id);
-    expect(first.done).toBe(false);
-    await expect(storage.head(keys.blob(digest))).rejects.toMatchObject({ type: 'NotFound' });
-    // The next step re-hashes the new bytes and fails the upload: they are not the digest.
-    await expect(uploads.complete(view.id)).rejects.toMatchObject({ type: 'BlobDigestMismatch' });
-    await expect(storage.head(keys.blob(digest))).rejects.toMatchObject({ type: 'NotFound' });
+    const done = await uploads.complete(view.id);
+    expect(done.done).toBe(true);
+    expect((await storage.get(keys.blob(digest))).body.equals(asset)).toBe(true);
     await store.cleanup();
   });
 });
