@@ -59,6 +59,8 @@ interface Rendered {
   etag: string;
   body: Buffer;
   gzipped?: Buffer;
+  /** Written to the store for redirects (by this or another instance). */
+  stored?: boolean;
 }
 
 /** Per-instance cache of rendered variants, keyed by catalog etag + variant. Small. */
@@ -106,9 +108,12 @@ export async function repoAnswer(registry: Registry, req: RepoRequest): Promise<
   }
   // Too big for a function response: write the variant once (create-only) and redirect.
   const key = keys.rendered(id, `repo-${variant.repoVersion}.json`);
-  await registry.storage.put(key, rendered.body, { ifNoneMatch: '*', contentType: variant.contentType }).catch((e) => {
-    if (!(e instanceof AlreadyExistsError)) throw e;
-  });
+  if (!rendered.stored) {
+    await registry.storage.put(key, rendered.body, { ifNoneMatch: '*', contentType: variant.contentType }).catch((e) => {
+      if (!(e instanceof AlreadyExistsError)) throw e;
+    });
+    rendered.stored = true;
+  }
   const location = await registry.storage.signGet(key, { expiresIn: 300, origin: req.origin, contentType: variant.contentType });
   return { statusCode: 307, headers: { ...headers, location, 'cache-control': 'no-store' }, body: '' };
 }
