@@ -1,0 +1,53 @@
+/**
+ * Entry point of the production server (`npm run serve`, or `node dist/server.js`).
+ * Registry settings come from the environment (lib/config.ts, checked here before
+ * listening so a bad variable fails at start); server settings from flags (options.ts).
+ * SIGTERM/SIGINT: stop accepting, finish in-flight requests, stop the sweeper, exit 0.
+ */
+import { config } from '../lib/config';
+import { describeError, log } from '../lib/log';
+import { registry } from '../lib/registry';
+import { parseServerOptions, USAGE } from './options';
+import { createRegistryServer } from './server';
+import { startSchedules } from './sweeper';
+
+async function main(argv: string[]): Promise<void> {
+  const options = parseServerOptions(argv);
+  if (options === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const cfg = config();
+  registry();
+  const server = createRegistryServer(options, registry);
+  const address = await server.listen();
+  const scheme = options.tls ? 'https' : 'http';
+  log.info('listening', {
+    url: `${scheme}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`,
+    port: address.port,
+    storage: cfg.storage.kind,
+    downloads: cfg.downloads,
+    writes: cfg.writeTokens.length > 0,
+    pid: process.pid,
+  });
+  const schedules = startSchedules(options.sweepIntervalMs);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('shutting down', { signal, inFlight: server.inFlight });
+    const [result] = await Promise.all([server.shutdown(), schedules.stop()]);
+    log.info('stopped', result);
+    // The SDK's keep-alive sockets and timers would hold the process open for a while.
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main(process.argv.slice(2)).catch((error) => {
+  log.error('server failed to start', describeError(error));
+  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = 1;
+});

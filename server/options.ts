@@ -1,0 +1,107 @@
+/**
+ * The production server's own settings: command-line flags only (the registry's settings
+ * stay environment variables parsed by lib/config.ts). A bad flag fails at start and names
+ * the flag.
+ *
+ * | flag                    | default   | meaning
+ * | --host                  | 127.0.0.1 | address to listen on (0.0.0.0 in a container)
+ * | --port                  | 3000      | TCP port (0: any free port, printed in the "listening" log line)
+ * | --tls-cert / --tls-key  |           | PEM files: serve HTTPS (both or neither)
+ * | --max-body              | 6mb       | request bodies of handler routes are buffered up to this (Lambda's payload limit)
+ * | --max-store-body        | 5gb       | streamed /_store PUT bodies (S3's single-PUT limit)
+ * | --headers-timeout       | 20s       | request line and headers must arrive within this (408)
+ * | --body-timeout          | 30s       | a buffered body must arrive within this (408)
+ * | --idle-timeout          | 30s       | a streamed body may pause at most this long (408)
+ * | --handler-timeout       | 29s       | a handler answers within this, else 504 (Lambda's timeout in serverless.yml)
+ * | --keep-alive-timeout    | 65s       | idle keep-alive connections live this long (above common LB idle timeouts)
+ * | --shutdown-grace        | 25s       | on SIGTERM, in-flight requests get this long to finish
+ * | --sweep-interval        | schedule  | run the sweeper this often (serverless.yml's rate; 0 disables)
+ */
+import { parseArgs } from 'node:util';
+
+export interface ServerOptions {
+  host: string;
+  port: number;
+  tls?: { cert: string; key: string };
+  maxBodyBytes: number;
+  maxStoreBodyBytes: number;
+  headersTimeoutMs: number;
+  bodyTimeoutMs: number;
+  idleTimeoutMs: number;
+  handlerTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  shutdownGraceMs: number;
+  /** undefined: the schedule from the route table; 0: off. */
+  sweepIntervalMs?: number;
+}
+
+export class OptionsError extends Error {
+  constructor(flag: string, problem: string) {
+    super(`Invalid option --${flag}: ${problem}`);
+    this.name = 'OptionsError';
+  }
+}
+
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+const TIME_UNITS: Record<string, number> = { '': 1, ms: 1, s: 1000, m: 60_000, min: 60_000, h: 3_600_000 };
+
+function quantity(flag: string, raw: string, units: Record<string, number>): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(raw.trim());
+  const unit = m?.[2].toLowerCase();
+  if (!m || unit === undefined || !(unit in units)) throw new OptionsError(flag, `expected a number with one of the units ${Object.keys(units).filter(Boolean).join(', ')} (got "${raw}")`);
+  return Math.round(Number(m[1]) * units[unit]);
+}
+
+export const USAGE = `Usage: node dist/server.js [--host H] [--port P] [--tls-cert F --tls-key F]
+  [--max-body 6mb] [--max-store-body 5gb] [--headers-timeout 20s] [--body-timeout 30s]
+  [--idle-timeout 30s] [--handler-timeout 29s] [--keep-alive-timeout 65s]
+  [--shutdown-grace 25s] [--sweep-interval 10m|0]
+Registry settings (storage, tokens, ...) come from REGISTRY_* environment variables: see README.md.`;
+
+export function parseServerOptions(argv: string[]): ServerOptions | 'help' {
+  const str = { type: 'string' } as const;
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      host: str,
+      port: str,
+      'tls-cert': str,
+      'tls-key': str,
+      'max-body': str,
+      'max-store-body': str,
+      'headers-timeout': str,
+      'body-timeout': str,
+      'idle-timeout': str,
+      'handler-timeout': str,
+      'keep-alive-timeout': str,
+      'shutdown-grace': str,
+      'sweep-interval': str,
+    },
+  });
+  if (values.help) return 'help';
+  const port = Number(values.port ?? '3000');
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new OptionsError('port', `must be 0..65535 (got "${values.port}")`);
+  if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) throw new OptionsError('tls-cert', 'and --tls-key go together');
+  const size = (flag: keyof typeof values, fallback: string) => quantity(flag, (values[flag] as string | undefined) ?? fallback, SIZE_UNITS);
+  const time = (flag: keyof typeof values, fallback: string) => quantity(flag, (values[flag] as string | undefined) ?? fallback, TIME_UNITS);
+  const positive = (flag: string, n: number) => {
+    if (n <= 0) throw new OptionsError(flag, 'must be greater than 0');
+    return n;
+  };
+  return {
+    host: values.host ?? '127.0.0.1',
+    port,
+    tls: values['tls-cert'] ? { cert: values['tls-cert'], key: values['tls-key']! } : undefined,
+    maxBodyBytes: positive('max-body', size('max-body', '6mb')),
+    maxStoreBodyBytes: positive('max-store-body', size('max-store-body', '5gb')),
+    headersTimeoutMs: positive('headers-timeout', time('headers-timeout', '20s')),
+    bodyTimeoutMs: positive('body-timeout', time('body-timeout', '30s')),
+    idleTimeoutMs: positive('idle-timeout', time('idle-timeout', '30s')),
+    handlerTimeoutMs: positive('handler-timeout', time('handler-timeout', '29s')),
+    keepAliveTimeoutMs: positive('keep-alive-timeout', time('keep-alive-timeout', '65s')),
+    shutdownGraceMs: positive('shutdown-grace', time('shutdown-grace', '25s')),
+    sweepIntervalMs: values['sweep-interval'] === undefined ? undefined : time('sweep-interval', '0'),
+  };
+}

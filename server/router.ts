@@ -1,0 +1,103 @@
+/**
+ * Matches a request to an API Gateway route key the way HTTP APIs do: `{name}` takes one
+ * path segment, `{key+}` (greedy) takes the rest; literal segments win over parameters.
+ * Path parameters are percent-decoded (as API Gateway and serverless-offline pass them).
+ * HEAD falls back to the GET route (serverless-offline ignores HEAD routes; the handler
+ * glue answers HEAD from the GET route and drops the body).
+ */
+export interface RouteMatch<T> {
+  routeKey: string;
+  pathParameters: Record<string, string>;
+  target: T;
+}
+
+interface Compiled<T> {
+  method: string;
+  routeKey: string;
+  segments: Array<{ literal: string } | { param: string; greedy: boolean }>;
+  literals: number;
+  greedy: boolean;
+  target: T;
+}
+
+function compile<T>(routeKey: string, target: T): Compiled<T> {
+  const m = /^([A-Z]+) (\/.*)$/.exec(routeKey);
+  if (!m) throw new Error(`Bad route key: ${routeKey}`);
+  const parts = m[2] === '/' ? [] : m[2].slice(1).split('/');
+  const segments = parts.map((p, i) => {
+    const param = /^\{([A-Za-z0-9_]+)(\+)?\}$/.exec(p);
+    if (!param) return { literal: p };
+    if (param[2] && i !== parts.length - 1) throw new Error(`Greedy parameter must be last: ${routeKey}`);
+    return { param: param[1], greedy: Boolean(param[2]) };
+  });
+  return {
+    method: m[1],
+    routeKey,
+    segments,
+    literals: segments.filter((s) => 'literal' in s).length,
+    greedy: segments.some((s) => 'greedy' in s && s.greedy),
+    target,
+  };
+}
+
+function decode(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}
+
+export class Router<T> {
+  private readonly routes: Compiled<T>[];
+
+  constructor(table: Iterable<[routeKey: string, target: T]>) {
+    this.routes = [...table]
+      .map(([key, target]) => compile(key, target))
+      // Most specific first: non-greedy before greedy, then more literal segments.
+      .sort((a, b) => Number(a.greedy) - Number(b.greedy) || b.literals - a.literals);
+  }
+
+  /** Route for method + raw (percent-encoded) path, or undefined (404). */
+  match(method: string, rawPath: string): RouteMatch<T> | undefined {
+    return this.find(method, rawPath) ?? (method === 'HEAD' ? this.find('GET', rawPath) : undefined);
+  }
+
+  /** Methods that have a route for this path (CORS preflight, 404 vs 405 diagnostics). */
+  methodsFor(rawPath: string): string[] {
+    return [...new Set(this.routes.filter((r) => this.params(r, rawPath)).map((r) => r.method))];
+  }
+
+  private find(method: string, rawPath: string): RouteMatch<T> | undefined {
+    for (const r of this.routes) {
+      if (r.method !== method) continue;
+      const pathParameters = this.params(r, rawPath);
+      if (pathParameters) return { routeKey: r.routeKey, pathParameters, target: r.target };
+    }
+    return undefined;
+  }
+
+  private params(r: Compiled<T>, rawPath: string): Record<string, string> | undefined {
+    const parts = rawPath === '/' ? [] : rawPath.replace(/^\//, '').split('/');
+    const out: Record<string, string> = {};
+    for (let i = 0; i < r.segments.length; i++) {
+      const s = r.segments[i];
+      if ('literal' in s) {
+        if (parts[i] !== s.literal) return undefined;
+        continue;
+      }
+      if (s.greedy) {
+        const rest = parts.slice(i);
+        if (rest.length === 0 || rest.some((p) => p === '')) return undefined;
+        const decoded = rest.map(decode);
+        if (decoded.some((d) => d === undefined)) return undefined;
+        out[s.param] = decoded.join('/');
+        return out;
+      }
+      const value = parts[i] === undefined || parts[i] === '' ? undefined : decode(parts[i]);
+      if (value === undefined) return undefined;
+      out[s.param] = value;
+    }
+    return parts.length === r.segments.length ? out : undefined;
+  }
+}
