@@ -88,9 +88,13 @@ export function rewriteResource(v: CatalogVersion, publicUrl: string, dockerHost
   }
   const docker = ((resource.assets as Json | undefined)?.container as Json | undefined)?.docker as Json | undefined;
   if (docker) {
+    // By key first (the bundle records one image per key), else by the reference written there.
+    const byKey = new Map(v.images.filter((i) => i.key !== undefined).map((i) => [i.key, i]));
     const byRef = new Map(v.images.map((i) => [i.reference, i]));
     for (const k of Object.keys(docker)) {
-      const img = byRef.get(docker[k] as string);
+      if (typeof docker[k] !== 'string') continue;
+      const keyed = byKey.get(k);
+      const img = keyed && keyed.reference === docker[k] ? keyed : byRef.get(docker[k] as string);
       if (img) docker[k] = imageReference(dockerHost, img.repository, img.manifestDigest);
     }
   }

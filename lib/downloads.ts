@@ -1,0 +1,98 @@
+/**
+ * Downloads of verified blobs (asset files for /resource, layers and configs for /v2): a
+ * redirect to a short-lived signed store URL, or, in proxy mode (REGISTRY_DOWNLOADS=proxy:
+ * the store is not reachable by clients), the bytes themselves.
+ *
+ * A Lambda response is buffered and capped at 6 MB (base64 included), so proxy mode serves
+ * at most PROXY_LIMIT bytes per answer: whole blobs up to that size, and byte ranges of any
+ * blob up to that length (206). A whole blob above it is still answered with a redirect: the
+ * deployment must then let clients reach the store (REGISTRY_S3_PUBLIC_ENDPOINT), or run the
+ * production server, which streams.
+ */
+import type { Response } from './http/handler';
+import { keys } from './keys';
+import type { Registry } from './registry';
+
+export const PROXY_LIMIT = 4 * 1024 * 1024;
+/** Signed download URLs live this long: enough to start a multi-GB transfer, short enough to leak little. */
+export const SIGNED_URL_TTL_S = 600;
+
+export interface Download {
+  /** Bare hex digest (checked by the caller). */
+  hex: string;
+  size: number;
+  /** The request's Range header, if any. */
+  range?: string;
+  origin: string;
+  /** Content-Disposition file name. */
+  filename?: string;
+  /** Headers every answer carries (ETag, Docker-Content-Digest, ...). */
+  headers: Record<string, string>;
+  head: boolean;
+}
+
+export type ByteRange = { start: number; end: number } | 'unsatisfiable' | undefined;
+
+/**
+ * One `bytes=` range of an object of `size` bytes (RFC 9110 14.1.2), inclusive. Several
+ * ranges or a malformed header are ignored (the whole object is the answer then).
+ */
+export function parseRange(header: string | undefined, size: number): ByteRange {
+  const m = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header ?? '');
+  if (!m || (m[1] === '' && m[2] === '')) return undefined;
+  if (m[1] === '') {
+    const suffix = Number(m[2]);
+    if (suffix === 0 || size === 0) return 'unsatisfiable';
+    return { start: Math.max(0, size - suffix), end: size - 1 };
+  }
+  const start = Number(m[1]);
+  const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  if (m[2] !== '' && Number(m[2]) < start) return undefined; // invalid: ignore
+  if (start >= size) return 'unsatisfiable';
+  return { start, end };
+}
+
+function disposition(filename: string): string {
+  return `attachment; filename="${filename.replace(/["\\\r\n]/g, '_')}"`;
+}
+
+/** The answer to GET/HEAD of a blob the caller has found in the catalog. */
+export async function downloadAnswer(registry: Registry, d: Download): Promise<Response> {
+  const key = keys.blob(d.hex);
+  const content: Record<string, string> = {
+    ...d.headers,
+    'content-type': 'application/octet-stream',
+    ...(d.filename ? { 'content-disposition': disposition(d.filename) } : {}),
+  };
+  const proxy = registry.config.downloads === 'proxy';
+  if (proxy) content['accept-ranges'] = 'bytes';
+  // HEAD never redirects: a URL signed for GET does not admit HEAD on S3.
+  if (d.head) return { statusCode: 200, headers: { ...content, 'content-length': String(d.size) }, body: '' };
+  if (proxy) {
+    const range = parseRange(d.range, d.size);
+    if (range === 'unsatisfiable') {
+      return { statusCode: 416, headers: { ...d.headers, 'content-range': `bytes */${d.size}` }, body: '' };
+    }
+    if (range && range.end - range.start + 1 <= PROXY_LIMIT) {
+      const { stream } = await registry.storage.getStream(key, range);
+      const chunks: Buffer[] = [];
+      for await (const c of stream as AsyncIterable<Buffer>) chunks.push(c);
+      const body = Buffer.concat(chunks);
+      return {
+        statusCode: 206,
+        // identity: keeps serverless-offline (hapi) from gzipping it into a chunked answer without a length.
+        headers: { ...content, 'content-range': `bytes ${range.start}-${range.end}/${d.size}`, 'content-length': String(body.length), 'content-encoding': 'identity' },
+        body: body.toString('base64'),
+        isBase64Encoded: true,
+      };
+    }
+    if (!range && d.size <= PROXY_LIMIT) {
+      const { body } = await registry.storage.get(key);
+      return { statusCode: 200, headers: { ...content, 'content-length': String(body.length), 'content-encoding': 'identity' }, body: body.toString('base64'), isBase64Encoded: true };
+    }
+  }
+  const location = await registry.storage.signGet(key, { expiresIn: SIGNED_URL_TTL_S, origin: d.origin, filename: d.filename, contentType: 'application/octet-stream' });
+  // The signed URL expires: a cache may keep the redirect for a minute only.
+  const { etag: _e, ...kept } = d.headers;
+  return { statusCode: 307, headers: { ...kept, location, 'cache-control': 'private, max-age=60' }, body: '' };
+}
