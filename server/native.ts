@@ -2,12 +2,12 @@
  * The routes the server answers with streams instead of buffered Lambda payloads, so big
  * files have no size limit and never sit in memory: the filesystem driver's signed
  * /_store targets (the same FileStorage calls functions/store.ts makes) and, in proxy
- * mode, asset downloads (the resource handler decides; only its redirect is replaced by
- * the bytes). No domain logic lives here.
+ * mode, downloads of assets and image blobs (the handler decides; only its redirect is
+ * replaced by the bytes). No domain logic lives here.
  */
-import type { Readable } from 'node:stream';
-import { RegistryError } from '../lib/errors';
-import { keys } from '../lib/keys';
+import { Readable } from 'node:stream';
+import { parseRange } from '../lib/downloads';
+import { HEX_DIGEST, keys } from '../lib/keys';
 import type { Registry } from '../lib/registry';
 import { FileStorage } from '../lib/storage/fs';
 import { ForbiddenError, keyFromStorePath } from '../lib/storage/signing';
@@ -53,24 +53,47 @@ export async function storePut(
   return storage.receivePut(g.key, body, limitBytes);
 }
 
-/** The bytes of an asset the resource handler allowed (it answered with a redirect). */
-export async function proxiedResource(registry: Registry, digest: string, name: string, handlerHeaders: Record<string, string>): Promise<StreamAnswer> {
-  if (!digest) throw new RegistryError('ResourceNotFound', 'Resource not found');
-  const object = await registry.storage.getStream(keys.blob(digest));
-  return {
-    status: 200,
-    headers: {
-      etag: `"${digest}"`,
-      'cache-control': 'public, max-age=31536000, immutable',
-      ...pick(handlerHeaders, ['etag']),
-      'content-type': 'application/octet-stream',
-      'content-length': String(object.size),
-      'content-disposition': `attachment; filename="${name.replace(/["\\\r\n]/g, '_')}"`,
-    },
-    stream: object.stream,
-  };
+/** A blob a download route may redirect to, named by the request itself. */
+export interface BlobRef {
+  hex: string;
+  etag: string;
+  filename?: string;
 }
 
-function pick(headers: Record<string, string>, names: string[]): Record<string, string> {
-  return Object.fromEntries(Object.entries(headers).filter(([k]) => names.includes(k.toLowerCase())));
+/** Routes whose redirect (proxy mode) names a verified blob: /resource and /v2 blobs. */
+export function blobOf(routeKey: string, params: Record<string, string>): BlobRef | undefined {
+  if (routeKey === 'GET /resource/{digest}/{name}' && HEX_DIGEST.test(params.digest ?? '')) {
+    return { hex: params.digest, etag: `"${params.digest}"`, filename: params.name };
+  }
+  const v2 = routeKey === 'GET /v2/{proxy+}' ? /\/blobs\/sha256:([a-f0-9]{64})$/.exec(params.proxy ?? '') : null;
+  return v2 ? { hex: v2[1], etag: `"sha256:${v2[1]}"` } : undefined;
+}
+
+/**
+ * The bytes of a blob whose download handler answered with a redirect (the blob was found in
+ * the catalog; only its size was over the Lambda payload limit), with the handler's headers
+ * (Docker-Content-Digest, ...) and Range support as lib/downloads.ts gives below the limit.
+ */
+export async function proxiedBlob(registry: Registry, blob: BlobRef, handlerHeaders: Record<string, string>, rangeHeader: string | undefined): Promise<StreamAnswer> {
+  const key = keys.blob(blob.hex);
+  const kept = Object.fromEntries(Object.entries(handlerHeaders).filter(([k]) => !['location', 'cache-control', 'content-length'].includes(k.toLowerCase())));
+  const headers: Record<string, string> = {
+    ...kept,
+    etag: blob.etag,
+    'cache-control': 'public, max-age=31536000, immutable',
+    'content-type': 'application/octet-stream',
+    'accept-ranges': 'bytes',
+    ...(blob.filename ? { 'content-disposition': `attachment; filename="${blob.filename.replace(/["\\\r\n]/g, '_')}"` } : {}),
+  };
+  const range = rangeHeader ? parseRange(rangeHeader, (await registry.storage.head(key)).size) : undefined;
+  if (range === 'unsatisfiable') {
+    const { size } = await registry.storage.head(key);
+    return { status: 416, headers: { ...kept, 'content-range': `bytes */${size}`, 'content-length': '0' }, stream: Readable.from([]) };
+  }
+  const object = await registry.storage.getStream(key, range);
+  if (object.range) {
+    headers['content-range'] = `bytes ${object.range.start}-${object.range.end}/${object.range.total}`;
+  }
+  headers['content-length'] = String(object.size);
+  return { status: object.range ? 206 : 200, headers, stream: object.stream };
 }

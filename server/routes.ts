@@ -15,6 +15,7 @@ import { handler as resource } from '../functions/resource';
 import { handler as store } from '../functions/store';
 import { handler as sweeper } from '../functions/sweeper';
 import { handler as uploads } from '../functions/uploads';
+import { handler as v2 } from '../functions/v2';
 
 export type HttpHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<unknown>;
 export type ScheduledHandler = (event: unknown, context: Context) => Promise<unknown>;
@@ -46,7 +47,12 @@ export const HTTP_FUNCTIONS: Record<string, HttpFunction> = {
     routes: ['POST /uploads', 'GET /uploads/{id}', 'POST /uploads/{id}/complete', 'DELETE /uploads/{id}'],
     handler: uploads as HttpHandler,
   },
-  resource: { handlerPath: 'functions/resource.handler', routes: ['GET /resource/{digest}/{name}'], handler: resource as HttpHandler },
+  resource: {
+    handlerPath: 'functions/resource.handler',
+    routes: ['GET /resource/{digest}/{name}', 'HEAD /resource/{digest}/{name}'],
+    handler: resource as HttpHandler,
+  },
+  v2: { handlerPath: 'functions/v2.handler', routes: ['GET /v2', 'GET /v2/{proxy+}', 'HEAD /v2/{proxy+}'], handler: v2 as HttpHandler },
   store: { handlerPath: 'functions/store.handler', routes: ['GET /_store/{key+}', 'PUT /_store/{key+}'], handler: store as HttpHandler },
 };
 

@@ -25,7 +25,7 @@ import { describeError, log } from '../lib/log';
 import type { Registry } from '../lib/registry';
 import { checkDeclaredLength, ClientGone, CutOff, readBody, streamBody } from './body';
 import { lambdaContext, normalizeResult, toEvent, writeResult } from './event';
-import { fileStorageOf, proxiedResource, storeGet, storePut, type StreamAnswer } from './native';
+import { blobOf, fileStorageOf, proxiedBlob, storeGet, storePut, type StreamAnswer } from './native';
 import type { ServerOptions } from './options';
 import { Router } from './router';
 import { HTTP_FUNCTIONS, type HttpHandler } from './routes';
@@ -137,10 +137,11 @@ export function createRegistryServer(options: ServerOptions, registry: () => Reg
     const event = toEvent({ req, url, routeKey: match.routeKey, pathParameters: match.pathParameters, body, requestId, secure, now: new Date() });
     const deadline = Date.now() + options.handlerTimeoutMs;
     const result = normalizeResult(await withTimeout(match.target.handler(event, lambdaContext(match.target.functionName, requestId, deadline)), options.handlerTimeoutMs));
-    if (match.routeKey === 'GET /resource/{digest}/{name}' && result.statusCode === 307 && registry().config.downloads === 'proxy') {
-      // Proxy mode: clients cannot reach the store, so the registry streams what the handler allowed.
-      const { digest, name } = match.pathParameters;
-      await sendStream(res, await proxiedResource(registry(), digest, name, (result.headers ?? {}) as Record<string, string>));
+    const blob = result.statusCode === 307 && registry().config.downloads === 'proxy' ? blobOf(match.routeKey, match.pathParameters) : undefined;
+    if (blob) {
+      // Proxy mode: clients cannot reach the store, and a blob over the Lambda payload limit
+      // gets a redirect from the handler; this server has no such limit and streams it.
+      await sendStream(res, await proxiedBlob(registry(), blob, (result.headers ?? {}) as Record<string, string>, req.headers.range));
       return;
     }
     writeResult(res, result);
