@@ -7,6 +7,5 @@ const v2 = (req: Request) => v2Answer(registry(), req);
 
 export const handler = httpHandler({
   'GET /v2': v2,
-  'GET /v2/': v2,
   'GET /v2/{proxy+}': v2,
 });
