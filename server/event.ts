@@ -135,9 +135,11 @@ export function writeResult(res: ServerResponse, result: APIGatewayProxyStructur
   const body = result.body ? Buffer.from(result.body, result.isBase64Encoded ? 'base64' : 'utf8') : Buffer.alloc(0);
   for (const [k, v] of Object.entries(result.headers ?? {})) res.setHeader(k.toLowerCase(), String(v));
   if (result.cookies?.length) res.setHeader('set-cookie', result.cookies);
-  // A HEAD answer keeps the GET's Content-Length (the glue empties the body, not the header).
+  // A HEAD answer keeps the GET's Content-Length when the handler set one (the glue empties
+  // the body, not the headers); the length of an emptied body would be wrong.
   const status = result.statusCode ?? 200;
-  if (!res.hasHeader('content-length') && status !== 204 && status !== 304) res.setHeader('content-length', body.length);
+  const head = res.req.method === 'HEAD';
+  if (!res.hasHeader('content-length') && !head && status !== 204 && status !== 304) res.setHeader('content-length', body.length);
   res.statusCode = status;
-  res.end(res.req.method === 'HEAD' ? undefined : body);
+  res.end(head ? undefined : body);
 }

@@ -122,6 +122,7 @@ export function createRegistryServer(options: ServerOptions, registry: () => Reg
       checkDeclaredLength(req, options.maxStoreBodyBytes);
       if (expectsContinue) res.writeContinue();
       const result = await storePut(files, url.pathname, query, streamBody(req, options.idleTimeoutMs), options.maxStoreBodyBytes);
+      note.bytesIn = result.size;
       sendJson(res, 200, { etag: result.etag, size: result.size }, { etag: `"${result.etag}"` });
       return;
     }
@@ -134,6 +135,7 @@ export function createRegistryServer(options: ServerOptions, registry: () => Reg
     checkDeclaredLength(req, options.maxBodyBytes);
     if (expectsContinue) res.writeContinue();
     const body = await readBody(req, options.maxBodyBytes, options.bodyTimeoutMs);
+    note.bytesIn = body.length;
     const event = toEvent({ req, url, routeKey: match.routeKey, pathParameters: match.pathParameters, body, requestId, secure, now: new Date() });
     const deadline = Date.now() + options.handlerTimeoutMs;
     const result = normalizeResult(await withTimeout(match.target.handler(event, lambdaContext(match.target.functionName, requestId, deadline)), options.handlerTimeoutMs));
@@ -179,8 +181,6 @@ export function createRegistryServer(options: ServerOptions, registry: () => Reg
     const started = performance.now();
     const requestId = randomUUID();
     const note: Record<string, unknown> = { requestId };
-    let bytesIn = 0;
-    req.on('data', (c: Buffer) => (bytesIn += c.length));
     inFlight++;
     res.setHeader('x-request-id', requestId);
     if (draining) res.setHeader('connection', 'close');
@@ -193,7 +193,7 @@ export function createRegistryServer(options: ServerOptions, registry: () => Reg
         route: note.route,
         status: res.statusCode,
         complete: res.writableFinished,
-        bytesIn,
+        bytesIn: note.bytesIn ?? 0,
         bytesOut: Number(res.getHeader('content-length') ?? 0) || 0,
         ms: Math.round(performance.now() - started),
         remote: req.socket.remoteAddress,
