@@ -5,6 +5,7 @@
  * URLs, in parallel, streamed from the zip; then drive /complete until the package is Added.
  */
 import { createHash } from 'node:crypto';
+import { Transform } from 'node:stream';
 import { openBundle, type OpenedBundle } from '../bundle/reader';
 import { mapLimit } from '../build/limit';
 import { DEFAULT_RETRY, withRetry } from '../docker/retry';
@@ -120,12 +121,19 @@ async function sendMissing(
         try {
           await putBytes(task.url, task.headers, task.end - task.start, () => {
             const s = whole ? blob.open() : blob.openRange(task.start, task.end);
-            s.on('data', (c: Buffer) => {
-              counted += c.length;
-              sent += c.length;
-              progress({ kind: 'upload', sent, total });
+            // Count through a pipe, not a 'data' listener on s: a listener starts the flow at once and
+            // drops whatever is read before undici takes the body (a proxy's CONNECT, a slow connect),
+            // which undici then reports as a Content-Length mismatch.
+            const counter = new Transform({
+              transform(chunk: Buffer, _encoding, done) {
+                counted += chunk.length;
+                sent += chunk.length;
+                progress({ kind: 'upload', sent, total });
+                done(null, chunk);
+              },
             });
-            return s;
+            s.on('error', (err) => counter.destroy(err));
+            return s.pipe(counter);
           }, opts.dispatcher);
         } catch (err) {
           sent -= counted; // this attempt's bytes will be sent again
