@@ -95,6 +95,7 @@ export function createRegistryServer(options: ServerOptions, registry: () => Reg
   const secure = Boolean(options.tls);
   let draining = false;
   let inFlight = 0;
+  const responses = new Set<ServerResponse>();
   let idleWaiter: (() => void) | undefined;
 
   async function route(req: IncomingMessage, res: ServerResponse, requestId: string, note: Record<string, unknown>, expectsContinue: boolean): Promise<void> {
@@ -182,10 +183,12 @@ export function createRegistryServer(options: ServerOptions, registry: () => Reg
     const requestId = randomUUID();
     const note: Record<string, unknown> = { requestId };
     inFlight++;
+    responses.add(res);
     res.setHeader('x-request-id', requestId);
     if (draining) res.setHeader('connection', 'close');
     res.once('close', () => {
       inFlight--;
+      responses.delete(res);
       // Query strings are not logged: they carry URL signatures.
       log.info('access', {
         method: req.method,
@@ -236,6 +239,8 @@ export function createRegistryServer(options: ServerOptions, registry: () => Reg
       }),
     shutdown: async () => {
       draining = true;
+      // Answers still to come close their connection, so keep-alive clients reconnect elsewhere.
+      for (const res of responses) if (!res.headersSent) res.setHeader('connection', 'close');
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       let drained = inFlight === 0;
