@@ -88,6 +88,24 @@ describe.each(drivers)('skopeo pulls from /v2 through serverless offline on $nam
     expect(manifest.config.digest).toBe(served.app.json.config.digest);
   }, 120_000);
 
+  it('answers HEAD and blob GETs as registries do: digest headers, a redirect to the store for blobs', async () => {
+    const head = await fetch(`${reg.url}/v2/test/app/manifests/v1`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('docker-content-digest')).toBe(served.app.digest);
+    expect(head.headers.get('content-type')).toBe('application/vnd.oci.image.manifest.v1+json');
+    const layer = served.app.json.layers[1];
+    const blob = await fetch(`${reg.url}/v2/test/app/blobs/${layer.digest}`, { redirect: 'manual' });
+    expect(blob.status).toBe(307);
+    const location = blob.headers.get('location')!;
+    if (driver === 'file') expect(location.startsWith(`${reg.url}/_store/`)).toBe(true);
+    else expect(location.startsWith(`${store.env.REGISTRY_S3_ENDPOINT}/`)).toBe(true);
+    const bytes = Buffer.from(await (await fetch(location)).arrayBuffer());
+    expect(bytes.length).toBe(layer.size);
+    const blobHead = await fetch(`${reg.url}/v2/test/app/blobs/${layer.digest}`, { method: 'HEAD' });
+    expect(blobHead.status).toBe(200);
+    expect(blobHead.headers.get('docker-content-digest')).toBe(layer.digest);
+  }, 60_000);
+
   it('copies the schema2 image unchanged (dir: keeps the manifest bytes)', async () => {
     const dest = join(work, `dir-${driver}`);
     const r = await skopeo(['copy', '--src-tls-verify=false', `docker://${host}/test/app-s2:v1`, `dir:${dest}`]);
