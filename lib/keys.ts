@@ -5,10 +5,11 @@
  *   <root>/
  *   ├── meta/
  *   │   ├── probe.json                  capability verdict of the store (with expiry)
+ *   │   ├── gc-chunk-marks.json         chunks garbage collection saw unnamed, and since when
  *   │   └── signing-key                 HMAC key for the filesystem driver's signed URLs (create-only)
  *   ├── catalog/
  *   │   ├── snapshot.json               {seq, chunks}: the catalog at some seq; advanced with If-Match, only forward
- *   │   ├── chunks/<sha256>.json        immutable parts of a snapshot (package versions, split by name)
+ *   │   ├── chunks/<seq>-<sha256>.json  immutable parts of a snapshot (package versions, split by name)
  *   │   └── log/<seq, 16 digits>.json    commit entries, each created with If-None-Match: * (one winner per seq)
  *   ├── blobs/sha256/<hex>              verified content only: bytes whose sha256 is <hex> (invariant 4)
  *   ├── uploads/<upload id>/
@@ -69,10 +70,11 @@ export const keys = {
   probeScratch: (nonce: string) => `meta/probe-scratch/${nonce}`,
   signingKey: () => 'meta/signing-key',
   snapshot: () => 'catalog/snapshot.json',
-  catalogChunk: (hex: string) => {
-    if (!HEX_DIGEST.test(hex)) throw new RangeError('bad chunk digest');
-    return `catalog/chunks/${hex}.json`;
+  catalogChunk: (id: string) => {
+    if (!/^\d{1,16}-[a-f0-9]{64}$/.test(id)) throw new RangeError('bad chunk id');
+    return `catalog/chunks/${id}.json`;
   },
+  gcChunkMarks: () => 'meta/gc-chunk-marks.json',
   chunkPrefix: () => 'catalog/chunks/',
   logPrefix: () => 'catalog/log/',
   logEntry: (seq: number) => {

@@ -22,7 +22,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AlreadyExistsError, ConflictError, NotFoundError, PreconditionFailedError } from '../errors';
 import { keys } from '../keys';
 import type { Storage } from '../storage/port';
-import { apply, EMPTY, partitionOf, PARTITIONS, touched, type CatalogState, type CatalogVersion, type LogEntry } from './model';
+import { apply, EMPTY, partitionOf, PARTITIONS, touched, type CatalogState, type CatalogVersion, type GcState, type LogEntry } from './model';
 
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
 export type NewEntry = DistributiveOmit<LogEntry, 'seq'>;
@@ -36,8 +36,14 @@ export interface Plan<R> {
 /** catalog/snapshot.json */
 interface Root {
   seq: number;
-  /** sha256 hex of each partition's chunk object; null for an empty partition. */
+  /**
+   * Each partition's chunk object, as "<seq that wrote it>-<sha256 of its body>"; null for
+   * an empty partition. The seq makes every written chunk a new object, so garbage
+   * collection never races a writer that would name an old one again.
+   */
   chunks: Array<string | null>;
+  /** Garbage-collection fence (absent until the first collection). */
+  gc?: GcState;
 }
 
 interface Snapshot {
@@ -68,7 +74,7 @@ export class Catalog {
   private snapshot: Snapshot = { root: EMPTY_ROOT, state: EMPTY };
   /** Immutable log entries read past the snapshot, by seq. */
   private readonly entries = new Map<number, LogEntry>();
-  /** Immutable chunks of the current snapshot, by sha256 hex. */
+  /** Immutable chunks of the current snapshot, by chunk id. */
   private chunks = new Map<string, CatalogVersion[]>();
   /** Store requests made, for benchmarks and the O(1) tests. */
   requests = 0;
@@ -133,7 +139,7 @@ export class Catalog {
     return state;
   }
 
-  private async refreshSnapshot(): Promise<void> {
+  private async refreshSnapshot(attempt = 0): Promise<void> {
     this.requests++;
     let fresh;
     try {
@@ -148,21 +154,37 @@ export class Catalog {
     if (!fresh) return;
     const root = JSON.parse(fresh.body.toString('utf8')) as Root;
     const chunks = new Map<string, CatalogVersion[]>();
-    await Promise.all(
-      root.chunks.map(async (hex) => {
-        if (!hex) return;
-        let versions = this.chunks.get(hex);
-        if (!versions) {
-          this.requests++;
-          versions = (JSON.parse((await this.storage.get(keys.catalogChunk(hex))).body.toString('utf8')) as { versions: CatalogVersion[] }).versions;
-        }
-        chunks.set(hex, versions);
-      }),
-    );
+    try {
+      await Promise.all(
+        root.chunks.map(async (hex) => {
+          if (!hex) return;
+          let versions = this.chunks.get(hex);
+          if (!versions) {
+            this.requests++;
+            versions = (JSON.parse((await this.storage.get(keys.catalogChunk(hex))).body.toString('utf8')) as { versions: CatalogVersion[] }).versions;
+          }
+          chunks.set(hex, versions);
+        }),
+      );
+    } catch (error) {
+      // A chunk of a snapshot that was replaced meanwhile may have been collected: read the new one.
+      if (!(error instanceof NotFoundError) || attempt >= 5) throw error;
+      return this.refreshSnapshot(attempt + 1);
+    }
     this.chunks = chunks;
     const versions = root.chunks.flatMap((hex) => (hex ? chunks.get(hex)! : []));
-    this.snapshot = { etag: fresh.etag, root, state: { seq: root.seq, versions } };
+    this.snapshot = { etag: fresh.etag, root, state: { seq: root.seq, versions, ...(root.gc ? { gc: root.gc } : {}) } };
     for (const seq of this.entries.keys()) if (seq <= root.seq) this.entries.delete(seq);
+  }
+
+  /** Chunk objects the current snapshot names (garbage collection keeps these). */
+  currentChunks(): Set<string> {
+    return new Set(this.snapshot.root.chunks.filter((c): c is string => c !== null));
+  }
+
+  /** The state at the newest committed seq, snapshot plus log (what a writer decides against). */
+  async newest(): Promise<CatalogState> {
+    return this.latest();
   }
 
   /** The state at the newest committed seq: the snapshot plus the log entries after it. */
@@ -203,7 +225,7 @@ export class Catalog {
         await this.latest();
         continue;
       }
-      const root: Root = { seq: state.seq, chunks: [...base.root.chunks] };
+      const root: Root = { seq: state.seq, chunks: [...base.root.chunks], ...(state.gc ? { gc: state.gc } : {}) };
       const written = new Map<string, CatalogVersion[]>();
       await Promise.all(
         [...changed].map(async (p) => {
@@ -213,12 +235,12 @@ export class Catalog {
             return;
           }
           const { hex, body } = chunkBody(versions);
-          root.chunks[p] = hex;
-          written.set(hex, versions);
-          if (this.chunks.has(hex)) return;
+          const id = `${state.seq}-${hex}`;
+          root.chunks[p] = id;
+          written.set(id, versions);
           this.requests++;
           // Content-addressed and immutable: someone else writing it first is fine.
-          await this.storage.put(keys.catalogChunk(hex), body, { ifNoneMatch: '*', contentType: 'application/json' }).catch((e) => {
+          await this.storage.put(keys.catalogChunk(id), body, { ifNoneMatch: '*', contentType: 'application/json' }).catch((e) => {
             if (!(e instanceof AlreadyExistsError)) throw e;
           });
         }),
@@ -234,7 +256,7 @@ export class Catalog {
         const chunks = new Map<string, CatalogVersion[]>();
         for (const hex of root.chunks) if (hex) chunks.set(hex, this.chunks.get(hex) ?? written.get(hex)!);
         this.chunks = chunks;
-        this.snapshot = { etag, root, state: { seq: root.seq, versions: root.chunks.flatMap((hex) => (hex ? chunks.get(hex)! : [])) } };
+        this.snapshot = { etag, root, state: { ...state, versions: root.chunks.flatMap((hex) => (hex ? chunks.get(hex)! : [])) } };
         for (const s of this.entries.keys()) if (s <= root.seq) this.entries.delete(s);
         return;
       } catch (error) {

@@ -53,14 +53,29 @@ export type LogEntry = { seq: number; writer?: string } & (
   | { op: 'remove'; name: string; version: string; removedAt: string }
   /** Several adds in one commit (bulk imports, benchmark seeding): all or nothing. */
   | { op: 'addMany'; entries: CatalogVersion[] }
+  /** Garbage collection fence: these blobs are about to be deleted (see lib/gc.ts). */
+  | { op: 'gcStart'; doomed: string[] }
+  /** The deletions of the pending collection are done. */
+  | { op: 'gcDone' }
 );
+
+/**
+ * Garbage-collection fence. `epoch` counts collections started; `pending` lists the blob
+ * digests (sha256:<hex>) of the collection in progress, which no add may rely on.
+ */
+export interface GcState {
+  epoch: number;
+  pending: string[];
+}
 
 /** Materialized catalog at `seq`: versions in commit order. */
 export interface CatalogState {
   seq: number;
   versions: CatalogVersion[];
+  gc?: GcState;
 }
 
+export const NO_GC: GcState = Object.freeze({ epoch: 0, pending: [] }) as unknown as GcState;
 export const EMPTY: CatalogState = Object.freeze({ seq: 0, versions: [] }) as CatalogState;
 
 export function find(state: CatalogState, name: string, version: string): CatalogVersion | undefined {
@@ -71,16 +86,39 @@ const same = (v: CatalogVersion, name: string, version: string) => v.name === na
 
 export function apply(state: CatalogState, entry: LogEntry): CatalogState {
   if (entry.seq !== state.seq + 1) throw new Error(`log entry ${entry.seq} applied to state at ${state.seq}`);
-  if (entry.op === 'remove') return { seq: entry.seq, versions: state.versions.filter((v) => !same(v, entry.name, entry.version)) };
-  const adds = entry.op === 'add' ? [entry.entry] : entry.entries;
-  const rest = state.versions.filter((v) => !adds.some((a) => same(v, a.name, a.version)));
-  return { seq: entry.seq, versions: [...rest, ...adds] };
+  const gc = state.gc ?? NO_GC;
+  switch (entry.op) {
+    case 'remove':
+      return { ...state, seq: entry.seq, versions: state.versions.filter((v) => !same(v, entry.name, entry.version)) };
+    case 'gcStart':
+      return { ...state, seq: entry.seq, gc: { epoch: gc.epoch + 1, pending: entry.doomed } };
+    case 'gcDone':
+      return { ...state, seq: entry.seq, gc: { epoch: gc.epoch, pending: [] } };
+    default: {
+      const adds = entry.op === 'add' ? [entry.entry] : entry.entries;
+      const rest = state.versions.filter((v) => !adds.some((a) => same(v, a.name, a.version)));
+      return { ...state, seq: entry.seq, versions: [...rest, ...adds] };
+    }
+  }
 }
 
 /** Names of the packages an entry changes. */
 export function touched(entry: LogEntry): string[] {
-  if (entry.op === 'remove') return [entry.name];
-  return entry.op === 'add' ? [entry.entry.name] : entry.entries.map((e) => e.name);
+  switch (entry.op) {
+    case 'remove':
+      return [entry.name];
+    case 'add':
+      return [entry.entry.name];
+    case 'addMany':
+      return entry.entries.map((e) => e.name);
+    default:
+      return [];
+  }
+}
+
+/** Every blob digest a committed version needs. */
+export function referencedBlobs(state: CatalogState): Set<string> {
+  return new Set(state.versions.flatMap((v) => v.blobs.map((b) => b.digest)));
 }
 
 /**

@@ -1,16 +1,17 @@
 /** The two changes the catalog knows, as plans for Catalog.commit. */
 import { VersionExistsError, VersionNotFoundError } from '../errors';
 import type { Catalog } from './catalog';
-import { find, type CatalogVersion } from './model';
+import { find, type CatalogState, type CatalogVersion } from './model';
 
 /**
  * Add a version. Same name+version with the same content digest: success without a new
  * entry (idempotent retry); with other content: VersionExistsError. Returns the seq of
  * the add that is in the catalog.
  */
-export function addVersion(catalog: Catalog, entry: Omit<CatalogVersion, 'seq'>): Promise<number> {
+export function addVersion(catalog: Catalog, entry: Omit<CatalogVersion, 'seq'>, guard?: (state: CatalogState) => void): Promise<number> {
   return catalog.commit((state) => {
     const existing = find(state, entry.name, entry.version);
+    if (!existing) guard?.(state);
     if (existing) {
       if (existing.contentDigest === entry.contentDigest) return { result: existing.seq };
       throw new VersionExistsError(entry.name, entry.version);

@@ -71,6 +71,9 @@ async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>
 
 const OCTET = { 'Content-Type': 'application/octet-stream' };
 
+/** A garbage collection started between an add's blob check and its commit: check again. */
+class GcFenceError extends Error {}
+
 export class Uploads {
   private readonly sessions: Sessions;
 
@@ -329,30 +332,37 @@ export class Uploads {
     });
     const m: BundleManifest = session.manifest;
     const { releaseVersion: _r, selected: _s, ...pkg } = m.package as Record<string, unknown>;
-    // The image manifests are verified blobs now: record each image's config and layers.
-    let images;
-    try {
-      images = await imagesWithBlobs(this.registry.storage, m);
-    } catch (error) {
-      if (error instanceof RegistryError && error.type === 'InvalidPackage') return this.fail(session.id, error);
-      throw error;
-    }
-    let result;
-    try {
-      result = await addVersion(this.registry.catalog, {
-        name: session.name,
-        version: session.version,
-        uploadId: session.id,
-        addedAt: new Date(this.now()).toISOString(),
-        contentDigest: session.contentDigest,
-        package: pkg,
-        assets: m.assets,
-        images,
-        blobs: m.blobs,
-      });
-    } catch (error) {
-      if (error instanceof VersionExistsError) return this.fail(session.id, error);
-      throw error;
+    let result: number | undefined;
+    // The garbage-collection fence (lib/gc.ts): check that every blob is in the blob area,
+    // then commit only if no collection started meanwhile and none of them is pending.
+    for (let attempt = 0; result === undefined; attempt++) {
+      const epoch = (await this.registry.catalog.newest()).gc?.epoch ?? 0;
+      await this.reopenMissing(session);
+      try {
+        result = await addVersion(
+          this.registry.catalog,
+          {
+            name: session.name,
+            version: session.version,
+            uploadId: session.id,
+            addedAt: new Date(this.now()).toISOString(),
+            contentDigest: session.contentDigest,
+            package: pkg,
+            assets: m.assets,
+            images: m.images,
+            blobs: m.blobs,
+          },
+          (state) => {
+            const gc = state.gc;
+            if (gc && (gc.epoch !== epoch || m.blobs.some((b) => gc.pending.includes(b.digest)))) throw new GcFenceError();
+          },
+        );
+      } catch (error) {
+        if (error instanceof VersionExistsError) return this.fail(session.id, error);
+        if (!(error instanceof GcFenceError)) throw error;
+        if (attempt >= 10) throw new UploadStateError('A garbage collection is in progress; complete the upload again later', { uploadId: session.id });
+        await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
+      }
     }
     await this.sessions.update(session.id, (s) => {
       if (s.status === 'Added') return false;
@@ -363,6 +373,37 @@ export class Uploads {
     const { state } = await this.registry.catalog.read();
     const v = find(state, session.name, session.version)!;
     return { done: true, body: describeVersion(state, v) };
+  }
+
+  /**
+   * Before committing: every blob must be in the blob area. One that is not (garbage
+   * collection took a blob that was present when the upload started) is opened for
+   * upload again, and the client is told to send it (BlobMissing).
+   */
+  private async reopenMissing(session: UploadSession): Promise<void> {
+    const { storage } = this.registry;
+    const missing: string[] = [];
+    await pool(session.blobs, 16, async (b) => {
+      const there = await storage.head(keys.blob(b.digest)).then(() => true, (e) => (e instanceof NotFoundError ? false : Promise.reject(e)));
+      if (!there) missing.push(b.digest);
+    });
+    if (missing.length === 0) return;
+    const multipart = new Map<string, string>();
+    for (const d of missing) {
+      const b = session.blobs.find((x) => x.digest === d)!;
+      if (b.size > PART_SIZE) multipart.set(d, await storage.createMultipart(keys.uploadBlob(session.id, d)));
+    }
+    await this.sessions.update(session.id, (s) => {
+      s.status = 'Uploading';
+      for (const d of missing) {
+        const b = s.blobs.find((x) => x.digest === d)!;
+        Object.assign(b, { present: false, verified: false, sealed: false, assembled: false, hashing: undefined });
+        if (multipart.has(d)) Object.assign(b, { multipartId: multipart.get(d), partSize: partSizeFor(b.size) });
+      }
+    });
+    throw new RegistryError('BlobMissing', `Blobs were collected meanwhile and must be sent again: ${missing.map((d) => `sha256:${d}`).slice(0, 5).join(', ')}`, {
+      missing: missing.map((d) => `sha256:${d}`),
+    });
   }
 
   /** DELETE /uploads/{id} */

@@ -503,6 +503,13 @@ describe('the registry answers as documented (serverless offline, filesystem dri
     expect((await call('GET', '/health')).status).toBe(200);
   });
 
+  it('POST /gc: 401 without a token, 200 with what was collected', async () => {
+    expect((await call('POST', '/gc')).status).toBe(401);
+    const res = await call('POST', '/gc', { headers: auth });
+    expect(res.status).toBe(200);
+    expect(res.json.blobsDeleted).toBeGreaterThanOrEqual(0);
+  });
+
   it('exercised every documented operation (and these statuses)', () => {
     const operations = openApi().operations.map((o) => `${o.method} ${o.template}`);
     const exercised = new Set([...seen].map((s) => s.split(' ').slice(0, 2).join(' ')));

@@ -1,0 +1,140 @@
+/**
+ * Garbage collection: blobs no committed version needs, chunks no snapshot names,
+ * upload sessions long finished. It never races an add, through a fence in the commit
+ * log (docs/storage.md, "Garbage collection"):
+ *
+ *   1. gcStart{doomed} is committed, where doomed = unreferenced blobs at that seq;
+ *      it bumps the fence epoch and makes `doomed` pending;
+ *   2. the doomed blobs are deleted;
+ *   3. gcDone clears `pending`.
+ *
+ * An add checks that each blob is in the blob area and then commits with a guard: the
+ * fence epoch must be the one it saw before checking, and none of its blobs pending.
+ * So either the add is in the catalog before gcStart (and its blobs are referenced, not
+ * doomed), or it checks again after the deletions and re-uploads what is gone.
+ */
+import { NotFoundError } from './errors';
+import { keys } from './keys';
+import { log } from './log';
+import type { Registry } from './registry';
+import { referencedBlobs } from './catalog/model';
+import type { UploadSession } from './uploads/session';
+
+export interface GcOptions {
+  /** Finished upload sessions and unreferenced chunks are kept at least this long. */
+  graceMs?: number;
+  now?: () => number;
+}
+
+export interface GcResult {
+  blobsDeleted: number;
+  bytesFreed: number;
+  chunksDeleted: number;
+  uploadsDeleted: number;
+  /** A collection left pending by a collector that died was finished first. */
+  resumed: boolean;
+}
+
+export const GC_GRACE_MS = 3600 * 1000;
+
+async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]);
+  }));
+}
+
+export async function collectGarbage(registry: Registry, options: GcOptions = {}): Promise<GcResult> {
+  const { storage, catalog } = registry;
+  const grace = options.graceMs ?? GC_GRACE_MS;
+  const now = options.now ?? Date.now;
+  await registry.gate.check();
+  const result: GcResult = { blobsDeleted: 0, bytesFreed: 0, chunksDeleted: 0, uploadsDeleted: 0, resumed: false };
+
+  const deleteBlobs = async (digests: string[]) => {
+    await pool(digests, 16, async (d) => {
+      const key = keys.blob(d);
+      const size = await storage.head(key).then((o) => o.size, (e) => (e instanceof NotFoundError ? -1 : Promise.reject(e)));
+      if (size < 0) return;
+      await storage.delete(key);
+      result.blobsDeleted++;
+      result.bytesFreed += size;
+    });
+  };
+  const finish = (epoch: number) =>
+    catalog.commit((state) => ({
+      entry: state.gc && state.gc.epoch === epoch && state.gc.pending.length ? { op: 'gcDone' as const } : undefined,
+      result: undefined,
+    }));
+
+  // A collector that died between gcStart and gcDone left its deletions pending: finish them.
+  let state = await catalog.settle();
+  if (state.gc?.pending.length) {
+    result.resumed = true;
+    await deleteBlobs(state.gc.pending);
+    await finish(state.gc.epoch);
+  }
+
+  // Upload sessions: live ones protect their blobs (so they need not re-upload them);
+  // finished ones past the grace period are removed with whatever they left.
+  const live = new Set<string>();
+  const sessionKeys = (await storage.list(keys.uploadsPrefix())).filter((o) => o.key.endsWith('/session.json'));
+  await pool(sessionKeys, 16, async (o) => {
+    let session: UploadSession;
+    try {
+      session = JSON.parse((await storage.get(o.key)).body.toString('utf8')) as UploadSession;
+    } catch (error) {
+      if (error instanceof NotFoundError) return;
+      throw error;
+    }
+    if (session.status === 'Uploading' || session.status === 'Processing') {
+      for (const b of session.blobs) live.add(`sha256:${b.digest}`);
+    } else if (Date.parse(session.createdAt) + grace < now()) {
+      const leftovers = await storage.list(keys.uploadPrefix(session.id));
+      // The session last, so a crash here leaves it for the next run to find.
+      for (const x of leftovers.filter((x) => x.key !== o.key)) await storage.delete(x.key);
+      await storage.delete(o.key);
+      result.uploadsDeleted++;
+    }
+  });
+
+  // Blobs: fence, delete, done.
+  const stored = (await storage.list(keys.blobPrefix())).map((o) => `sha256:${o.key.slice(keys.blobPrefix().length)}`);
+  const candidates = stored.filter((d) => !live.has(d));
+  const epoch = await catalog.commit((s) => {
+    if (s.gc?.pending.length) return { result: undefined }; // another collector is at work
+    const referenced = referencedBlobs(s);
+    const doomed = candidates.filter((d) => !referenced.has(d));
+    if (doomed.length === 0) return { result: undefined };
+    return { entry: { op: 'gcStart' as const, doomed }, result: (s.gc?.epoch ?? 0) + 1 };
+  });
+  if (epoch !== undefined) {
+    state = await catalog.newest();
+    await deleteBlobs(state.gc?.pending ?? []);
+    await finish(epoch);
+  }
+
+  // Chunks: only those unnamed by the snapshot on two runs at least `grace` apart (a
+  // writer puts its chunks a moment before the snapshot that names them).
+  await catalog.read();
+  const named = catalog.currentChunks();
+  const chunkKeys = (await storage.list(keys.chunkPrefix())).map((o) => o.key);
+  const marks: Record<string, number> = await storage.get(keys.gcChunkMarks()).then(
+    (o) => JSON.parse(o.body.toString('utf8')) as Record<string, number>,
+    (e) => (e instanceof NotFoundError ? {} : Promise.reject(e)),
+  );
+  const nextMarks: Record<string, number> = {};
+  for (const key of chunkKeys) {
+    const id = key.slice(keys.chunkPrefix().length, -'.json'.length);
+    if (named.has(id)) continue;
+    if (marks[id] !== undefined && marks[id] + grace < now()) {
+      await storage.delete(key);
+      result.chunksDeleted++;
+    } else {
+      nextMarks[id] = marks[id] ?? now();
+    }
+  }
+  await storage.put(keys.gcChunkMarks(), JSON.stringify(nextMarks), { contentType: 'application/json' });
+  log.info('garbage collected', { ...result });
+  return result;
+}
