@@ -141,6 +141,27 @@ describe.each(drivers)('skopeo pulls from /v2 through serverless offline on $nam
     }
   }, 120_000);
 
+  it('proxy mode (REGISTRY_DOWNLOADS=proxy): blobs come through the registry, skopeo still gets the source digests', async () => {
+    const proxy = await startOffline({ ...store.env, REGISTRY_DOWNLOADS: 'proxy' });
+    try {
+      const layer = served.app.json.layers[1];
+      const blob = await fetch(`${proxy.url}/v2/test/app/blobs/${layer.digest}`, { redirect: 'manual' });
+      expect(blob.status).toBe(200);
+      expect(Number(blob.headers.get('content-length'))).toBe(layer.size);
+      expect(blob.headers.get('docker-content-digest')).toBe(layer.digest);
+      await blob.arrayBuffer();
+      const dest = join(work, `proxy-${driver}`);
+      const r = await skopeo(['copy', '--src-tls-verify=false', `docker://127.0.0.1:${proxy.port}/test/app:v1`, `oci:${dest}:copied`]);
+      expect(r.code).toBe(0);
+      expect(JSON.parse(readFileSync(join(dest, 'index.json'), 'utf8')).manifests[0].digest).toBe(served.app.digest);
+      for (const l of served.app.json.layers as Array<{ digest: string; size: number }>) {
+        expect(readFileSync(join(dest, 'blobs/sha256', l.digest.slice(7))).length).toBe(l.size);
+      }
+    } finally {
+      await proxy.stop();
+    }
+  }, 120_000);
+
   it('removing a package keeps images another added package carries, and drops the rest', async () => {
     await addBundle(bundles.v2, { url: reg.url, token: TEST_TOKEN });
     await removePackage({ url: reg.url, token: TEST_TOKEN }, 'imgpkg', '1.0.0');
