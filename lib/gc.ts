@@ -14,6 +14,7 @@
  * doomed), or it checks again after the deletions and re-uploads what is gone.
  */
 import { NotFoundError } from './errors';
+import { mapLimit } from './limit';
 import { keys } from './keys';
 import { log } from './log';
 import type { Registry } from './registry';
@@ -37,13 +38,6 @@ export interface GcResult {
 
 export const GC_GRACE_MS = 3600 * 1000;
 
-async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]);
-  }));
-}
-
 export async function collectGarbage(registry: Registry, options: GcOptions = {}): Promise<GcResult> {
   const { storage, catalog } = registry;
   const grace = options.graceMs ?? GC_GRACE_MS;
@@ -52,7 +46,7 @@ export async function collectGarbage(registry: Registry, options: GcOptions = {}
   const result: GcResult = { blobsDeleted: 0, bytesFreed: 0, chunksDeleted: 0, uploadsDeleted: 0, resumed: false };
 
   const deleteBlobs = async (digests: string[]) => {
-    await pool(digests, 16, async (d) => {
+    await mapLimit(digests, 16, async (d) => {
       const key = keys.blob(d);
       const size = await storage.head(key).then((o) => o.size, (e) => (e instanceof NotFoundError ? -1 : Promise.reject(e)));
       if (size < 0) return;
@@ -79,7 +73,7 @@ export async function collectGarbage(registry: Registry, options: GcOptions = {}
   // finished ones past the grace period are removed with whatever they left.
   const live = new Set<string>();
   const sessionKeys = (await storage.list(keys.uploadsPrefix())).filter((o) => o.key.endsWith('/session.json'));
-  await pool(sessionKeys, 16, async (o) => {
+  await mapLimit(sessionKeys, 16, async (o) => {
     let session: UploadSession;
     try {
       session = JSON.parse((await storage.get(o.key)).body.toString('utf8')) as UploadSession;

@@ -14,7 +14,7 @@ import { pullImage, type PullProgress } from '../docker/pull';
 import type { RetryPolicy } from '../docker/retry';
 import { validateBuildDefinition } from '../universe/validate';
 import { downloadAsset } from './download';
-import { mapLimit } from './limit';
+import { mapLimit } from '../limit';
 import { assetName, assetSources, imageSources } from './resources';
 
 export class BuildError extends Error {

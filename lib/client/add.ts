@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { Transform } from 'node:stream';
 import { openBundle, type OpenedBundle } from '../bundle/reader';
-import { mapLimit } from '../build/limit';
+import { mapLimit } from '../limit';
 import { DEFAULT_RETRY, withRetry } from '../docker/retry';
 import { RegistryApiError, callJson, putBytes, type ClientOptions } from './http';
 import { bytesToSend, planTransfers, type UploadSession } from './plan';

@@ -15,6 +15,7 @@ import { addVersion } from '../catalog/ops';
 import type { BundleManifest } from '../bundle/manifest';
 import { imagesWithBlobs } from '../docker/image-blobs';
 import { NotFoundError, PreconditionFailedError, RegistryError, UploadStateError, VersionExistsError } from '../errors';
+import { mapLimit } from '../limit';
 import { keys } from '../keys';
 import { describeVersion, type Describe } from '../packages';
 import type { Registry } from '../registry';
@@ -62,13 +63,6 @@ export interface CompleteResult {
   body: Describe | { id: string; status: UploadStatus; progress: { blobs: number; verified: number; bytes: number; verifiedBytes: number } };
 }
 
-async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]);
-  }));
-}
-
 const OCTET = { 'Content-Type': 'application/octet-stream' };
 
 /** A garbage collection started between an add's blob check and its commit: check again. */
@@ -88,7 +82,7 @@ export class Uploads {
     await this.registry.gate.check();
     const id = newUploadId();
     const blobs: SessionBlob[] = manifest.blobs.map((b) => ({ digest: b.digest.slice(7), size: b.size, present: false }));
-    await pool(blobs, 16, async (b) => {
+    await mapLimit(blobs, 16, async (b) => {
       try {
         await storage.head(keys.blob(b.digest));
         b.present = true;
@@ -127,7 +121,7 @@ export class Uploads {
     const sign: SignOptions = { expiresIn: TARGET_TTL_S, origin, contentType: 'application/octet-stream' };
     const open = session.status === 'Uploading';
     const blobs: BlobTarget[] = [];
-    await pool(session.blobs, 16, async (b) => {
+    await mapLimit(session.blobs, 16, async (b) => {
       const t: BlobTarget = { digest: `sha256:${b.digest}`, size: b.size, present: b.present };
       blobs.push(t);
       if (b.present) return;
@@ -383,7 +377,7 @@ export class Uploads {
   private async reopenMissing(session: UploadSession): Promise<void> {
     const { storage } = this.registry;
     const missing: string[] = [];
-    await pool(session.blobs, 16, async (b) => {
+    await mapLimit(session.blobs, 16, async (b) => {
       const there = await storage.head(keys.blob(b.digest)).then(() => true, (e) => (e instanceof NotFoundError ? false : Promise.reject(e)));
       if (!there) missing.push(b.digest);
     });
@@ -426,7 +420,7 @@ export class Uploads {
       if (b.multipartId) await storage.abortMultipart(keys.uploadBlob(id, b.digest), b.multipartId).catch(() => undefined);
     }
     const staged = (await storage.list(keys.uploadPrefix(id))).filter((o) => o.key !== keys.uploadSession(id));
-    await pool(staged, 8, (o) => storage.delete(o.key));
+    await mapLimit(staged, 8, (o) => storage.delete(o.key));
   }
 
   /**
