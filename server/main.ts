@@ -22,8 +22,11 @@ async function main(argv: string[]): Promise<void> {
   const server = createRegistryServer(options, registry);
   const address = await server.listen();
   const scheme = options.tls ? 'https' : 'http';
+  const url = `${scheme}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  // On stdout whatever the log level: scripts and supervisors wait for this line (--port 0).
+  process.stdout.write(`dcos-registry server listening on ${url}\n`);
   log.info('listening', {
-    url: `${scheme}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`,
+    url,
     port: address.port,
     storage: cfg.storage.kind,
     downloads: cfg.downloads,

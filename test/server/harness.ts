@@ -1,7 +1,7 @@
 /**
  * Starts the production server the way operators run it: the esbuild bundle (built once
  * per test file into a temp dir) under plain node, as a child process with the registry's
- * environment and the server's flags. Waits for its "listening" log line.
+ * environment and the server's flags. Waits for the "listening on" line on its stdout.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
@@ -67,10 +67,10 @@ export async function startServer(opts: StartOptions = {}): Promise<ServerProces
       });
   const port = await new Promise<number>((resolve, reject) => {
     const check = () => {
-      const listening = logs().find((l) => l.msg === 'listening');
-      if (listening) return resolve(listening.port);
+      const listening = /listening on https?:\/\/[^\s]+:(\d+)\n/.exec(out);
+      if (listening) return resolve(Number(listening[1]));
     };
-    child.stderr!.on('data', check);
+    child.stdout!.on('data', check);
     child.once('exit', (code) => reject(new Error(`server exited (${code}) before listening:\n${out.slice(-3000)}`)));
     setTimeout(() => reject(new Error(`server did not start:\n${out.slice(-3000)}`)), 30_000).unref();
   });
