@@ -10,7 +10,7 @@
  * (invariant 4).
  */
 import { createSHA256 } from 'hash-wasm';
-import { find } from '../catalog/model';
+import { find, type ImageRef } from '../catalog/model';
 import { addVersion } from '../catalog/ops';
 import type { BundleManifest } from '../bundle/manifest';
 import { imagesWithBlobs } from '../docker/image-blobs';
@@ -327,11 +327,19 @@ export class Uploads {
     const m: BundleManifest = session.manifest;
     const { releaseVersion: _r, selected: _s, ...pkg } = m.package as Record<string, unknown>;
     let result: number | undefined;
+    let images: ImageRef[] | undefined;
     // The garbage-collection fence (lib/gc.ts): check that every blob is in the blob area,
     // then commit only if no collection started meanwhile and none of them is pending.
     for (let attempt = 0; result === undefined; attempt++) {
       const epoch = (await this.registry.catalog.newest()).gc?.epoch ?? 0;
       await this.reopenMissing(session);
+      try {
+        // The image manifests are verified blobs now: record each image's config and layers (for /v2).
+        images ??= await imagesWithBlobs(this.registry.storage, m);
+      } catch (error) {
+        if (error instanceof RegistryError && error.type === 'InvalidPackage') return this.fail(session.id, error);
+        throw error;
+      }
       try {
         result = await addVersion(
           this.registry.catalog,
@@ -343,7 +351,7 @@ export class Uploads {
             contentDigest: session.contentDigest,
             package: pkg,
             assets: m.assets,
-            images: m.images,
+            images,
             blobs: m.blobs,
           },
           (state) => {
