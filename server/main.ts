@@ -2,14 +2,14 @@
  * Entry point of the production server (`npm run serve`, or `node dist/server.js`).
  * Registry settings come from the environment (lib/config.ts, checked here before
  * listening so a bad variable fails at start); server settings from flags (options.ts).
- * SIGTERM/SIGINT: stop accepting, finish in-flight requests, stop the sweeper, exit 0.
+ * SIGTERM/SIGINT: stop accepting, finish in-flight requests and scheduled runs, exit 0.
  */
 import { config } from '../lib/config';
 import { describeError, log } from '../lib/log';
 import { registry } from '../lib/registry';
 import { parseServerOptions, USAGE } from './options';
 import { createRegistryServer } from './server';
-import { startSchedules } from './sweeper';
+import { startSchedules } from './schedules';
 
 async function main(argv: string[]): Promise<void> {
   const options = parseServerOptions(argv);
@@ -33,7 +33,7 @@ async function main(argv: string[]): Promise<void> {
     writes: cfg.writeTokens.length > 0,
     pid: process.pid,
   });
-  const schedules = startSchedules(options.sweepIntervalMs);
+  const schedules = startSchedules(options.schedules);
 
   let stopping = false;
   const stop = async (signal: string) => {

@@ -15,7 +15,7 @@
  * | --handler-timeout       | 29s       | a handler answers within this, else 504 (Lambda's timeout in serverless.yml)
  * | --keep-alive-timeout    | 65s       | idle keep-alive connections live this long (above common LB idle timeouts)
  * | --shutdown-grace        | 25s       | on SIGTERM, in-flight requests get this long to finish
- * | --sweep-interval        | schedule  | run the sweeper this often (serverless.yml's rate; 0 disables)
+ * | --schedules             | on        | run serverless.yml's scheduled functions (sweeper, gc) at their rates; off: run them elsewhere
  */
 import { parseArgs } from 'node:util';
 
@@ -31,8 +31,8 @@ export interface ServerOptions {
   handlerTimeoutMs: number;
   keepAliveTimeoutMs: number;
   shutdownGraceMs: number;
-  /** undefined: the schedule from the route table; 0: off. */
-  sweepIntervalMs?: number;
+  /** Run the scheduled functions of the route table. */
+  schedules: boolean;
 }
 
 export class OptionsError extends Error {
@@ -55,8 +55,13 @@ function quantity(flag: string, raw: string, units: Record<string, number>): num
 export const USAGE = `Usage: node dist/server.js [--host H] [--port P] [--tls-cert F --tls-key F]
   [--max-body 6mb] [--max-store-body 5gb] [--headers-timeout 20s] [--body-timeout 30s]
   [--idle-timeout 30s] [--handler-timeout 29s] [--keep-alive-timeout 65s]
-  [--shutdown-grace 25s] [--sweep-interval 10m|0]
+  [--shutdown-grace 25s] [--schedules on|off]
 Registry settings (storage, tokens, ...) come from REGISTRY_* environment variables: see README.md.`;
+
+function onOff(flag: string, raw: string): boolean {
+  if (raw !== 'on' && raw !== 'off') throw new OptionsError(flag, `must be on or off (got "${raw}")`);
+  return raw === 'on';
+}
 
 export function parseServerOptions(argv: string[]): ServerOptions | 'help' {
   const str = { type: 'string' } as const;
@@ -77,7 +82,7 @@ export function parseServerOptions(argv: string[]): ServerOptions | 'help' {
       'handler-timeout': str,
       'keep-alive-timeout': str,
       'shutdown-grace': str,
-      'sweep-interval': str,
+      schedules: str,
     },
   });
   if (values.help) return 'help';
@@ -102,6 +107,6 @@ export function parseServerOptions(argv: string[]): ServerOptions | 'help' {
     handlerTimeoutMs: positive('handler-timeout', time('handler-timeout', '29s')),
     keepAliveTimeoutMs: positive('keep-alive-timeout', time('keep-alive-timeout', '65s')),
     shutdownGraceMs: positive('shutdown-grace', time('shutdown-grace', '25s')),
-    sweepIntervalMs: values['sweep-interval'] === undefined ? undefined : time('sweep-interval', '0'),
+    schedules: onOff('schedules', values.schedules ?? 'on'),
   };
 }

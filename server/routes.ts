@@ -8,6 +8,7 @@
  * one file with every handler linked in statically.
  */
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { handler as gc, scheduled as gcScheduled } from '../functions/gc';
 import { handler as health } from '../functions/health';
 import { handler as packages } from '../functions/packages';
 import { handler as repo } from '../functions/repo';
@@ -54,9 +55,11 @@ export const HTTP_FUNCTIONS: Record<string, HttpFunction> = {
   },
   v2: { handlerPath: 'functions/v2.handler', routes: ['GET /v2', 'GET /v2/{proxy+}', 'HEAD /v2/{proxy+}'], handler: v2 as HttpHandler },
   store: { handlerPath: 'functions/store.handler', routes: ['GET /_store/{key+}', 'PUT /_store/{key+}'], handler: store as HttpHandler },
+  gc: { handlerPath: 'functions/gc.handler', routes: ['POST /gc'], handler: gc as HttpHandler },
 };
 
 export const SCHEDULED_FUNCTIONS: Record<string, ScheduledFunction> = {
+  gcScheduled: { handlerPath: 'functions/gc.scheduled', schedule: 'rate(1 hour)', handler: gcScheduled as ScheduledHandler },
   sweeper: { handlerPath: 'functions/sweeper.handler', schedule: 'rate(10 minutes)', handler: sweeper as ScheduledHandler },
 };
 

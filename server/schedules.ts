@@ -1,9 +1,10 @@
 /**
- * Runs serverless.yml's scheduled functions (the upload sweeper) inside the server, since
- * on-prem there is no EventBridge. Every instance runs it at a random phase of the
- * interval, so N instances sweep N times per interval at spread-out moments; the sweeper
- * is safe to run concurrently (it only finishes or fails uploads through the commit
- * protocol), as overlapping Lambda invocations already require.
+ * Runs serverless.yml's scheduled functions (the upload sweeper, garbage collection) inside
+ * the server, since on-prem there is no EventBridge. Every instance runs each at a random
+ * phase of its rate, so N instances run it N times per period at spread-out moments; both
+ * are safe to run concurrently (the sweeper finishes or fails uploads through the commit
+ * protocol; collections are fenced in the commit log), as overlapping Lambda invocations
+ * already require.
  */
 import { randomUUID } from 'node:crypto';
 import { describeError, log } from '../lib/log';
@@ -15,13 +16,12 @@ export interface Scheduler {
   stop(): Promise<void>;
 }
 
-export function startSchedules(intervalOverrideMs: number | undefined, random = Math.random): Scheduler {
+export function startSchedules(enabled: boolean, random = Math.random): Scheduler {
   const timers: NodeJS.Timeout[] = [];
   const running = new Set<Promise<unknown>>();
   let stopped = false;
-  for (const [name, fn] of Object.entries(SCHEDULED_FUNCTIONS)) {
-    const interval = intervalOverrideMs ?? rateMs(fn.schedule);
-    if (interval <= 0) continue;
+  for (const [name, fn] of Object.entries(enabled ? SCHEDULED_FUNCTIONS : {})) {
+    const interval = rateMs(fn.schedule);
     const run = () => {
       if (stopped) return;
       const id = randomUUID();
