@@ -1,0 +1,144 @@
+/**
+ * Cold start of each function: `serverless package` (in a copy of the checkout, so the
+ * shared .serverless/ and .esbuild-3000/ are left alone), each zip unzipped to a temp dir,
+ * then `node` spawned on a script that requires the handler and invokes it with a sample
+ * event; the figure is spawn to first byte of the answer on stdout (process start, module
+ * load, handler, store requests of a cold instance on a small catalog). Baseline: `node -e`
+ * writing one byte. Also the zip and unzipped .js size of each function.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Catalog } from '../lib/catalog/catalog';
+import { addVersion } from '../lib/catalog/ops';
+import { keys } from '../lib/keys';
+import { catalogEntry, sha256 } from '../test/support/fixtures';
+import { TEST_TOKEN } from '../test/support/offline';
+import { kib, ms, now, summarize } from './lib/stats';
+import type { BenchStore } from './lib/stores';
+import type { Results } from './lib/table';
+
+const ROOT = path.resolve(__dirname, '..');
+const READ_FUNCTIONS = new Set(['health', 'repo', 'packages', 'resource', 'v2']);
+const RUNNER = `
+const started = Date.now();
+const { handler } = require(process.argv[1]);
+const context = { awsRequestId: 'bench', functionName: 'bench', getRemainingTimeInMillis: () => 29000, callbackWaitsForEmptyEventLoop: true };
+Promise.resolve(handler(JSON.parse(process.argv[2]), context)).then(
+  (r) => { process.stdout.write(String(r && r.statusCode)); process.exit(0); },
+  (e) => { process.stdout.write('error ' + e.message); process.exit(1); });
+`;
+
+/** Milliseconds from spawn to the first stdout byte, and what was written. */
+function firstByte(args: string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; out: string }> {
+  return new Promise((resolve, reject) => {
+    const t = now();
+    let first = -1;
+    let out = '';
+    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.on('data', (d) => {
+      if (first < 0) first = now() - t;
+      out += d;
+    });
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', reject);
+    child.on('exit', (code) => (first < 0 ? reject(new Error(`exit ${code} without output: ${err.slice(-500)}`)) : resolve({ ms: first, out })));
+  });
+}
+
+function event(routeKey: string, rawPath: string, pathParameters: Record<string, string> | undefined, headers: Record<string, string>): unknown {
+  const [method] = routeKey.split(' ');
+  return {
+    version: '2.0',
+    routeKey,
+    rawPath,
+    rawQueryString: '',
+    headers: { host: 'localhost:3000', ...headers },
+    ...(pathParameters ? { pathParameters } : {}),
+    requestContext: { http: { method, path: rawPath, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'bench' }, requestId: 'bench', routeKey, stage: '$default' },
+    isBase64Encoded: false,
+  };
+}
+
+/** Package a copy of the checkout; returns the .serverless directory. */
+async function packageCopy(): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'bench-package-'));
+  for (const f of ['serverless.yml', 'functions', 'lib', 'scripts', 'package.json', 'tsconfig.json']) await cp(path.join(ROOT, f), path.join(dir, f), { recursive: true });
+  await symlink(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
+  execFileSync(process.execPath, [path.join(ROOT, 'node_modules/serverless/bin/serverless.js'), 'package'], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'], timeout: 180_000 });
+  return dir;
+}
+
+export async function coldStartFigures(results: Results, store: BenchStore, runs: number): Promise<void> {
+  // A small catalog with one asset whose blob is stored, so describe and resource answer 200.
+  const storage = store.make();
+  const blob = Buffer.from('cold start asset');
+  await storage.put(keys.blob(sha256(blob).slice(7)), blob);
+  const uri = 'https://downloads.example.com/hello-world/asset.txt';
+  const entry = { ...catalogEntry('hello-world', '1.0.0'), assets: [{ uri, digest: sha256(blob), size: blob.length, name: 'asset.txt' }] };
+  entry.package = { ...entry.package, resource: { assets: { uris: { asset: uri } } } };
+  await addVersion(new Catalog(storage), entry);
+  const repoEvent = JSON.parse(await readFile(path.join(ROOT, 'events/repo-cosmos.json'), 'utf8'));
+  const events: Record<string, unknown> = {
+    health: JSON.parse(await readFile(path.join(ROOT, 'events/health.json'), 'utf8')),
+    repo: repoEvent,
+    packages: JSON.parse(await readFile(path.join(ROOT, 'events/describe.json'), 'utf8')),
+    resource: event('GET /resource/{digest}/{name}', `/resource/${sha256(blob).slice(7)}/asset.txt`, { digest: sha256(blob).slice(7), name: 'asset.txt' }, {}),
+    v2: event('GET /v2', '/v2', undefined, {}),
+    uploads: event('GET /uploads/{id}', '/uploads/aaaaaaaaaaaaaaaaaaaaaaaaaa', { id: 'aaaaaaaaaaaaaaaaaaaaaaaaaa' }, { authorization: `Bearer ${TEST_TOKEN}` }),
+  };
+
+  const pkgDir = await packageCopy();
+  const env = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'none',
+    AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'none',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    NODE_OPTIONS: '--enable-source-maps', // as serverless.yml deploys it
+    REGISTRY_WRITE_TOKENS: TEST_TOKEN,
+    REGISTRY_LOG_LEVEL: 'error',
+    ...store.env,
+  };
+  try {
+    const baseSamples: number[] = [];
+    for (let i = 0; i < runs; i++) baseSamples.push((await firstByte(['-e', "process.stdout.write('x')"], env)).ms);
+    const base = summarize(baseSamples).median;
+    const zips = (await readdir(path.join(pkgDir, '.serverless'))).filter((f) => f.endsWith('.zip')).sort();
+    for (const zip of zips) {
+      const fn = zip.slice(0, -4);
+      const zipPath = path.join(pkgDir, '.serverless', zip);
+      const dir = path.join(pkgDir, 'unzipped', fn);
+      await mkdir(dir, { recursive: true });
+      execFileSync('unzip', ['-q', '-o', zipPath, '-d', dir]);
+      const js = path.join(dir, 'functions', `${fn}.js`);
+      const sizes = `zip ${kib((await stat(zipPath)).size)}, .js ${kib((await stat(js)).size)}`;
+      const ev = events[fn];
+      if (!ev) {
+        results.add({ figure: `bundle size: ${fn}`, value: sizes });
+        continue;
+      }
+      const samples: number[] = [];
+      let status = '';
+      for (let i = 0; i < runs; i++) {
+        const r = await firstByte(['-e', RUNNER, js, JSON.stringify(ev)], env);
+        samples.push(r.ms);
+        status = r.out;
+      }
+      const median = summarize(samples).median;
+      const read = READ_FUNCTIONS.has(fn);
+      results.add({
+        figure: `cold start to first byte: ${fn} (answer ${status}; ${sizes})`,
+        value: ms(median),
+        baseline: `node -e: ${ms(base)}`,
+        ratio: median / base,
+        ...(read ? { target: '< 150 ms', met: median < 150 } : {}),
+      });
+    }
+  } finally {
+    await rm(path.join(pkgDir, 'node_modules'), { force: true }); // the symlink, never its target
+    await rm(pkgDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * The benchmark's settings, read once from the environment (the bench harness's
+ * counterpart of lib/config.ts):
+ *
+ * | BENCH_QUICK=1          | small sizes and few repetitions (about 3 minutes)
+ * | BENCH_BIG=1            | include the 1 GB cases (add, build/add RSS)
+ * | BENCH_S3_ENDPOINT      | use this S3 store instead of starting a Ceph RGW
+ * | BENCH_S3_BUCKET        | its bucket (default registry-test); credentials from AWS_*
+ * | BENCH_ONLY             | comma-separated sections to run (repo,commit,add,cold,rss)
+ */
+export interface BenchSettings {
+  quick: boolean;
+  big: boolean;
+  s3?: { endpoint: string; bucket: string };
+  only?: Set<string>;
+}
+
+export function benchSettings(env: Record<string, string | undefined> = process.env): BenchSettings {
+  const endpoint = env.BENCH_S3_ENDPOINT?.trim();
+  return {
+    quick: env.BENCH_QUICK === '1',
+    big: env.BENCH_BIG === '1',
+    s3: endpoint ? { endpoint, bucket: env.BENCH_S3_BUCKET?.trim() || 'registry-test' } : undefined,
+    only: env.BENCH_ONLY ? new Set(env.BENCH_ONLY.split(',').map((s) => s.trim())) : undefined,
+  };
+}
+
+/** Sizes and repetitions for a run. */
+export interface Scale {
+  smallVersions: number;
+  realVersions: number;
+  repoRequests: number;
+  /** Commits per writer for 1, 4 and 16 writers. */
+  commitsPerWriter: Record<number, number>;
+  addBytes: number[];
+  rssBytes: number;
+  coldRuns: number;
+}
+
+export function scale(s: BenchSettings): Scale {
+  const MB = 1000 * 1000;
+  if (s.quick) {
+    return {
+      smallVersions: 1000,
+      realVersions: 100,
+      repoRequests: 10,
+      commitsPerWriter: { 1: 10, 4: 4, 16: 2 },
+      addBytes: [20 * MB],
+      rssBytes: 50 * MB,
+      coldRuns: 2,
+    };
+  }
+  return {
+    smallVersions: 10_000,
+    realVersions: 1000,
+    repoRequests: 30,
+    commitsPerWriter: { 1: 30, 4: 10, 16: 4 },
+    addBytes: s.big ? [100 * MB, 1000 * MB] : [100 * MB],
+    rssBytes: s.big ? 1000 * MB : 200 * MB,
+    coldRuns: 5,
+  };
+}

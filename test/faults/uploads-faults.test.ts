@@ -1,0 +1,129 @@
+/**
+ * The upload service killed at each store call of `complete` (lib/uploads/service.ts), then
+ * resumed by a fresh instance: it finishes Added, the blob area holds only bytes whose sha256
+ * is their name, and nothing of the upload is left staged. One single-PUT blob and one
+ * multipart blob (two parts), so every step (seal, assemble, hash, land, commit, clean up)
+ * is a kill point.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { Catalog } from '../../lib/catalog/catalog';
+import { parseConfig } from '../../lib/config';
+import { keys } from '../../lib/keys';
+import type { Registry } from '../../lib/registry';
+import { FileStorage } from '../../lib/storage/fs';
+import type { Storage } from '../../lib/storage/port';
+import { WriteGate } from '../../lib/storage/probe';
+import { PART_SIZE, Uploads, type UploadView } from '../../lib/uploads/service';
+import { drivers, type TestStore } from '../support/stores';
+import { testBundle, type TestBundle } from '../support/upload';
+import { expectConsistent, has } from './consistency';
+import { FaultyStorage, KillError, transientErrors } from './faulty-storage';
+
+const ORIGIN = 'http://registry.test';
+
+function registryOver(storage: Storage): Registry {
+  return { config: parseConfig({ REGISTRY_WRITE_TOKENS: 'x'.repeat(16) }), storage, catalog: new Catalog(storage), gate: new WriteGate(storage) };
+}
+
+/** Sends the bytes through the signed targets, as a client does. */
+async function send(storage: Storage, view: UploadView, bundle: TestBundle): Promise<void> {
+  for (const b of view.blobs) {
+    if (!b.upload) continue;
+    const bytes = bundle.blobs.get(b.digest)!;
+    const staged = keys.uploadBlob(view.id, b.digest);
+    if ('url' in b.upload) {
+      if (storage instanceof FileStorage) await storage.receivePut(staged, bytes, Infinity);
+      else expect((await fetch(b.upload.url, { method: 'PUT', headers: b.upload.headers, body: bytes })).status).toBe(200);
+      continue;
+    }
+    const { partSize, parts } = b.upload.multipart;
+    for (const p of parts) {
+      const chunk = bytes.subarray((p.partNumber - 1) * partSize, p.partNumber * partSize);
+      if (storage instanceof FileStorage) await storage.receivePart(staged, new URL(p.url).searchParams.get('uploadId')!, p.partNumber, chunk, Infinity);
+      else expect((await fetch(p.url, { method: 'PUT', headers: b.upload.headers, body: chunk })).status).toBe(200);
+    }
+  }
+}
+
+async function completeUntilDone(uploads: Uploads, id: string): Promise<unknown> {
+  for (let i = 0; i < 100; i++) {
+    const r = await uploads.complete(id);
+    if (r.done) return r.body;
+  }
+  throw new Error('complete never finished');
+}
+
+/** Every object under blobs/sha256/ holds bytes whose sha256 is its name. */
+async function expectOnlyVerifiedBlobs(storage: Storage): Promise<string[]> {
+  const names: string[] = [];
+  for (const o of await storage.list(keys.blobPrefix())) {
+    const hex = o.key.slice(keys.blobPrefix().length);
+    expect(createHash('sha256').update((await storage.get(o.key)).body).digest('hex')).toBe(hex);
+    names.push(hex);
+  }
+  return names;
+}
+
+async function started(store: TestStore, version: string): Promise<{ bundle: TestBundle; id: string }> {
+  const registry = registryOver(store.another());
+  // Fresh bytes each time: blobs already in the blob area would skip the steps under test.
+  const bundle = testBundle('crashy', version, { 'small.bin': randomBytes(3000), 'big.bin': randomBytes(PART_SIZE + 4096) });
+  const view = await new Uploads(registry).start({ manifest: bundle.manifest }, ORIGIN);
+  await send(registry.storage, view, bundle);
+  return { bundle, id: view.id };
+}
+
+describe.each(drivers)('upload faults on $name storage', ({ make }) => {
+  it('complete killed at each store call, then resumed by a fresh instance: Added, only verified bytes land, nothing left staged', { timeout: 300_000 }, async () => {
+    const store = await make();
+    let reached = 0;
+    for (let k = 1; k <= 80; k++) {
+      // A fresh version per kill point on one store: the blob area is shared, as in production.
+      const version = `1.0.${k}`;
+      const { bundle, id } = await started(store, version);
+      const faulty = new FaultyStorage(store.another());
+      const dying = registryOver(faulty);
+      await dying.gate.check(); // the probe is not part of complete
+      await dying.catalog.read();
+      faulty.armKill(k);
+      let finished = false;
+      try {
+        await completeUntilDone(new Uploads(dying), id);
+        finished = true;
+      } catch (error) {
+        expect(error).toBeInstanceOf(KillError);
+      }
+      // Between the crash and the resume: nothing unverified in the blob area.
+      await expectOnlyVerifiedBlobs(store.another());
+      const fresh = registryOver(store.another());
+      const body = (await completeUntilDone(new Uploads(fresh), id)) as { status: string; name: string; version: string };
+      expect(body).toMatchObject({ status: 'Added', name: 'crashy', version });
+      const blobs = await expectOnlyVerifiedBlobs(store.another());
+      for (const b of bundle.manifest.blobs) expect(blobs).toContain(b.digest.slice(7));
+      expect(has(await expectConsistent(store.another()), 'crashy', version)).toBe(true);
+      // Nothing of the upload is left but its session.
+      const left = (await store.another().list(keys.uploadPrefix(id))).map((o) => o.key);
+      expect(left).toEqual([keys.uploadSession(id)]);
+      if (finished) {
+        reached = k;
+        break;
+      }
+    }
+    // complete makes about 40 store calls here (seal, assemble, hash, land, session updates, commit, clean-up).
+    expect(reached).toBeGreaterThan(30);
+    await store.cleanup();
+  });
+
+  it('a transient read error while hashing fails the call, not the upload: the next call finishes it', async () => {
+    const store = await make();
+    const { id } = await started(store, '2.0.0');
+    const faulty = new FaultyStorage(store.another());
+    faulty.inject({ when: (c) => c.method === 'getStream', error: transientErrors.reset, times: 1 });
+    const uploads = new Uploads(registryOver(faulty));
+    await expect(uploads.complete(id)).rejects.toThrow('ECONNRESET');
+    expect(await completeUntilDone(uploads, id)).toMatchObject({ status: 'Added' });
+    await expectOnlyVerifiedBlobs(store.another());
+    await store.cleanup();
+  });
+});
