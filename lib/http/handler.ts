@@ -132,7 +132,7 @@ export function httpHandler(routes: Record<string, Route | [Route, RouteOptions]
       if (answer.status >= 500) log.error('request failed', { route: req?.routeKey, requestId: req?.requestId, ...describeError(error) });
       response = json(answer.status, answer.body);
     }
-    log.info('request', {
+    log.debug('request', {
       method: req?.method,
       path: req?.path,
       status: response.statusCode,
