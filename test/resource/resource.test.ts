@@ -60,6 +60,7 @@ describe.each(drivers)('/resource on $name storage', ({ name: driver, make }) =>
     const url = urls['small file.tgz'];
     const head = await fetch(url, { method: 'HEAD', redirect: 'manual' });
     expect(head.status).toBe(200);
+    expect(Number(head.headers.get('content-length'))).toBe(small.length);
     expect(head.headers.get('etag')).toBe(`"${sha256(small).slice(7)}"`);
     expect(head.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
     const etag = head.headers.get('etag')!;

@@ -92,6 +92,7 @@ describe.each(drivers)('skopeo pulls from /v2 through serverless offline on $nam
     const head = await fetch(`${reg.url}/v2/test/app/manifests/v1`, { method: 'HEAD' });
     expect(head.status).toBe(200);
     expect(head.headers.get('docker-content-digest')).toBe(served.app.digest);
+    expect(Number(head.headers.get('content-length'))).toBe(served.app.bytes.length);
     expect(head.headers.get('content-type')).toBe('application/vnd.oci.image.manifest.v1+json');
     const layer = served.app.json.layers[1];
     const blob = await fetch(`${reg.url}/v2/test/app/blobs/${layer.digest}`, { redirect: 'manual' });
@@ -104,6 +105,7 @@ describe.each(drivers)('skopeo pulls from /v2 through serverless offline on $nam
     const blobHead = await fetch(`${reg.url}/v2/test/app/blobs/${layer.digest}`, { method: 'HEAD' });
     expect(blobHead.status).toBe(200);
     expect(blobHead.headers.get('docker-content-digest')).toBe(layer.digest);
+    expect(Number(blobHead.headers.get('content-length'))).toBe(layer.size);
   }, 60_000);
 
   it('copies the schema2 image unchanged (dir: keeps the manifest bytes)', async () => {
