@@ -73,6 +73,12 @@ export async function callJson<T>(
     } catch {
       parsed = undefined;
     }
+    const lambdaError = lambdaErrorMessage(parsed);
+    if (lambdaError !== undefined) {
+      // A function that crashed or timed out, passed through as 200 by serverless-offline (HTTP API
+      // payload 2.0 answers 200 to any result without a statusCode): a server failure, retried.
+      throw new TransientHttpError(502, `${method} ${path}: the registry function failed: ${lambdaError}`);
+    }
     if (res.statusCode >= 200 && res.statusCode < 300) return { status: res.statusCode, body: parsed as T };
     if (res.statusCode >= 500 || res.statusCode === 429) {
       throw new TransientHttpError(res.statusCode, errorMessage(method, path, res.statusCode, parsed, text), parseRetryAfter(res.headers['retry-after']));
@@ -82,6 +88,12 @@ export async function callJson<T>(
     if (err instanceof TransientHttpError) throw new RegistryApiError(err.status, 'ServerError', err.message);
     throw err;
   });
+}
+
+/** The message of Lambda's own error shape {errorType, errorMessage}, which no registry answer has. */
+function lambdaErrorMessage(parsed: unknown): string | undefined {
+  const p = parsed as { errorType?: unknown; errorMessage?: unknown } | undefined;
+  return p && typeof p === 'object' && typeof p.errorType === 'string' && typeof p.errorMessage === 'string' ? p.errorMessage : undefined;
 }
 
 function errorMessage(method: string, path: string, status: number, parsed: unknown, text: string): string {
