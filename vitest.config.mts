@@ -7,6 +7,6 @@ export default defineConfig({
     hookTimeout: 120_000,
     // Suites start their own servers on distinct ports; files run in parallel workers.
     pool: 'forks',
-    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', REGISTRY_LOG_LEVEL: 'warn' },
   },
 });
