@@ -92,7 +92,8 @@ export async function commitOffline(results: Results, driver: string, instances:
         const bundle = testBundle(`http-${run}-w${w}`, `1.${k}.0`, { 'a.txt': Buffer.from(`${run}/${w}/${k}`) });
         const r = await retried(async () => {
           const r = await addBundle(url, bundle);
-          if (r.status >= 500) throw new Error(`add answered ${r.status}`);
+          // 5xx, or serverless-offline's own error body (its esbuild watch rebuilding after an edit).
+          if (r.status >= 500 || r.json?.errorMessage) throw new Error(`add answered ${r.status} ${JSON.stringify(r.json).slice(0, 200)}`);
           return r;
         }, counter);
         if (r.status !== 200 || r.json?.status !== 'Added') throw new Error(`add through offline: ${r.status} ${JSON.stringify(r.json)}`);

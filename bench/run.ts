@@ -8,13 +8,15 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { startOffline, type Offline } from '../test/support/offline';
+import type { Offline } from '../test/support/offline';
 import { addFigures } from './add';
 import { coldStartFigures } from './coldstart';
 import { commitInProcess, commitOffline, putRate } from './commit';
 import { repoFigures } from './repo';
 import { rssFigures } from './rss';
+import { startOfflineIn } from './lib/offline';
 import { startS3 } from './lib/rgw';
+import { snapshotCode } from './lib/snapshot';
 import { averageSize, realEntries, seed, smallEntries } from './lib/seed';
 import { benchSettings, scale } from './lib/settings';
 import { kib } from './lib/stats';
@@ -32,6 +34,7 @@ async function main(): Promise<void> {
   const results = new Results();
   const s3 = startS3(settings);
   const offline: Offline[] = [];
+  const code = await snapshotCode();
   try {
     for (const driver of ['s3', 'file'] as Driver[]) {
       const small = await benchStore(driver, s3, 'small');
@@ -48,7 +51,7 @@ async function main(): Promise<void> {
       }
       const needOffline = on('repo') || on('commit') || (driver === 's3' && (on('add') || on('rss')));
       const [a, b, c, r] = needOffline
-        ? await Promise.all([small.env, small.env, small.env, ...(on('repo') ? [real.env] : [])].map((env) => startOffline(env, 180_000)))
+        ? await Promise.all([small.env, small.env, small.env, ...(on('repo') ? [real.env] : [])].map((env) => startOfflineIn(code.dir, env)))
         : [];
       offline.push(...[a, b, c, r].filter(Boolean));
       const label = (n: number, size: number) => `${n.toLocaleString('en')} versions × ${kib(size)}`;
@@ -59,15 +62,16 @@ async function main(): Promise<void> {
       if (on('commit')) {
         const base = await putRate(small, sc.repoRequests);
         for (const writers of [1, 4, 16]) await commitInProcess(results, small, writers, sc.commitsPerWriter[writers], base);
-        for (const writers of [1, 4, 16]) await commitOffline(results, driver, [a, b, c], writers, sc.commitsPerWriter[writers], base);
+        for (const writers of [1, 4, 16]) await commitOffline(results, driver, [a, b, c], writers, sc.offlineAddsPerWriter[writers], base);
       }
       if (driver === 's3' && on('add')) for (const bytes of sc.addBytes) await addFigures(results, s3, a, bytes);
       if (driver === 's3' && on('rss')) await rssFigures(results, a, sc.rssBytes);
       await Promise.all(offline.splice(0).map((o) => o.stop()));
     }
-    if (on('cold')) await coldStartFigures(results, await benchStore('s3', s3, 'cold'), sc.coldRuns);
+    if (on('cold')) await coldStartFigures(results, await benchStore('s3', s3, 'cold'), sc.coldRuns, code.dir);
   } finally {
     await Promise.all(offline.map((o) => o.stop()));
+    await code.remove();
     s3.stop();
   }
   const mode = settings.quick ? 'quick (BENCH_QUICK=1)' : settings.big ? 'full with 1 GB cases (BENCH_BIG=1)' : 'full';

@@ -30,8 +30,9 @@ export interface Scale {
   smallVersions: number;
   realVersions: number;
   repoRequests: number;
-  /** Commits per writer for 1, 4 and 16 writers. */
+  /** Commits per writer for 1, 4 and 16 writers: in-process, and through serverless offline (slower). */
   commitsPerWriter: Record<number, number>;
+  offlineAddsPerWriter: Record<number, number>;
   addBytes: number[];
   rssBytes: number;
   coldRuns: number;
@@ -45,6 +46,7 @@ export function scale(s: BenchSettings): Scale {
       realVersions: 100,
       repoRequests: 10,
       commitsPerWriter: { 1: 10, 4: 4, 16: 2 },
+      offlineAddsPerWriter: { 1: 5, 4: 2, 16: 1 },
       addBytes: [20 * MB],
       rssBytes: 50 * MB,
       coldRuns: 2,
@@ -55,6 +57,7 @@ export function scale(s: BenchSettings): Scale {
     realVersions: 1000,
     repoRequests: 30,
     commitsPerWriter: { 1: 30, 4: 10, 16: 4 },
+    offlineAddsPerWriter: { 1: 10, 4: 4, 16: 2 },
     addBytes: s.big ? [100 * MB, 1000 * MB] : [100 * MB],
     rssBytes: s.big ? 1000 * MB : 200 * MB,
     coldRuns: 5,
