@@ -29,6 +29,7 @@ const COSMOS_ACCEPT = [
   'application/vnd.dcos.universe.repo+json;charset=utf-8;version=v3',
 ].join(',');
 
+const MANIFEST_ACCEPT = 'application/vnd.oci.image.manifest.v1+json,application/vnd.docker.distribution.manifest.v2+json';
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 let assets: AssetServer;
@@ -46,7 +47,7 @@ async function pushImage(repository: string, tag: string): Promise<void> {
   await pushWithSkopeo(image, `${docker.host}/${key}`);
   const res = await fetch(`http://${docker.host}/v2/${repository}/manifests/${tag}`, {
     method: 'HEAD',
-    headers: { accept: 'application/vnd.oci.image.manifest.v1+json,application/vnd.docker.distribution.manifest.v2+json' },
+    headers: { accept: MANIFEST_ACCEPT },
   });
   pushed.set(key, res.headers.get('docker-content-digest') ?? '');
 }
@@ -119,14 +120,30 @@ describe.each(drivers)('dcos-registry CLI against serverless offline on $name st
     return served.length;
   }
 
-  function checkImages(resource: any, images: PreparedPackage['images']): void {
+  /**
+   * Every served image reference is <registry host>/<repository>@<digest of what the source registry
+   * serves>, and the registry's own /v2 gives back that manifest and every blob it names, byte for byte.
+   */
+  async function checkImages(resource: any, images: PreparedPackage['images']): Promise<void> {
     const dockerHost = new URL(reg.url).host;
     const served = resource?.assets?.container?.docker ?? {};
     expect(Object.keys(served).sort()).toEqual(Object.keys(images).sort());
     for (const [key, img] of Object.entries(images)) {
-      const digest = pushed.get(`${img.repository}:${img.tag}`);
+      const digest = pushed.get(`${img.repository}:${img.tag}`)!;
       expect(digest).toMatch(/^sha256:[a-f0-9]{64}$/);
       expect(served[key], key).toBe(`${dockerHost}/${img.repository}@${digest}`);
+      const manifest = await fetch(`${reg.url}/v2/${img.repository}/manifests/${digest}`, { headers: { accept: MANIFEST_ACCEPT } });
+      expect(manifest.status, key).toBe(200);
+      const bytes = Buffer.from(await manifest.arrayBuffer());
+      expect(`sha256:${sha256(bytes)}`, key).toBe(digest);
+      const parsed = JSON.parse(bytes.toString('utf8'));
+      for (const blob of [parsed.config, ...parsed.layers]) {
+        const res = await fetch(`${reg.url}/v2/${img.repository}/blobs/${blob.digest}`);
+        expect(res.status, `${key} ${blob.digest}`).toBe(200);
+        const got = Buffer.from(await res.arrayBuffer());
+        expect(got.length).toBe(blob.size);
+        expect(`sha256:${sha256(got)}`).toBe(blob.digest);
+      }
     }
   }
 
@@ -180,7 +197,7 @@ describe.each(drivers)('dcos-registry CLI against serverless offline on $name st
     expect(entry.marathon).toEqual(definition.marathon);
     expect(entry.config).toEqual(definition.config);
     expect(await checkResources(entry.resource, (u) => assets.bytesOf(u), resource)).toBe(5);
-    checkImages(entry.resource, { app: { reference: resource.assets.container.docker.app, repository: 'e2e/app', tag: 'v1' } });
+    await checkImages(entry.resource, { app: { reference: resource.assets.container.docker.app, repository: 'e2e/app', tag: 'v1' } });
     // The served CLI binary keeps its (correct) contentHash.
     expect(entry.resource.cli.binaries.linux['x86-64'].contentHash).toEqual(resource.cli.binaries.linux['x86-64'].contentHash);
 
@@ -192,6 +209,13 @@ describe.each(drivers)('dcos-registry CLI against serverless offline on $name st
     expect(gone).toMatchObject({ code: 1, stdout: '', stderr: `Error: Version [1.2.3] of package [${name}] not found\n` });
     expect((await repoIndex()).packages.find((p: any) => p.name === name)).toBeUndefined();
     expect(onlyJson((await cliOk(['list', '--json'], env)).stdout).packages).not.toContainEqual(expect.objectContaining({ name }));
+    expect((await fetch(`${reg.url}/v2/e2e/app/manifests/${pushed.get('e2e/app:v1')}`, { headers: { accept: MANIFEST_ACCEPT } })).status).toBe(404);
+
+    // Garbage collection on demand takes the removed version's blobs: 5 assets, and the image's
+    // manifest, config and 2 layers (nothing else in this store needs them yet).
+    const collected = onlyJson((await cliOk(['gc', '--json'], env)).stdout);
+    expect(collected).toMatchObject({ blobsDeleted: 9 });
+    expect(collected.bytesFreed).toBe(described.size);
   }, 180_000);
 
   it('the real Universe packages: migrate (--upgrade for 2.0/3.0) → build → add in text mode; /repo serves their bytes and images', async () => {
@@ -219,7 +243,7 @@ describe.each(drivers)('dcos-registry CLI against serverless offline on $name st
       expect(entry, `${p.name} ${p.version}`).toBeDefined();
       expect(entry.packagingVersion).toBe(p.packagingVersion === '5.0' ? '5.0' : '4.0');
       urls += await checkResources(entry.resource, (u) => assets.bytesOf(u), definition.resource);
-      checkImages(entry.resource, p.images);
+      await checkImages(entry.resource, p.images);
     }
     expect(urls).toBe(universe.reduce((n, p) => n + p.urls.length, 0));
     // hello-world 3.2.0 (added in any order relative to 1.0.0) is the default: the higher version.
