@@ -8,21 +8,56 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BUNDLE_FORMAT, type BundleManifest } from '../../lib/bundle/manifest';
 import { parseConfig } from '../../lib/config';
+import * as mt from '../../lib/docker/media-types';
 import { statusOf } from '../../lib/http/errors';
 import { keys } from '../../lib/keys';
 import { createRegistry } from '../../lib/registry';
 import { Uploads } from '../../lib/uploads/service';
-import { sha256 } from '../support/fixtures';
+import { packageMetadata, sha256 } from '../support/fixtures';
 import { startOffline, TEST_TOKEN, type Offline } from '../support/offline';
 import { checkResponse, loadYaml, openApi, ROOT } from '../support/openapi';
 import { fileStore, type TestStore } from '../support/stores';
-import { auth, completeUpload, sendBlobs, testBundle } from '../support/upload';
+import { auth, completeUpload, sendBlobs, testBundle, type TestBundle } from '../support/upload';
 
 const REPO_TYPE = 'application/vnd.dcos.universe.repo+json;charset=utf-8';
 const COSMOS_ACCEPT = [`${REPO_TYPE};version=v4`, `${REPO_TYPE};version=v5`, `${REPO_TYPE};version=v3`].join(',');
 /** Error types whose status lib/http/errors.ts does not decide (see the failing-contract test below). */
 const SESSION_ERRORS = ['UploadAborted', 'UploadExpired', 'UploadFailed'];
+
+interface TestImage {
+  manifest: Buffer;
+  digest: string;
+  config: Buffer;
+  layer: Buffer;
+}
+
+/** An OCI image: a manifest over a config and one layer (random bytes: nothing unpacks them). */
+function ociImage(): TestImage {
+  const config = Buffer.from(JSON.stringify({ os: 'linux', architecture: 'amd64', n: randomBytes(4).toString('hex') }));
+  const layer = randomBytes(3000);
+  const desc = (b: Buffer, mediaType: string) => ({ mediaType, digest: sha256(b), size: b.length });
+  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: mt.OCI_MANIFEST, config: desc(config, mt.OCI_CONFIG), layers: [desc(layer, mt.OCI_LAYER_GZIP)] }));
+  return { manifest, digest: sha256(manifest), config, layer };
+}
+
+/** A package whose resource.assets.container.docker names the given images as `repository:tag`. */
+function imageBundle(name: string, images: Array<{ key: string; repository: string; tag: string; image: TestImage }>): TestBundle {
+  const blobs = new Map<string, Buffer>(images.flatMap(({ image: i }) => [i.manifest, i.config, i.layer]).map((b) => [sha256(b), b]));
+  const reference = (i: (typeof images)[number]) => `source.example.com/${i.repository}:${i.tag}`;
+  const docker = Object.fromEntries(images.map((i) => [i.key, reference(i)]));
+  const manifest: BundleManifest = {
+    format: BUNDLE_FORMAT,
+    package: packageMetadata(name, '1.0.0', { resource: { assets: { container: { docker } } } }) as BundleManifest['package'],
+    assets: [],
+    images: [...images]
+      .sort((a, b) => (a.key < b.key ? -1 : 1))
+      .map((i) => ({ reference: reference(i), key: i.key, repository: i.repository, tag: i.tag, manifestDigest: i.image.digest as `sha256:${string}`, mediaType: mt.OCI_MANIFEST })),
+    blobs: [...blobs].map(([digest, b]) => ({ digest: digest as `sha256:${string}`, size: b.length })).sort((a, b) => (a.digest < b.digest ? -1 : 1)),
+  };
+  return { manifest, blobs };
+}
 
 /* ---------------- the document itself ---------------- */
 
@@ -140,6 +175,14 @@ describe('docs/openapi.yaml', () => {
     // Greedy store keys span segments; `/uploads/{id}/complete` is not `/uploads/{id}`.
     expect(openApi().find('GET', '/_store/uploads/abc/blobs/def?X-Expires=1').template).toBe('/_store/{key}');
     expect(openApi().find('POST', '/uploads/abc/complete').template).toBe('/uploads/{id}/complete');
+    // Repository names hold slashes: every /v2 path but the base is the one greedy template.
+    expect(openApi().find('HEAD', `/v2/team/app/blobs/sha256:${'a'.repeat(64)}`).template).toBe('/v2/{proxy}');
+    expect(openApi().find('GET', '/v2').template).toBe('/v2');
+    expect(() => checkResponse('HEAD', '/resource/ab/x.bin', 200, { 'content-length': '3', etag: '"ab"' }, 'abc')).toThrow(/HEAD but has a body/);
+    expect(() => checkResponse('HEAD', '/resource/ab/x.bin', 200, { etag: '"ab"' }, '')).toThrow(/required header content-length/);
+    const v2json = { 'content-type': 'application/json', 'docker-distribution-api-version': 'registry/2.0' };
+    expect(() => checkResponse('GET', '/v2/x/tags/list', 404, v2json, { type: 'NotFound', message: 'no' })).toThrow(/does not match the schema/);
+    expect(() => checkResponse('GET', '/v2/x/tags/list', 404, { 'content-type': 'application/json' }, { errors: [{ code: 'NAME_UNKNOWN', message: 'x' }] })).toThrow(/docker-distribution-api-version/);
   });
 });
 
@@ -309,7 +352,7 @@ describe('the registry answers as documented (serverless offline, filesystem dri
     expect(html.json.type).toBe('NotAcceptable');
   });
 
-  it('GET /resource: 307 to a signed /_store URL whose answer is 200 with a Content-Length; 200 in proxy mode; 404', async () => {
+  it('GET and HEAD /resource: 307 to a signed /_store URL whose answer is 200 with a Content-Length; 200 in proxy mode; ranges; 304; 404', async () => {
     const name = unique('res');
     const asset = randomBytes(20_000);
     const bundle = testBundle(name, '1.0.0', { 'res.bin': asset });
@@ -331,10 +374,114 @@ describe('the registry answers as documented (serverless offline, filesystem dri
     expect(proxied.status).toBe(200);
     expect(proxied.bytes.equals(asset)).toBe(true);
 
+    // Ranges: on the signed store URL (either mode's final answer) and in proxy mode.
+    for (const [target, base] of [[location.toString(), undefined], [`/resource/${hex}/res.bin`, proxy.url]] as const) {
+      const part = await call('GET', target, { base, headers: { range: 'bytes=100-199' } });
+      expect([part.status, part.headers.get('content-range')]).toEqual([206, `bytes 100-199/${asset.length}`]);
+      expect(part.bytes.equals(asset.subarray(100, 200))).toBe(true);
+      const tail = await call('GET', target, { base, headers: { range: 'bytes=-50' } });
+      expect([tail.status, tail.headers.get('content-range')]).toEqual([206, `bytes ${asset.length - 50}-${asset.length - 1}/${asset.length}`]);
+      expect(tail.bytes.equals(asset.subarray(-50))).toBe(true);
+      const past = await call('GET', target, { base, headers: { range: `bytes=${asset.length}-` } });
+      expect([past.status, past.headers.get('content-range'), past.bytes.length]).toEqual([416, `bytes */${asset.length}`, 0]);
+    }
+
+    // HEAD: the size without a redirect, in both modes; 304 for a held copy.
+    for (const base of [reg.url, proxy.url]) {
+      const head = await call('HEAD', `/resource/${hex}/res.bin`, { base });
+      expect([head.status, head.headers.get('content-length'), head.headers.get('etag'), head.headers.get('location')]).toEqual([200, String(asset.length), `"${hex}"`, null]);
+    }
+    for (const method of ['GET', 'HEAD']) {
+      const held = await call(method, `/resource/${hex}/res.bin`, { headers: { 'if-none-match': `"${hex}"` } });
+      expect([held.status, held.bytes.length]).toEqual([304, 0]);
+    }
+    expect((await call('HEAD', `/resource/${hex}/other.bin`)).status).toBe(404);
+
     for (const p of [`/resource/${hex}/other.bin`, `/resource/${'0'.repeat(64)}/res.bin`, '/resource/not-a-digest/res.bin']) {
       const r = await call('GET', p);
       expect([r.status, r.json.type]).toEqual([404, 'ResourceNotFound']);
     }
+  });
+
+  it('/v2: base route, manifests, blobs, tags/list and _catalog with paging, v2 errors', async () => {
+    const [one, two] = [ociImage(), ociImage()];
+    const ns = unique('openapi');
+    const [app, tool] = [`${ns}/app`, `${ns}/tool`];
+    const bundle = imageBundle(ns, [
+      { key: 'app-v1', repository: app, tag: 'v1', image: one },
+      { key: 'app-v2', repository: app, tag: 'v2', image: two },
+      { key: 'tool', repository: tool, tag: 'latest', image: two },
+    ]);
+    const started = await call('POST', '/uploads', { body: { manifest: bundle.manifest }, headers: auth });
+    expect(started.status).toBe(201);
+    await sendBlobs(started.json, (d) => bundle.blobs.get(d)!);
+    expect((await completeUpload(reg.url, started.json.id)).status).toBe(200);
+
+    const base = await call('GET', '/v2');
+    expect([base.status, base.json, base.headers.get('docker-distribution-api-version')]).toEqual([200, {}, 'registry/2.0']);
+
+    // Manifests by tag and by digest: the stored bytes, media type and digest; HEAD has the length only.
+    for (const ref of ['v1', one.digest]) {
+      const m = await call('GET', `/v2/${app}/manifests/${ref}`, { headers: { accept: mt.MANIFEST_ACCEPT } });
+      expect(m.status).toBe(200);
+      expect(m.bytes.equals(one.manifest)).toBe(true);
+      expect([m.headers.get('content-type'), m.headers.get('docker-content-digest'), m.headers.get('etag')]).toEqual([mt.OCI_MANIFEST, one.digest, `"${one.digest}"`]);
+      const h = await call('HEAD', `/v2/${app}/manifests/${ref}`, { headers: { accept: mt.MANIFEST_ACCEPT } });
+      expect([h.status, h.headers.get('content-length'), h.headers.get('docker-content-digest'), h.bytes.length]).toEqual([200, String(one.manifest.length), one.digest, 0]);
+    }
+    for (const method of ['GET', 'HEAD']) {
+      const held = await call(method, `/v2/${app}/manifests/v1`, { headers: { 'if-none-match': `"${one.digest}"` } });
+      expect([held.status, held.bytes.length]).toEqual([304, 0]);
+    }
+
+    // Blobs: 307 to the store, whose answer is the layer; HEAD 200 with the size in both modes;
+    // proxy mode answers the bytes, a range of them, and 416 past their end.
+    const layer = sha256(one.layer);
+    const redirected = await call('GET', `/v2/${app}/blobs/${layer}`);
+    expect([redirected.status, redirected.headers.get('docker-content-digest')]).toEqual([307, layer]);
+    expect((await call('GET', redirected.headers.get('location')!)).bytes.equals(one.layer)).toBe(true);
+    for (const b of [reg.url, proxy.url]) {
+      const h = await call('HEAD', `/v2/${app}/blobs/${layer}`, { base: b });
+      expect([h.status, h.headers.get('content-length'), h.headers.get('docker-content-digest')]).toEqual([200, String(one.layer.length), layer]);
+    }
+    const proxied = await call('GET', `/v2/${app}/blobs/${layer}`, { base: proxy.url });
+    expect([proxied.status, proxied.bytes.equals(one.layer)]).toEqual([200, true]);
+    const part = await call('GET', `/v2/${app}/blobs/${layer}`, { base: proxy.url, headers: { range: 'bytes=0-9' } });
+    expect([part.status, part.headers.get('content-range'), part.bytes.equals(one.layer.subarray(0, 10))]).toEqual([206, `bytes 0-9/${one.layer.length}`, true]);
+    const past = await call('GET', `/v2/${app}/blobs/${layer}`, { base: proxy.url, headers: { range: `bytes=${one.layer.length}-` } });
+    expect([past.status, past.headers.get('content-range')]).toEqual([416, `bytes */${one.layer.length}`]);
+
+    // tags/list and _catalog, one entry a page: Link names the next page until the last.
+    const tags1 = await call('GET', `/v2/${app}/tags/list?n=1`);
+    expect(tags1.json).toEqual({ name: app, tags: ['v1'] });
+    expect(tags1.headers.get('link')).toBe(`</v2/${app}/tags/list?n=1&last=v1>; rel="next"`);
+    const tags2 = await call('GET', `/v2/${app}/tags/list?n=1&last=v1`);
+    expect([tags2.json, tags2.headers.get('link')]).toEqual([{ name: app, tags: ['v2'] }, null]);
+    expect((await call('GET', `/v2/${tool}/tags/list`)).json).toEqual({ name: tool, tags: ['latest'] });
+    const all = await call('GET', '/v2/_catalog');
+    expect(all.json.repositories).toEqual(expect.arrayContaining([app, tool]));
+    const first = await call('GET', `/v2/_catalog?n=1&last=${encodeURIComponent(app.slice(0, -1))}`);
+    expect(first.json).toEqual({ repositories: [app] });
+    expect(first.headers.get('link')).toBe(`</v2/_catalog?n=1&last=${encodeURIComponent(app)}>; rel="next"`);
+    expect((await call('GET', `/v2/_catalog?n=1&last=${encodeURIComponent(app)}`)).json.repositories).toEqual([tool]);
+
+    // Errors, in the v2 shape with the v2 codes.
+    const errors: Array<[string, string, number, string]> = [
+      ['GET', `/v2/${app}/manifests/v9`, 404, 'MANIFEST_UNKNOWN'],
+      ['GET', `/v2/${ns}/nothing/manifests/v1`, 404, 'NAME_UNKNOWN'],
+      ['GET', `/v2/${ns}/nothing/tags/list`, 404, 'NAME_UNKNOWN'],
+      ['GET', `/v2/${app}/blobs/sha256:${'0'.repeat(64)}`, 404, 'BLOB_UNKNOWN'],
+      ['GET', `/v2/${app}/uploads/`, 404, 'NOT_FOUND'],
+      ['GET', '/v2/Not_Valid/tags/list', 400, 'NAME_INVALID'],
+      ['GET', `/v2/${app}/manifests/sha256:abc`, 400, 'DIGEST_INVALID'],
+      ['GET', '/v2/_catalog?n=many', 400, 'PAGINATION_NUMBER_INVALID'],
+    ];
+    for (const [method, p, status, code] of errors) {
+      const r = await call(method, p);
+      expect({ p, status: r.status, code: r.json?.errors?.[0]?.code }).toEqual({ p, status, code });
+    }
+    expect((await call('HEAD', `/v2/${app}/manifests/v9`)).status).toBe(404);
+    expect((await call('HEAD', `/v2/${app}/blobs/sha256:abc`)).status).toBe(400);
   });
 
   it('writes without a valid token: 401 before anything else', async () => {

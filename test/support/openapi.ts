@@ -1,9 +1,9 @@
 /**
  * docs/openapi.yaml as a test oracle: `checkResponse` finds the documented operation for a
  * request, requires the answer's status to be documented there, its required headers to
- * be present and its JSON body to match the documented schema. Every schema is compiled
- * once, when the document is loaded, so a broken schema fails at once, not in the one test
- * that happens to reach it.
+ * be present and its JSON body to match the documented schema (a HEAD answer: no body at
+ * all). Every schema is compiled once, when the document is loaded, so a broken schema
+ * fails at once, not in the one test that happens to reach it.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -205,6 +205,11 @@ export function checkResponse(
     if (h.validate && !h.validate(value)) throw new Error(`openapi: ${where} ${status} header ${h.name}: ${JSON.stringify(value)} ${errorsText(h.validate)}`);
   }
   const empty = body === undefined || body === '' || (body instanceof Uint8Array && body.length === 0);
+  // A HEAD answer is the GET answer's headers without its body, whatever content is documented.
+  if (op.method === 'HEAD') {
+    if (!empty) throw new Error(`openapi: ${where} ${status} is an answer to HEAD but has a body`);
+    return;
+  }
   if (!response.content.length) {
     if (!empty) throw new Error(`openapi: ${where} ${status} is documented without a body but has one`);
     return;
