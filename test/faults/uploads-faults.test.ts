@@ -83,11 +83,11 @@ async function started(store: TestStore, version: string): Promise<{ bundle: Tes
 
 describe.each(drivers)('upload faults on $name storage', ({ make }) => {
   it('complete killed at each store call, then resumed by a fresh instance: Added, only verified bytes land, nothing left after GC', { timeout: 300_000 }, async () => {
-    const store = await make();
-    const seen = new Map<string, string>();
     let reached = 0;
     for (let k = 1; k <= 80; k++) {
-      // A fresh version per kill point on one store: the blob area is shared, as in production.
+      // A fresh store per kill point, emptied afterwards: a test S3 server keeps data in RAM.
+      const store = await make();
+      const seen = new Map<string, string>();
       const version = `1.0.${k}`;
       const { bundle, id } = await started(store, version);
       const faulty = new FaultyStorage(store.another());
@@ -115,6 +115,9 @@ describe.each(drivers)('upload faults on $name storage', ({ make }) => {
       await collectGarbage(registryOver(store.another()), { graceMs: 0 });
       expect((await store.another().list(keys.uploadPrefix(id))).map((o) => o.key)).toEqual([]);
       expect(has(await expectConsistent(store.another()), 'crashy', version)).toBe(true);
+      const wipe = store.another();
+      for (const o of await wipe.list('')) await wipe.delete(o.key);
+      await store.cleanup();
       if (finished) {
         reached = k;
         break;
@@ -122,7 +125,6 @@ describe.each(drivers)('upload faults on $name storage', ({ make }) => {
     }
     // complete makes about 40 store calls here (seal, assemble, hash, land, session updates, commit, clean-up).
     expect(reached).toBeGreaterThan(30);
-    await store.cleanup();
   });
 
   it('a transient read error while hashing fails the call, not the upload: the next call finishes it', { timeout: 120_000 }, async () => {

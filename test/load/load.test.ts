@@ -24,7 +24,7 @@ import { startOffline, type Offline } from '../support/offline';
 import { s3Store } from '../support/stores';
 import { addBundle, api, testBundle, type TestBundle } from '../support/upload';
 
-const RUN_MS = 20_000;
+const RUN_MS = 25_000;
 const OP_TIMEOUT_MS = 30_000;
 const REPO_ACCEPT = { accept: 'application/vnd.dcos.universe.repo+json;charset=utf-8;version=v5' };
 
