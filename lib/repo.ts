@@ -59,6 +59,9 @@ interface Rendered {
   etag: string;
   body: Buffer;
   gzipped?: Buffer;
+  /** The answers' bodies as the function response carries them, encoded once. */
+  text?: string;
+  gzippedBase64?: string;
   /** Written to the store for redirects (by this or another instance). */
   stored?: boolean;
 }
@@ -101,10 +104,12 @@ export async function repoAnswer(registry: Registry, req: RepoRequest): Promise<
   if (acceptsGzip(req.acceptEncoding)) {
     rendered.gzipped ??= gzipSync(rendered.body, { level: 6 });
     if (rendered.gzipped.length <= INLINE_LIMIT) {
-      return { statusCode: 200, headers: { ...headers, 'content-encoding': 'gzip' }, body: rendered.gzipped.toString('base64'), isBase64Encoded: true };
+      rendered.gzippedBase64 ??= rendered.gzipped.toString('base64');
+      return { statusCode: 200, headers: { ...headers, 'content-encoding': 'gzip' }, body: rendered.gzippedBase64, isBase64Encoded: true };
     }
   } else if (rendered.body.length <= INLINE_LIMIT) {
-    return { statusCode: 200, headers, body: rendered.body.toString('utf8') };
+    rendered.text ??= rendered.body.toString('utf8');
+    return { statusCode: 200, headers, body: rendered.text };
   }
   // Too big for a function response: write the variant once (create-only) and redirect.
   const key = keys.rendered(id, `repo-${variant.repoVersion}.json`);
