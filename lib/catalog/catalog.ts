@@ -19,7 +19,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AlreadyExistsError, ConflictError, NotFoundError, PreconditionFailedError } from '../errors';
+import { AlreadyExistsError, ConflictError, NotFoundError, PreconditionFailedError, RegistryError } from '../errors';
 import { keys } from '../keys';
 import type { Storage } from '../storage/port';
 import { apply, EMPTY, partitionOf, PARTITIONS, touched, type CatalogState, type CatalogVersion, type GcState, type LogEntry } from './model';
@@ -114,7 +114,18 @@ export class Catalog {
         }
       }
       this.entries.set(full.seq, full);
-      await this.advanceSnapshot(full.seq);
+      // Committed: a transient store error from here on must not turn into a failure (a
+      // retried remove would then report its own success as VersionNotFound). Advancing is
+      // idempotent (create-only chunks, CAS snapshot), so retry it.
+      for (let retry = 0; ; retry++) {
+        try {
+          await this.advanceSnapshot(full.seq);
+          break;
+        } catch (error) {
+          if (retry >= 4 || error instanceof RegistryError) throw error;
+          await backoff(retry + 3);
+        }
+      }
       return result;
     }
     throw new ConflictError(keys.logPrefix());

@@ -171,7 +171,11 @@ export class Uploads {
     }
     const { state } = await this.registry.catalog.read();
     const v = find(state, session.name, session.version);
-    if (v && v.contentDigest === session.contentDigest) return { done: true, body: describeVersion(state, v) };
+    if (v && v.contentDigest === session.contentDigest) {
+      // A call that died between "Added" and its clean-up left staged bytes: drop them now.
+      await this.cleanup(id).catch(() => undefined);
+      return { done: true, body: describeVersion(state, v) };
+    }
     // Committed once, since removed (or replaced): the upload is over.
     throw new UploadStateError(`Upload ${id} was committed and its version has since been removed`, { uploadId: id });
   }
