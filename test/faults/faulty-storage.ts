@@ -40,8 +40,6 @@ export interface Fault {
   times?: number;
 }
 
-/** Calls that make no store request (URL signing is local). */
-const LOCAL = new Set(['signPut', 'signGet', 'signPart']);
 
 export class FaultyStorage implements Storage {
   readonly kind: string;

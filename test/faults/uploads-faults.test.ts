@@ -7,45 +7,15 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { Catalog } from '../../lib/catalog/catalog';
-import { parseConfig } from '../../lib/config';
 import { collectGarbage } from '../../lib/gc';
 import { keys } from '../../lib/keys';
-import type { Registry } from '../../lib/registry';
-import { FileStorage } from '../../lib/storage/fs';
 import type { Storage } from '../../lib/storage/port';
-import { WriteGate } from '../../lib/storage/probe';
-import { PART_SIZE, Uploads, type UploadView } from '../../lib/uploads/service';
+import { PART_SIZE, Uploads } from '../../lib/uploads/service';
+import { ORIGIN, registryOver, send } from '../support/inprocess';
 import { drivers, type TestStore } from '../support/stores';
 import { testBundle, type TestBundle } from '../support/upload';
 import { expectConsistent, has } from './consistency';
 import { FaultyStorage, KillError, transientErrors } from './faulty-storage';
-
-const ORIGIN = 'http://registry.test';
-
-function registryOver(storage: Storage): Registry {
-  return { config: parseConfig({ REGISTRY_WRITE_TOKENS: 'x'.repeat(16) }), storage, catalog: new Catalog(storage), gate: new WriteGate(storage) };
-}
-
-/** Sends the bytes through the signed targets, as a client does. */
-async function send(storage: Storage, view: UploadView, bundle: TestBundle): Promise<void> {
-  for (const b of view.blobs) {
-    if (!b.upload) continue;
-    const bytes = bundle.blobs.get(b.digest)!;
-    const staged = keys.uploadBlob(view.id, b.digest);
-    if ('url' in b.upload) {
-      if (storage instanceof FileStorage) await storage.receivePut(staged, bytes, Infinity);
-      else expect((await fetch(b.upload.url, { method: 'PUT', headers: b.upload.headers, body: bytes })).status).toBe(200);
-      continue;
-    }
-    const { partSize, parts } = b.upload.multipart;
-    for (const p of parts) {
-      const chunk = bytes.subarray((p.partNumber - 1) * partSize, p.partNumber * partSize);
-      if (storage instanceof FileStorage) await storage.receivePart(staged, new URL(p.url).searchParams.get('uploadId')!, p.partNumber, chunk, Infinity);
-      else expect((await fetch(p.url, { method: 'PUT', headers: b.upload.headers, body: chunk })).status).toBe(200);
-    }
-  }
-}
 
 async function completeUntilDone(uploads: Uploads, id: string): Promise<unknown> {
   for (let i = 0; i < 100; i++) {

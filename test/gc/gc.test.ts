@@ -6,30 +6,14 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { Catalog } from '../../lib/catalog/catalog';
 import { removeVersion } from '../../lib/catalog/ops';
-import { parseConfig } from '../../lib/config';
 import { collectGarbage } from '../../lib/gc';
 import { keys } from '../../lib/keys';
 import type { Registry } from '../../lib/registry';
-import { FileStorage } from '../../lib/storage/fs';
 import type { Storage } from '../../lib/storage/port';
-import { WriteGate } from '../../lib/storage/probe';
-import { Uploads, type UploadView } from '../../lib/uploads/service';
+import { Uploads } from '../../lib/uploads/service';
+import { registryOver, send } from '../support/inprocess';
 import { drivers, type TestStore } from '../support/stores';
 import { testBundle, type TestBundle } from '../support/upload';
-
-function registryOver(storage: Storage): Registry {
-  return { config: parseConfig({ REGISTRY_WRITE_TOKENS: 'x'.repeat(16) }), storage, catalog: new Catalog(storage), gate: new WriteGate(storage) };
-}
-
-async function send(storage: Storage, view: UploadView, bundle: TestBundle): Promise<void> {
-  for (const b of view.blobs) {
-    if (!b.upload) continue;
-    const bytes = bundle.blobs.get(b.digest)!;
-    if (!('url' in b.upload)) throw new Error('test blobs are small');
-    if (storage instanceof FileStorage) await storage.receivePut(keys.uploadBlob(view.id, b.digest), bytes, Infinity);
-    else expect((await fetch(b.upload.url, { method: 'PUT', headers: b.upload.headers, body: bytes })).status).toBe(200);
-  }
-}
 
 async function add(registry: Registry, bundle: TestBundle): Promise<{ id: string; done: boolean }> {
   const uploads = new Uploads(registry);

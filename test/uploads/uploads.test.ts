@@ -5,46 +5,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { Catalog } from '../../lib/catalog/catalog';
-import { parseConfig } from '../../lib/config';
 import { keys } from '../../lib/keys';
 import type { Registry } from '../../lib/registry';
-import { FileStorage } from '../../lib/storage/fs';
-import { WriteGate } from '../../lib/storage/probe';
-import { UPLOAD_TTL_MS, Uploads, type UploadView } from '../../lib/uploads/service';
+import { UPLOAD_TTL_MS, Uploads } from '../../lib/uploads/service';
+import { ORIGIN, registryOver, send } from '../support/inprocess';
 import { drivers, type TestStore } from '../support/stores';
-import { testBundle, type TestBundle } from '../support/upload';
+import { testBundle } from '../support/upload';
 
-function registryOn(store: TestStore): Registry {
-  const storage = store.another();
-  return { config: parseConfig({ REGISTRY_WRITE_TOKENS: 'x'.repeat(16) }), storage, catalog: new Catalog(storage), gate: new WriteGate(storage) };
-}
-
-/** Sends the bytes the way a client would: through the signed targets. */
-async function send(registry: Registry, view: UploadView, bundle: TestBundle, override?: Buffer): Promise<void> {
-  for (const b of view.blobs) {
-    if (!b.upload) continue;
-    const bytes = override ?? bundle.blobs.get(b.digest)!;
-    const staged = keys.uploadBlob(view.id, b.digest);
-    if ('url' in b.upload) {
-      if (registry.storage instanceof FileStorage) await registry.storage.receivePut(staged, bytes, Infinity);
-      else expect((await fetch(b.upload.url, { method: 'PUT', headers: b.upload.headers, body: bytes })).status).toBe(200);
-      continue;
-    }
-    const { partSize, parts } = b.upload.multipart;
-    for (const p of parts) {
-      const chunk = bytes.subarray((p.partNumber - 1) * partSize, p.partNumber * partSize);
-      if (registry.storage instanceof FileStorage) {
-        const uploadId = new URL(p.url).searchParams.get('uploadId')!;
-        await registry.storage.receivePart(staged, uploadId, p.partNumber, chunk, Infinity);
-      } else {
-        expect((await fetch(p.url, { method: 'PUT', headers: b.upload.headers, body: chunk })).status).toBe(200);
-      }
-    }
-  }
-}
-
-const ORIGIN = 'http://registry.test';
+const registryOn = (store: TestStore): Registry => registryOver(store.another());
 
 describe.each(drivers)('uploads on $name storage', ({ make }) => {
   it('complete works in bounded steps and resumes hashing where it stopped', async () => {
@@ -56,7 +24,7 @@ describe.each(drivers)('uploads on $name storage', ({ make }) => {
     // A clock that advances 1 ms per reading: a 5 ms budget ends each step after a few chunks.
     const uploads = new Uploads(registry, () => (clock += 1));
     const view = await uploads.start({ manifest: bundle.manifest }, ORIGIN);
-    await send(registry, view, bundle);
+    await send(registry.storage, view, bundle);
     let calls = 0;
     let result;
     do {
@@ -81,7 +49,7 @@ describe.each(drivers)('uploads on $name storage', ({ make }) => {
     const uploads = new Uploads(registry, () => now);
     const done = testBundle('swept', '1.0.0', { 'a.bin': randomBytes(1000) });
     const v1 = await uploads.start({ manifest: done.manifest }, ORIGIN);
-    await send(registry, v1, done);
+    await send(registry.storage, v1, done);
     const abandoned = testBundle('abandoned', '1.0.0', { 'b.bin': randomBytes(1000) });
     const v2 = await uploads.start({ manifest: abandoned.manifest }, ORIGIN);
     expect(await uploads.sweep()).toEqual({ finished: 1, failed: 0, pending: 1 });
@@ -100,7 +68,7 @@ describe.each(drivers)('uploads on $name storage', ({ make }) => {
     const uploads = new Uploads(registry);
     const bundle = testBundle('aborted', '1.0.0', { 'a.bin': randomBytes(9 * 1024 * 1024) });
     const view = await uploads.start({ manifest: bundle.manifest }, ORIGIN);
-    await send(registry, view, bundle);
+    await send(registry.storage, view, bundle);
     await uploads.abort(view.id);
     expect(await registry.storage.list(keys.uploadPrefix(view.id))).toEqual([expect.objectContaining({ key: keys.uploadSession(view.id) })]);
     await expect(uploads.complete(view.id)).rejects.toMatchObject({ type: 'UploadAborted' });
@@ -115,7 +83,7 @@ describe.each(drivers)('uploads on $name storage', ({ make }) => {
     const bundle = testBundle('swap', '1.0.0', { 'a.bin': asset });
     const uploads = new Uploads(registry);
     const view = await uploads.start({ manifest: bundle.manifest }, ORIGIN);
-    await send(registry, view, bundle);
+    await send(registry.storage, view, bundle);
     const digest = bundle.manifest.blobs[0].digest;
     const staged = keys.uploadBlob(view.id, digest);
     // The client re-PUTs other bytes through its still valid URL just before the bytes land.
