@@ -1,5 +1,6 @@
 /**
- * Load through three `serverless offline` instances on one RGW bucket/prefix, for a bounded
+ * Load through three instances on one RGW bucket/prefix (serverless offline, then the
+ * production server), for a bounded
  * time: adds of distinct packages, racing adds of one version (identical and different
  * content), removes, and reads, spread over all instances. Then every instance's /repo must
  * equal what the acknowledged operations say, exactly:
@@ -20,7 +21,8 @@
  * acknowledged add, another instance's /repo lists it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startOffline, type Offline } from '../support/offline';
+import { startServer } from '../server/harness';
+import { startOffline } from '../support/offline';
 import { s3Store } from '../support/stores';
 import { addBundle, api, testBundle, type TestBundle } from '../support/upload';
 
@@ -40,7 +42,11 @@ interface Op {
   at: number;
 }
 
-let instances: Offline[] = [];
+interface Host {
+  url: string;
+  stop(): Promise<void>;
+}
+let instances: Host[] = [];
 let clock = 0;
 const ops: Op[] = [];
 
@@ -93,10 +99,18 @@ async function repo(url: string): Promise<Map<string, string>> {
   return new Map(body.packages.map((p) => [`${p.name}@${p.version}`, p.description]));
 }
 
-describe('three serverless offline instances on one RGW prefix under load', () => {
+// The same load through the functions under serverless offline and through the production server.
+const hosts: Array<{ name: string; start: (env: Record<string, string>) => Promise<Host> }> = [
+  { name: 'serverless offline', start: (env) => startOffline(env, 120_000) },
+  { name: 'production server', start: (env) => startServer({ env, flags: ['--schedules', 'off'] }) },
+];
+
+describe.each(hosts)('three $name instances on one RGW prefix under load', ({ start }) => {
   beforeAll(async () => {
     const store = await s3Store();
-    instances = await Promise.all([0, 1, 2].map(() => startOffline(store.env, 120_000)));
+    instances = await Promise.all([0, 1, 2].map(() => start(store.env)));
+    ops.length = 0;
+    pending.length = 0;
   }, 180_000);
   afterAll(async () => {
     await Promise.all(instances.map((i) => i.stop()));
