@@ -14,7 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { statePath } from '../../lib/client';
 import { makeOciImage, pushWithSkopeo, type TestImageLayout } from '../docker/make-image';
 import { startRegistry, type RegistryProcess } from '../docker/registry-process';
-import { startOffline, TEST_TOKEN, type Offline } from '../support/offline';
+import { startServer } from '../server/harness';
+import { startOffline, TEST_TOKEN } from '../support/offline';
 import { drivers, type TestStore } from '../support/stores';
 import { api } from '../support/upload';
 import { packageDirectories } from '../universe/reference';
@@ -74,18 +75,26 @@ afterAll(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-describe.each(drivers)('dcos-registry CLI against serverless offline on $name storage', ({ name: driver, make }) => {
+// Every driver through serverless offline, and the production server on S3 (its on-prem mode).
+const setups = [
+  ...drivers.map((d) => ({ ...d, host: 'serverless offline', dir: d.name, start: (e: Record<string, string>) => startOffline(e, 180_000) })),
+  ...drivers
+    .filter((d) => d.name === 's3')
+    .map((d) => ({ ...d, host: 'the production server', dir: `${d.name}-server`, start: (e: Record<string, string>) => startServer({ env: e, flags: ['--schedules', 'off'] }) })),
+];
+
+describe.each(setups)('dcos-registry CLI against $host on $name storage', ({ name: driver, make, start, dir }) => {
   let store: TestStore;
-  let reg: Offline;
+  let reg: { url: string; stop(): Promise<void> };
   let out: string;
   /** The CLI's registry settings, from the environment (flags are tested once below). */
   let env: Record<string, string>;
 
   beforeAll(async () => {
     store = await make();
-    reg = await startOffline(store.env, 180_000);
+    reg = await start(store.env);
     env = { DCOS_REGISTRY_URL: reg.url, DCOS_REGISTRY_TOKEN: TEST_TOKEN };
-    out = path.join(work, driver);
+    out = path.join(work, dir);
     await mkdir(out, { recursive: true });
   }, 240_000);
   afterAll(async () => {
