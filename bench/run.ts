@@ -14,6 +14,7 @@ import { coldStartFigures } from './coldstart';
 import { commitInProcess, commitOffline, putRate } from './commit';
 import { repoFigures } from './repo';
 import { rssFigures } from './rss';
+import { serverFigures } from './server';
 import { startOfflineIn } from './lib/offline';
 import { startS3 } from './lib/rgw';
 import { snapshotCode } from './lib/snapshot';
@@ -40,7 +41,7 @@ async function main(): Promise<void> {
       const small = await benchStore(driver, s3, 'small');
       const real = await benchStore(driver, s3, 'real');
       const smalls = smallEntries(sc.smallVersions);
-      if (on('repo') || on('commit')) {
+      if (on('repo') || on('commit') || on('server')) {
         await seed(small.make(), smalls, 500);
         process.stderr.write(`[bench] seeded ${smalls.length} versions of ${kib(averageSize(smalls))} on ${driver}\n`);
       }
@@ -49,7 +50,7 @@ async function main(): Promise<void> {
         await seed(real.make(), reals, 100);
         process.stderr.write(`[bench] seeded ${reals.length} versions of ${kib(averageSize(reals))} on ${driver}\n`);
       }
-      const needOffline = on('repo') || on('commit') || (driver === 's3' && (on('add') || on('rss')));
+      const needOffline = on('repo') || on('commit') || on('server') || (driver === 's3' && (on('add') || on('rss')));
       const [a, b, c, r] = needOffline
         ? await Promise.all([small.env, small.env, small.env, ...(on('repo') ? [real.env] : [])].map((env) => startOfflineIn(code.dir, env)))
         : [];
@@ -64,6 +65,7 @@ async function main(): Promise<void> {
         for (const writers of [1, 4, 16]) await commitInProcess(results, small, writers, sc.commitsPerWriter[writers], base);
         for (const writers of [1, 4, 16]) await commitOffline(results, driver, [a, b, c], writers, sc.offlineAddsPerWriter[writers], base);
       }
+      if (on('server') && a) await serverFigures(results, small.env, a, `/package/${smalls[0].name}/${smalls[0].version}`, sc.repoRequests);
       if (driver === 's3' && on('add')) for (const bytes of sc.addBytes) await addFigures(results, s3, a, bytes);
       if (driver === 's3' && on('rss')) await rssFigures(results, a, sc.rssBytes);
       await Promise.all(offline.splice(0).map((o) => o.stop()));
