@@ -22,6 +22,22 @@ stop_services() {
 trap stop_services EXIT
 trap 'exit 130' INT TERM
 
+# The test services come from Debian packages: install what is missing (as root), or say how.
+missing=()
+for tool in radosgw ceph-mon ceph-osd skopeo docker-registry; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+if ((${#missing[@]})); then
+  if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing the test services' packages: ${missing[*]}" >&2
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  else
+    echo "missing test services: ${missing[*]}; install them with: sudo apt-get install --no-install-recommends ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
 if [[ -z "${REGISTRY_TEST_S3_ENDPOINT:-}" ]]; then
   started_rgw=true
   bash scripts/rgw.sh start
