@@ -162,7 +162,10 @@ export function registryHostileCases(tag: string): RegistryCase[] {
       message: /./,
       run: (url) => {
         const b = bundle('huge');
-        (b.manifest.package as Record<string, unknown>).description = 'x'.repeat(6 * 1024 * 1024);
+        // Above the registry's 5 MB JSON limit, below the production server's 6 MiB transport
+        // limit: the registry itself answers, after reading the whole body (a transport cut-off
+        // answers before reading and closes, which a client still sending may see as a reset).
+        (b.manifest.package as Record<string, unknown>).description = 'x'.repeat(5.5 * 1024 * 1024);
         return start(url, b);
       },
     },
