@@ -28,7 +28,8 @@ export interface Offline {
   output(): string;
 }
 
-export async function startOffline(env: Record<string, string>, timeoutMs = 90_000): Promise<Offline> {
+/** `cwd`: the checkout to run (the benchmark runs a snapshot copy of the code). */
+export async function startOffline(env: Record<string, string>, timeoutMs = 90_000, cwd = ROOT): Promise<Offline> {
   const port = await freePort();
   const lambdaPort = await freePort();
   let out = '';
@@ -36,7 +37,7 @@ export async function startOffline(env: Record<string, string>, timeoutMs = 90_0
     process.execPath,
     [path.join(ROOT, 'node_modules/serverless/bin/serverless.js'), 'offline', 'start', '--httpPort', String(port), '--lambdaPort', String(lambdaPort)],
     {
-      cwd: ROOT,
+      cwd,
       env: {
         PATH: process.env.PATH,
         HOME: process.env.HOME,
@@ -51,8 +52,9 @@ export async function startOffline(env: Record<string, string>, timeoutMs = 90_0
       detached: true,
     },
   );
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
+  // The tail is enough for error messages; long runs would otherwise grow it without bound.
+  child.stdout!.on('data', (d) => (out = (out + d).slice(-20_000)));
+  child.stderr!.on('data', (d) => (out = (out + d).slice(-20_000)));
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -80,7 +82,7 @@ export async function startOffline(env: Record<string, string>, timeoutMs = 90_0
         await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
         if (child.exitCode === null) process.kill(-child.pid!, 'SIGKILL');
       }
-      await rm(path.join(ROOT, `.esbuild-${port}`), { recursive: true, force: true });
+      await rm(path.join(cwd, `.esbuild-${port}`), { recursive: true, force: true });
     },
   };
 }
