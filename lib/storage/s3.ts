@@ -32,11 +32,17 @@ import {
   type GetObjectCommandOutput,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { AlreadyExistsError, ConflictError, NotFoundError, PreconditionFailedError } from '../errors';
 import type { MultipartPart, ObjectInfo, ObjectStream, PutOptions, SignOptions, Storage, StoredObject } from './port';
 
 export type EtagForm = 'unquoted' | 'quoted';
+
+/**
+ * The presigner is loaded on first use, not at import: only signing paths need it, and every
+ * function bundle evaluates what this file imports at cold start.
+ */
+let presignerModule: Promise<typeof import('@aws-sdk/s3-request-presigner')> | undefined;
+const presigner = () => (presignerModule ??= import('@aws-sdk/s3-request-presigner'));
 
 export interface S3StorageOptions {
   client: S3Client;
@@ -351,7 +357,7 @@ export class S3Storage implements Storage {
 
   async signPut(key: string, options: SignOptions): Promise<string> {
     const command = new PutObjectCommand({ Bucket: this.bucket, Key: this.full(key), ContentType: options.contentType });
-    return getSignedUrl(this.signer, command, { expiresIn: options.expiresIn });
+    return (await presigner()).getSignedUrl(this.signer, command, { expiresIn: options.expiresIn });
   }
 
   async signGet(key: string, options: SignOptions): Promise<string> {
@@ -361,7 +367,7 @@ export class S3Storage implements Storage {
       ResponseContentDisposition: options.filename ? contentDisposition(options.filename) : undefined,
       ResponseContentType: options.contentType,
     });
-    return getSignedUrl(this.signer, command, { expiresIn: options.expiresIn });
+    return (await presigner()).getSignedUrl(this.signer, command, { expiresIn: options.expiresIn });
   }
 
   async createMultipart(key: string): Promise<string> {
@@ -377,7 +383,7 @@ export class S3Storage implements Storage {
       throw new RangeError(`part number must be 1..10000, got ${partNumber}`);
     }
     const command = new UploadPartCommand({ Bucket: this.bucket, Key: this.full(key), UploadId: uploadId, PartNumber: partNumber });
-    return getSignedUrl(this.signer, command, { expiresIn: options.expiresIn });
+    return (await presigner()).getSignedUrl(this.signer, command, { expiresIn: options.expiresIn });
   }
 
   async listParts(key: string, uploadId: string): Promise<MultipartPart[]> {
