@@ -13,6 +13,9 @@
  * | REGISTRY_PUBLIC_URL           | (request Host)   | base of rewritten resource URLs
  * | REGISTRY_DOCKER_HOST          | (public host)    | host[:port] in rewritten image references
  * | REGISTRY_DOWNLOADS            | redirect         | redirect | proxy
+ * | REGISTRY_REPO_INLINE_BYTES    | 262144 (256 KiB) | largest /repo body (after gzip) answered inline; bigger
+ * |                               |                  | ones redirect to a pre-rendered object (0..4194304;
+ * |                               |                  | proxy downloads: always up to 4 MiB, the store is unreachable)
  * | REGISTRY_SIGNING_KEY          | (in the store)   | hex/base64 HMAC key for filesystem signed URLs
  * | REGISTRY_LOG_LEVEL            | info             | debug | info | warn | error
  */
@@ -35,6 +38,8 @@ export interface Config {
   publicUrl?: string;
   dockerHost?: string;
   downloads: 'redirect' | 'proxy';
+  /** Largest /repo body (after gzip when accepted) answered inline; bigger ones redirect. */
+  repoInlineBytes: number;
   signingKey?: Buffer;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
@@ -65,6 +70,13 @@ function url(env: Env, name: string): string | undefined {
   }
   if (!['http:', 'https:'].includes(parsed.protocol)) throw new ConfigError(name, `must be an http(s) URL (got "${value}")`);
   return value.replace(/\/+$/, '');
+}
+
+function byteCount(env: Env, name: string, max: number, fallback: number): number {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) > max) throw new ConfigError(name, `must be a whole number of bytes from 0 to ${max} (got "${raw}")`);
+  return Number(raw);
 }
 
 function parseStorage(env: Env): StorageConfig {
@@ -119,6 +131,8 @@ export function parseConfig(env: Env): Config {
     publicUrl: url(env, 'REGISTRY_PUBLIC_URL'),
     dockerHost,
     downloads: oneOf(env, 'REGISTRY_DOWNLOADS', ['redirect', 'proxy'] as const, 'redirect'),
+    // The upper bound is lib/repo.ts's INLINE_LIMIT (Lambda's 6 MB response cap, base64 included).
+    repoInlineBytes: byteCount(env, 'REGISTRY_REPO_INLINE_BYTES', 4 * 1024 * 1024, 256 * 1024),
     signingKey: parseSigningKey(env),
     logLevel: oneOf(env, 'REGISTRY_LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, 'info'),
   });

@@ -1,6 +1,8 @@
 /**
  * GET /repo: content negotiation as Cosmos expects, strong ETags, 304s, gzip, and a
- * redirect to a pre-rendered object when the answer is too big for a Lambda response.
+ * redirect to a pre-rendered object for any answer bigger than a small inline limit
+ * (config.repoInlineBytes), so the index's bytes go from the store to the client and the
+ * function only answers a few hundred bytes (DESIGN §10; a Lambda response also caps at 6 MB).
  */
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
@@ -11,8 +13,10 @@ import type { Registry } from './registry';
 import { dcosVersionFromUserAgent, renderRepo, type RepoVersion } from './universe/render';
 
 export const REPO_MEDIA_TYPE = 'application/vnd.dcos.universe.repo+json';
-/** Lambda caps responses at 6 MB including base64 overhead; stay well below. */
+/** Lambda caps responses at 6 MB including base64 overhead; no answer inline is ever bigger. */
 export const INLINE_LIMIT = 4 * 1024 * 1024;
+/** Lifetime of the redirect's signed URL. The object under it never changes (content-keyed). */
+export const REDIRECT_TTL_S = 300;
 
 export interface Variant {
   repoVersion: RepoVersion;
@@ -101,17 +105,23 @@ export async function repoAnswer(registry: Registry, req: RepoRequest): Promise<
     if (cache.size > CACHE_ENTRIES) cache.delete(cache.keys().next().value!);
   }
   headers['content-type'] = variant.contentType;
+  // Inline only small answers: bigger ones cost more passing through a function (base64 between
+  // worker threads in serverless offline, per-byte streaming on Lambda) than a redirect hop.
+  // With proxy downloads the client cannot reach the store: inline up to what a response holds.
+  const limit = registry.config.downloads === 'proxy' ? INLINE_LIMIT : Math.min(registry.config.repoInlineBytes, INLINE_LIMIT);
   if (acceptsGzip(req.acceptEncoding)) {
-    rendered.gzipped ??= gzipSync(rendered.body, { level: 6 });
-    if (rendered.gzipped.length <= INLINE_LIMIT) {
+    if (rendered.body.length > limit * 32) {
+      // Cannot fit even gzipped (JSON rarely shrinks 32×): skip the compression.
+    } else if ((rendered.gzipped ??= gzipSync(rendered.body, { level: 6 })).length <= limit) {
       rendered.gzippedBase64 ??= rendered.gzipped.toString('base64');
       return { statusCode: 200, headers: { ...headers, 'content-encoding': 'gzip' }, body: rendered.gzippedBase64, isBase64Encoded: true };
     }
-  } else if (rendered.body.length <= INLINE_LIMIT) {
+  } else if (rendered.body.length <= limit) {
     rendered.text ??= rendered.body.toString('utf8');
     return { statusCode: 200, headers, body: rendered.text };
   }
-  // Too big for a function response: write the variant once (create-only) and redirect.
+  // Write the variant once (create-only: the key names its content) and redirect to it. The
+  // object stays uncompressed: a signed GET returns a stored Content-Encoding to every client.
   const key = keys.rendered(id, `repo-${variant.repoVersion}.json`);
   if (!rendered.stored) {
     await registry.storage.put(key, rendered.body, { ifNoneMatch: '*', contentType: variant.contentType }).catch((e) => {
@@ -119,6 +129,6 @@ export async function repoAnswer(registry: Registry, req: RepoRequest): Promise<
     });
     rendered.stored = true;
   }
-  const location = await registry.storage.signGet(key, { expiresIn: 300, origin: req.origin, contentType: variant.contentType });
+  const location = await registry.storage.signGet(key, { expiresIn: REDIRECT_TTL_S, origin: req.origin, contentType: variant.contentType });
   return { statusCode: 307, headers: { ...headers, location, 'cache-control': 'no-store' }, body: '' };
 }

@@ -246,10 +246,25 @@ describe.each(drivers)('HTTP API on $name storage', ({ name: driver, make }) => 
     }
   });
   // Last: it makes the catalog big for every test after it.
-  it('an index past the Lambda response limit is served by a same-scheme redirect to a pre-rendered object', async () => {
+  it('an index past the inline limit (256 KiB after gzip), and past the Lambda response limit, is served by a same-scheme redirect to a pre-rendered object', async () => {
     const catalog = new Catalog(store.another());
     const filler = randomBytes(45_000).toString('base64');
-    for (let i = 0; i < 110; i++) {
+    // About 600 KB of base64 (450 KB gzipped): inline before the limit was lowered, a redirect now.
+    for (let i = 0; i < 10; i++) {
+      const entry = catalogEntry('big-catalog', `1.${i}.0`);
+      entry.package = { ...entry.package, description: `${i} ${filler.slice(i)}` };
+      await addVersion(catalog, entry);
+    }
+    const mid = await fetch(`${reg.url}/repo`, { headers: { accept: COSMOS_ACCEPT, 'accept-encoding': 'gzip' }, redirect: 'manual' });
+    expect(mid.status).toBe(307);
+    expect(mid.headers.get('cache-control')).toBe('no-store');
+    const midEtag = mid.headers.get('etag')!;
+    expect(midEtag).toMatch(/^"[^"]+"$/);
+    const fresh = await fetch(`${reg.url}/repo`, { headers: { accept: COSMOS_ACCEPT, 'if-none-match': midEtag }, redirect: 'manual' });
+    expect(fresh.status).toBe(304);
+    const midIndex = (await (await fetch(mid.headers.get('location')!)).json()) as any;
+    expect(midIndex.packages.filter((p: any) => p.name === 'big-catalog')).toHaveLength(10);
+    for (let i = 10; i < 110; i++) {
       const entry = catalogEntry('big-catalog', `1.${i}.0`);
       entry.package = { ...entry.package, description: `${i} ${filler.slice(i)}` };
       await addVersion(catalog, entry);
