@@ -95,6 +95,15 @@ export class StoreUnavailableError extends RegistryError {
     super('StoreUnavailable', message, undefined, options);
   }
 }
+/**
+ * A commit whose entry may sit in a truncated stretch of the log (its writer stalled for
+ * longer than the log's grace period): it may or may not be in the catalog. Retry.
+ */
+export class CommitUncertainError extends StoreUnavailableError {
+  constructor(seq: number) {
+    super(`The outcome of commit ${seq} is unknown (the writer stalled past the log's truncation grace period); retry the request`);
+  }
+}
 export class ResourceNotFoundError extends RegistryError {
   constructor(path: string) {
     super('ResourceNotFound', `Resource [${path}] not found`);

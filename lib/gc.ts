@@ -32,18 +32,63 @@ export interface GcResult {
   bytesFreed: number;
   chunksDeleted: number;
   uploadsDeleted: number;
+  /** Commit log entries deleted behind the snapshot (truncation). */
+  logEntriesDeleted: number;
   /** A collection left pending by a collector that died was finished first. */
   resumed: boolean;
 }
 
 export const GC_GRACE_MS = 3600 * 1000;
 
+/**
+ * Commit log truncation. Each run marks the seq the snapshot holds now; a later run, at
+ * least `grace` after the mark, commits truncate{through: mark} and then deletes those
+ * entries. The commit comes first so that the snapshot says `truncated` before any entry
+ * is gone: a writer that read a snapshot older than the mark and created an entry in a
+ * deleted stretch (it would have to stall for the whole grace period in one attempt) sees
+ * it and reports its outcome as unknown instead of acknowledging (Catalog.commit). So the
+ * log holds about two grace periods of entries, whatever the catalog's age.
+ */
+export async function truncateLog(registry: Registry, grace: number, now: () => number = Date.now): Promise<number> {
+  const { storage, catalog } = registry;
+  const mark = await readJson<{ seq: number; at: number }>(storage, keys.gcLogMark());
+  const due = !mark || mark.at + grace < now();
+  let deleted = 0;
+  if (mark && due) {
+    const { state } = await catalog.read();
+    const through = Math.min(mark.seq, state.seq);
+    if (through > 0) {
+      await catalog.commit((s) => ({
+        entry: (s.truncated ?? 0) >= through ? undefined : { op: 'truncate' as const, through },
+        result: undefined,
+      }));
+      const doomed = (await storage.list(keys.logPrefix())).map((o) => o.key).filter((k) => keys.seqOf(k) <= through);
+      await mapLimit(doomed, 16, async (key) => {
+        await storage.delete(key);
+        deleted++;
+      });
+    }
+  }
+  if (due) {
+    const { state } = await catalog.read();
+    await storage.put(keys.gcLogMark(), JSON.stringify({ seq: state.seq, at: now() }), { contentType: 'application/json' });
+  }
+  return deleted;
+}
+
+async function readJson<T>(storage: Registry['storage'], key: string): Promise<T | undefined> {
+  return storage.get(key).then(
+    (o) => JSON.parse(o.body.toString('utf8')) as T,
+    (e) => (e instanceof NotFoundError ? undefined : Promise.reject(e)),
+  );
+}
+
 export async function collectGarbage(registry: Registry, options: GcOptions = {}): Promise<GcResult> {
   const { storage, catalog } = registry;
   const grace = options.graceMs ?? GC_GRACE_MS;
   const now = options.now ?? Date.now;
   await registry.gate.check();
-  const result: GcResult = { blobsDeleted: 0, bytesFreed: 0, chunksDeleted: 0, uploadsDeleted: 0, resumed: false };
+  const result: GcResult = { blobsDeleted: 0, bytesFreed: 0, chunksDeleted: 0, uploadsDeleted: 0, logEntriesDeleted: 0, resumed: false };
 
   const deleteBlobs = async (digests: string[]) => {
     await mapLimit(digests, 16, async (d) => {
@@ -113,10 +158,7 @@ export async function collectGarbage(registry: Registry, options: GcOptions = {}
   await catalog.read();
   const named = catalog.currentChunks();
   const chunkKeys = (await storage.list(keys.chunkPrefix())).map((o) => o.key);
-  const marks: Record<string, number> = await storage.get(keys.gcChunkMarks()).then(
-    (o) => JSON.parse(o.body.toString('utf8')) as Record<string, number>,
-    (e) => (e instanceof NotFoundError ? {} : Promise.reject(e)),
-  );
+  const marks = (await readJson<Record<string, number>>(storage, keys.gcChunkMarks())) ?? {};
   const nextMarks: Record<string, number> = {};
   for (const key of chunkKeys) {
     const id = key.slice(keys.chunkPrefix().length, -'.json'.length);
@@ -129,6 +171,8 @@ export async function collectGarbage(registry: Registry, options: GcOptions = {}
     }
   }
   await storage.put(keys.gcChunkMarks(), JSON.stringify(nextMarks), { contentType: 'application/json' });
+
+  result.logEntriesDeleted = await truncateLog(registry, grace, now);
   log.info('garbage collected', { ...result });
   return result;
 }

@@ -75,6 +75,7 @@ export const keys = {
     return `catalog/chunks/${id}.json`;
   },
   gcChunkMarks: () => 'meta/gc-chunk-marks.json',
+  gcLogMark: () => 'meta/gc-log-mark.json',
   chunkPrefix: () => 'catalog/chunks/',
   logPrefix: () => 'catalog/log/',
   logEntry: (seq: number) => {

@@ -19,7 +19,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AlreadyExistsError, ConflictError, NotFoundError, PreconditionFailedError, RegistryError } from '../errors';
+import { AlreadyExistsError, CommitUncertainError, ConflictError, NotFoundError, PreconditionFailedError, RegistryError } from '../errors';
 import { keys } from '../keys';
 import type { Storage } from '../storage/port';
 import { apply, EMPTY, partitionOf, PARTITIONS, touched, type CatalogState, type CatalogVersion, type GcState, type LogEntry } from './model';
@@ -44,6 +44,8 @@ interface Root {
   chunks: Array<string | null>;
   /** Garbage-collection fence (absent until the first collection). */
   gc?: GcState;
+  /** Log entries up to this seq may have been deleted (absent until the first truncation). */
+  truncated?: number;
 }
 
 interface Snapshot {
@@ -126,6 +128,11 @@ export class Catalog {
           await backoff(retry + 3);
         }
       }
+      // Log entries at or below `truncated` may have been deleted, so a create there can
+      // have landed in a hole no snapshot will ever fold in. Truncation only reaches seqs
+      // the snapshot held a grace period earlier, so this takes a writer stalled for that
+      // long between reading the snapshot and this check; its outcome is then unknown.
+      if ((this.snapshot.state.truncated ?? 0) >= full.seq) throw new CommitUncertainError(full.seq);
       return result;
     }
     throw new ConflictError(keys.logPrefix());
@@ -184,7 +191,8 @@ export class Catalog {
     }
     this.chunks = chunks;
     const versions = root.chunks.flatMap((hex) => (hex ? chunks.get(hex)! : []));
-    this.snapshot = { etag: fresh.etag, root, state: { seq: root.seq, versions, ...(root.gc ? { gc: root.gc } : {}) } };
+    const extra = { ...(root.gc ? { gc: root.gc } : {}), ...(root.truncated ? { truncated: root.truncated } : {}) };
+    this.snapshot = { etag: fresh.etag, root, state: { seq: root.seq, versions, ...extra } };
     for (const seq of this.entries.keys()) if (seq <= root.seq) this.entries.delete(seq);
   }
 
@@ -236,7 +244,12 @@ export class Catalog {
         await this.latest();
         continue;
       }
-      const root: Root = { seq: state.seq, chunks: [...base.root.chunks], ...(state.gc ? { gc: state.gc } : {}) };
+      const root: Root = {
+        seq: state.seq,
+        chunks: [...base.root.chunks],
+        ...(state.gc ? { gc: state.gc } : {}),
+        ...(state.truncated ? { truncated: state.truncated } : {}),
+      };
       const written = new Map<string, CatalogVersion[]>();
       await Promise.all(
         [...changed].map(async (p) => {

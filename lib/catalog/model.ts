@@ -57,6 +57,11 @@ export type LogEntry = { seq: number; writer?: string } & (
   | { op: 'gcStart'; doomed: string[] }
   /** The deletions of the pending collection are done. */
   | { op: 'gcDone' }
+  /**
+   * Log truncation: entries up to `through` may be deleted. Committed (and so visible in the
+   * snapshot) before the deletions start; see lib/catalog/catalog.ts and docs/storage.md.
+   */
+  | { op: 'truncate'; through: number }
 );
 
 /**
@@ -73,6 +78,8 @@ export interface CatalogState {
   seq: number;
   versions: CatalogVersion[];
   gc?: GcState;
+  /** Log entries up to this seq may have been deleted (absent: none). Only grows. */
+  truncated?: number;
 }
 
 export const NO_GC: GcState = Object.freeze({ epoch: 0, pending: [] }) as unknown as GcState;
@@ -94,6 +101,8 @@ export function apply(state: CatalogState, entry: LogEntry): CatalogState {
       return { ...state, seq: entry.seq, gc: { epoch: gc.epoch + 1, pending: entry.doomed } };
     case 'gcDone':
       return { ...state, seq: entry.seq, gc: { epoch: gc.epoch, pending: [] } };
+    case 'truncate':
+      return { ...state, seq: entry.seq, truncated: Math.max(state.truncated ?? 0, Math.min(entry.through, entry.seq - 1)) };
     default: {
       const adds = entry.op === 'add' ? [entry.entry] : entry.entries;
       const rest = state.versions.filter((v) => !adds.some((a) => same(v, a.name, a.version)));
