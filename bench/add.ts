@@ -10,7 +10,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { buildBundle } from '../lib/build';
 import { addBundle, type AddProgress } from '../lib/client';
@@ -34,6 +34,8 @@ async function baseline(s3: S3Target, file: string): Promise<number> {
   for await (const chunk of got.Body as AsyncIterable<Buffer>) hash.update(chunk);
   hash.digest('hex');
   const elapsed = now() - t;
+  // A GB-sized leftover per run fills a memstore RGW (its OSD then gets OOM-killed).
+  await client.send(new DeleteObjectCommand({ Bucket: s3.bucket, Key: key })).catch(() => undefined);
   client.destroy();
   return elapsed;
 }

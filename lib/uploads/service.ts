@@ -9,6 +9,7 @@
  * are copied to blobs/sha256/<hex>, so what was verified is exactly what lands
  * (invariant 4).
  */
+import { createHash } from 'node:crypto';
 import { createSHA256 } from 'hash-wasm';
 import { find, type ImageRef } from '../catalog/model';
 import { addVersion } from '../catalog/ops';
@@ -35,6 +36,8 @@ export const UPLOAD_TTL_MS = 24 * 3600 * 1000;
  * commit that may follow (blob checks, catalog commit) needs the rest, also on a busy host.
  */
 export const STEP_BUDGET_MS = 15_000;
+/** The fast (non-resumable) read-back hash judges after this long whether it will end in time. */
+const FAST_HASH_PROBE_MS = 500;
 
 export function partSizeFor(size: number): number {
   const mib = 1024 * 1024;
@@ -283,29 +286,45 @@ export class Uploads {
       }));
     }
 
-    // Hash from where an earlier call stopped, if the staged bytes are still the same.
-    const hasher = await createSHA256();
-    hasher.init();
-    let offset = 0;
+    // Hash from where an earlier call stopped, if the staged bytes are still the same; else
+    // try the fast hasher first (OpenSSL's sha256, several times hash-wasm's speed), which
+    // cannot save its state: it gives up early, for the resumable hasher, on a read-back that
+    // would not end within this step.
     const saved = session.blobs.find((b) => b.digest === digest)!.hashing;
-    if (saved && saved.etag === info.etag) {
-      hasher.load(Buffer.from(saved.state, 'base64'));
-      offset = saved.offset;
-    }
-    if (offset < info.size) {
-      const { stream, etag } = await storage.getStream(source, { start: offset });
-      if (etag !== info.etag) return session; // replaced meanwhile: the next call starts over
-      for await (const chunk of stream as AsyncIterable<Buffer>) {
-        hasher.update(chunk);
-        offset += chunk.length;
-        if (this.now() > deadline && offset < info.size) {
-          stream.destroy();
-          const state = Buffer.from(hasher.save()).toString('base64');
-          return this.sessions.update(session.id, (s) => void (s.blobs.find((b) => b.digest === digest)!.hashing = { offset, state, etag: info.etag }));
-        }
+    const resume = saved && saved.etag === info.etag ? saved : undefined;
+    let actual: string | undefined;
+    let offset = 0;
+    if (!resume) {
+      const fast = await this.fastHash(source, info, deadline);
+      if (fast === 'replaced') return session; // replaced meanwhile: the next call starts over
+      if (fast !== undefined) {
+        actual = fast;
+        offset = info.size;
       }
     }
-    const actual = hasher.digest('hex');
+    if (actual === undefined) {
+      const hasher = await createSHA256();
+      hasher.init();
+      offset = 0;
+      if (resume && resume.state) {
+        hasher.load(Buffer.from(resume.state, 'base64'));
+        offset = resume.offset;
+      }
+      if (offset < info.size) {
+        const { stream, etag } = await storage.getStream(source, { start: offset });
+        if (etag !== info.etag) return session; // replaced meanwhile: the next call starts over
+        for await (const chunk of stream as AsyncIterable<Buffer>) {
+          hasher.update(chunk);
+          offset += chunk.length;
+          if (this.now() > deadline && offset < info.size) {
+            stream.destroy();
+            const state = Buffer.from(hasher.save()).toString('base64');
+            return this.sessions.update(session.id, (s) => void (s.blobs.find((b) => b.digest === digest)!.hashing = { offset, state, etag: info.etag }));
+          }
+        }
+      }
+      actual = hasher.digest('hex');
+    }
     if (actual !== digest || offset !== blob.size) {
       return this.fail(session.id, new RegistryError('BlobDigestMismatch', `Blob sha256:${digest}: the uploaded bytes have sha256:${actual}`, {
         digest: `sha256:${digest}`,
@@ -324,6 +343,36 @@ export class Uploads {
       b.verified = true;
       delete b.hashing;
     });
+  }
+
+  /**
+   * sha256 of the whole object with node's hasher, or undefined when the read-back would not
+   * end by the deadline (judged from its rate after FAST_HASH_PROBE_MS, or the deadline
+   * passed): the caller then hashes resumably. 'replaced' when the etag changed.
+   */
+  private async fastHash(key: string, info: { size: number; etag: string }, deadline: number): Promise<string | 'replaced' | undefined> {
+    const started = this.now();
+    if (info.size > 0 && deadline - started < 1000) return undefined;
+    const { stream, etag } = await this.registry.storage.getStream(key);
+    if (etag !== info.etag) {
+      (stream as { destroy?: () => void }).destroy?.();
+      return 'replaced';
+    }
+    const hash = createHash('sha256');
+    let offset = 0;
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      hash.update(chunk);
+      offset += chunk.length;
+      if (offset >= info.size) continue;
+      const now = this.now();
+      const elapsed = now - started;
+      const late = now > deadline || (elapsed > FAST_HASH_PROBE_MS && now + ((info.size - offset) * elapsed) / offset > deadline);
+      if (late) {
+        (stream as { destroy?: () => void }).destroy?.();
+        return undefined;
+      }
+    }
+    return offset === info.size ? hash.digest('hex') : undefined;
   }
 
   private async commit(session: UploadSession): Promise<CompleteResult> {

@@ -50,19 +50,45 @@ export function newUploadId(): string {
   return Array.from(randomBytes(26), (b) => ALPHABET[b & 31]).join('');
 }
 
+/** Sessions whose last known text and etag an instance remembers (bounded). */
+const KNOWN_MAX = 256;
+
 export class Sessions {
+  /**
+   * Last text and etag this instance read or wrote per session: load() revalidates it with a
+   * conditional GET (no body when unchanged) and update() swaps against it without reading
+   * first. A stale entry only costs a lost swap (412), after which update() reads afresh.
+   */
+  private readonly known = new Map<string, { text: string; etag: string }>();
+
   constructor(private readonly storage: Storage) {}
 
+  private remember(id: string, text: string, etag: string): void {
+    this.known.delete(id);
+    this.known.set(id, { text, etag });
+    if (this.known.size > KNOWN_MAX) this.known.delete(this.known.keys().next().value!);
+  }
+
   async create(session: UploadSession): Promise<void> {
-    await this.storage.put(keys.uploadSession(session.id), JSON.stringify(session), { ifNoneMatch: '*', contentType: 'application/json' });
+    const text = JSON.stringify(session);
+    const { etag } = await this.storage.put(keys.uploadSession(session.id), text, { ifNoneMatch: '*', contentType: 'application/json' });
+    this.remember(session.id, text, etag);
   }
 
   async load(id: string): Promise<{ session: UploadSession; etag: string }> {
+    const known = this.known.get(id);
     try {
-      const obj = await this.storage.get(keys.uploadSession(id));
-      return { session: JSON.parse(obj.body.toString('utf8')) as UploadSession, etag: obj.etag };
+      const obj = await this.storage.getIfChanged(keys.uploadSession(id), known?.etag);
+      if (obj === null && known) return { session: JSON.parse(known.text) as UploadSession, etag: known.etag };
+      if (obj === null) throw new Error(`store answered "not modified" to an unconditional read of ${keys.uploadSession(id)}`);
+      const text = obj.body.toString('utf8');
+      this.remember(id, text, obj.etag);
+      return { session: JSON.parse(text) as UploadSession, etag: obj.etag };
     } catch (error) {
-      if (error instanceof NotFoundError) throw new UploadNotFoundError(id);
+      if (error instanceof NotFoundError) {
+        this.known.delete(id);
+        throw new UploadNotFoundError(id);
+      }
       throw error;
     }
   }
@@ -70,16 +96,35 @@ export class Sessions {
   /**
    * Apply `change` to the current session and store it with CAS, re-reading and
    * re-applying on a lost race. `change` returns false to leave the session as it is.
+   * The first attempt swaps against the version this instance last saw, without a read.
    */
   async update(id: string, change: (s: UploadSession) => boolean | void): Promise<UploadSession> {
     for (let attempt = 0; attempt < 50; attempt++) {
-      const { session, etag } = await this.load(id);
-      if (change(session) === false) return session;
+      const known = attempt === 0 ? this.known.get(id) : undefined;
+      const { session, etag } = known ? { session: JSON.parse(known.text) as UploadSession, etag: known.etag } : await this.load(id);
+      let unchanged: boolean;
       try {
-        await this.storage.put(keys.uploadSession(id), JSON.stringify(session), { ifMatch: etag, contentType: 'application/json' });
+        unchanged = change(session) === false;
+      } catch (error) {
+        if (!known) throw error;
+        this.known.delete(id); // decided on a remembered copy: decide again on the store's
+        continue;
+      }
+      if (unchanged) {
+        if (!known) return session;
+        // Decided on a remembered copy: confirm it against the store before acting on it.
+        this.known.delete(id);
+        continue;
+      }
+      const text = JSON.stringify(session);
+      try {
+        const put = await this.storage.put(keys.uploadSession(id), text, { ifMatch: etag, contentType: 'application/json' });
+        this.remember(id, text, put.etag);
         return session;
       } catch (error) {
         if (!(error instanceof PreconditionFailedError || error instanceof ConflictError)) throw error;
+        this.known.delete(id);
+        if (known) continue; // a stale remembered copy: read afresh at once
         await new Promise((r) => setTimeout(r, Math.random() * 50 * (attempt + 1)));
       }
     }

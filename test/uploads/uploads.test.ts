@@ -42,6 +42,29 @@ describe.each(drivers)('uploads on $name storage', ({ make }) => {
     await store.cleanup();
   });
 
+  it('a fast read-back that would not end in its step gives way to the resumable hasher', async () => {
+    const store = await make();
+    const registry = registryOn(store);
+    const asset = randomBytes(24 * 1024 * 1024 + 5);
+    const bundle = testBundle('slow', '1.0.0', { 'big.bin': asset });
+    let clock = 0;
+    // 20 ms per clock reading and a 2 s budget: the fast (non-resumable) hasher starts, finds
+    // after its probe that it would overrun the step, and the call continues resumably.
+    const uploads = new Uploads(registry, () => (clock += 20));
+    const view = await uploads.start({ manifest: bundle.manifest }, ORIGIN);
+    await send(registry.storage, view, bundle);
+    let calls = 0;
+    let result;
+    do {
+      result = await uploads.complete(view.id, 2000);
+      calls++;
+    } while (!result.done && calls < 10_000);
+    expect(result.body).toMatchObject({ name: 'slow', version: '1.0.0', status: 'Added' });
+    expect(calls).toBeGreaterThan(1);
+    expect((await registry.storage.get(keys.blob(bundle.manifest.blobs[0].digest))).body.equals(asset)).toBe(true);
+    await store.cleanup();
+  });
+
   it('the sweeper finishes uploads nobody drives and fails expired ones', async () => {
     const store = await make();
     const registry = registryOn(store);
