@@ -127,7 +127,7 @@ admin socket = $DIR/run/\$name.asok
 pid file = $DIR/run/radosgw.pid
 log file = $DIR/log/radosgw.log
 rgw data = $DIR/rgw
-rgw frontends = beast endpoint=127.0.0.1:$PORT
+rgw frontends = beast endpoint=127.0.0.1:$PORT tcp_nodelay=1
 EOF
 }
 
