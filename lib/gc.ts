@@ -31,6 +31,8 @@ export interface GcResult {
   blobsDeleted: number;
   bytesFreed: number;
   chunksDeleted: number;
+  /** Pre-rendered /repo answers of replaced catalog states. */
+  renderedDeleted: number;
   uploadsDeleted: number;
   /** Commit log entries deleted behind the snapshot (truncation). */
   logEntriesDeleted: number;
@@ -39,6 +41,26 @@ export interface GcResult {
 }
 
 export const GC_GRACE_MS = 3600 * 1000;
+
+/**
+ * Deletes the groups (an id and its keys) found unwanted on two runs at least `grace` apart,
+ * remembering in `marksKey` since when each unwanted one was seen. Returns keys deleted.
+ */
+async function sweepUnwanted(storage: Registry['storage'], marksKey: string, unwanted: Map<string, string[]>, grace: number, now: () => number): Promise<number> {
+  const marks = (await readJson<Record<string, number>>(storage, marksKey)) ?? {};
+  const nextMarks: Record<string, number> = {};
+  let deleted = 0;
+  for (const [id, groupKeys] of unwanted) {
+    if (marks[id] !== undefined && marks[id] + grace < now()) {
+      for (const key of groupKeys) await storage.delete(key);
+      deleted += groupKeys.length;
+    } else {
+      nextMarks[id] = marks[id] ?? now();
+    }
+  }
+  await storage.put(marksKey, JSON.stringify(nextMarks), { contentType: 'application/json' });
+  return deleted;
+}
 
 /**
  * Commit log truncation. Each run marks the seq the snapshot holds now; a later run, at
@@ -88,7 +110,7 @@ export async function collectGarbage(registry: Registry, options: GcOptions = {}
   const grace = options.graceMs ?? GC_GRACE_MS;
   const now = options.now ?? Date.now;
   await registry.gate.check();
-  const result: GcResult = { blobsDeleted: 0, bytesFreed: 0, chunksDeleted: 0, uploadsDeleted: 0, logEntriesDeleted: 0, resumed: false };
+  const result: GcResult = { blobsDeleted: 0, bytesFreed: 0, chunksDeleted: 0, renderedDeleted: 0, uploadsDeleted: 0, logEntriesDeleted: 0, resumed: false };
 
   const deleteBlobs = async (digests: string[]) => {
     await mapLimit(digests, 16, async (d) => {
@@ -157,20 +179,22 @@ export async function collectGarbage(registry: Registry, options: GcOptions = {}
   // writer puts its chunks a moment before the snapshot that names them).
   await catalog.read();
   const named = catalog.currentChunks();
-  const chunkKeys = (await storage.list(keys.chunkPrefix())).map((o) => o.key);
-  const marks = (await readJson<Record<string, number>>(storage, keys.gcChunkMarks())) ?? {};
-  const nextMarks: Record<string, number> = {};
-  for (const key of chunkKeys) {
+  const unnamed = new Map<string, string[]>();
+  for (const { key } of await storage.list(keys.chunkPrefix())) {
     const id = key.slice(keys.chunkPrefix().length, -'.json'.length);
-    if (named.has(id)) continue;
-    if (marks[id] !== undefined && marks[id] + grace < now()) {
-      await storage.delete(key);
-      result.chunksDeleted++;
-    } else {
-      nextMarks[id] = marks[id] ?? now();
-    }
+    if (!named.has(id)) unnamed.set(id, [key]);
   }
-  await storage.put(keys.gcChunkMarks(), JSON.stringify(nextMarks), { contentType: 'application/json' });
+  result.chunksDeleted = await sweepUnwanted(storage, keys.gcChunkMarks(), unnamed, grace, now);
+
+  // Pre-rendered /repo answers of catalog states other than the current one, on two runs at
+  // least `grace` apart (redirects to them are signed for minutes, not hours).
+  const current = keys.renderedState(catalog.contentId());
+  const stale = new Map<string, string[]>();
+  for (const { key } of await storage.list(keys.renderedPrefix())) {
+    const state = key.slice(0, key.indexOf('/', keys.renderedPrefix().length) + 1);
+    if (state !== current) stale.set(state, [...(stale.get(state) ?? []), key]);
+  }
+  result.renderedDeleted = await sweepUnwanted(storage, keys.gcRenderedMarks(), stale, grace, now);
 
   result.logEntriesDeleted = await truncateLog(registry, grace, now);
   log.info('garbage collected', { ...result });

@@ -16,11 +16,12 @@
  *   │   ├── session.json                upload session: manifest, blob targets, status
  *   │   ├── blobs/<hex>                 staged bytes, as the client sent them (unverified)
  *   │   └── sealed/<hex>                private copy of a single-PUT blob that the registry hashes
- *   └── rendered/<catalog etag>/<variant>   pre-rendered /repo answers too big to return inline
+ *   └── rendered/<sha256(catalog content id)>/<id>-repo-<v>.json   pre-rendered /repo answers, per catalog state
  *
  * User input (names, versions, digests, ids) never reaches a key unchecked: every
  * builder validates its inputs and throws BadRequestError otherwise.
  */
+import { createHash } from 'node:crypto';
 import { BadRequestError } from './errors';
 
 export const NAME_PATTERN = /^[a-z][a-z0-9-]*[a-z0-9]$/;
@@ -91,8 +92,13 @@ export const keys = {
   uploadBlob: (id: string, digest: string) => `uploads/${checkUploadId(id)}/blobs/${checkDigest(digest)}`,
   uploadSealed: (id: string, digest: string) => `uploads/${checkUploadId(id)}/sealed/${checkDigest(digest)}`,
   uploadPrefix: (id: string) => `uploads/${checkUploadId(id)}/`,
-  rendered: (catalogEtag: string, variant: string) => {
-    if (!/^[A-Za-z0-9_-]+$/.test(catalogEtag) || !/^[A-Za-z0-9_.-]+$/.test(variant)) throw new RangeError('bad rendered key');
-    return `rendered/${catalogEtag}/${variant}`;
+  /** A pre-rendered /repo answer, under a folder per catalog state (garbage collection drops old states). */
+  rendered: (catalogState: string, variant: string) => {
+    if (!/^[A-Za-z0-9_.-]+$/.test(variant)) throw new RangeError('bad rendered key');
+    return `${keys.renderedState(catalogState)}${variant}`;
   },
+  /** Folder of one catalog state's pre-rendered answers: rendered/<sha256 of Catalog.contentId()>/. */
+  renderedState: (catalogState: string) => `rendered/${createHash('sha256').update(catalogState).digest('hex')}/`,
+  renderedPrefix: () => 'rendered/',
+  gcRenderedMarks: () => 'meta/gc-rendered-marks.json',
 };

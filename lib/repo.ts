@@ -87,9 +87,10 @@ export async function repoAnswer(registry: Registry, req: RepoRequest): Promise<
   const dcosVersion = dcosVersionFromUserAgent(req.userAgent);
   const publicUrl = registry.config.publicUrl ?? req.origin;
   const dockerHost = registry.config.dockerHost ?? new URL(publicUrl).host;
-  const { state, etag: catalogEtag } = await registry.catalog.read();
+  const { state } = await registry.catalog.read();
+  const catalogState = registry.catalog.contentId();
   const id = createHash('sha256')
-    .update(JSON.stringify([catalogEtag, variant.repoVersion, variant.contentType, dcosVersion ?? '', publicUrl, dockerHost]))
+    .update(JSON.stringify([catalogState, variant.repoVersion, variant.contentType, dcosVersion ?? '', publicUrl, dockerHost]))
     .digest('base64url')
     .slice(0, 32);
   const etag = `"${id}"`;
@@ -122,7 +123,7 @@ export async function repoAnswer(registry: Registry, req: RepoRequest): Promise<
   }
   // Write the variant once (create-only: the key names its content) and redirect to it. The
   // object stays uncompressed: a signed GET returns a stored Content-Encoding to every client.
-  const key = keys.rendered(id, `repo-${variant.repoVersion}.json`);
+  const key = keys.rendered(catalogState, `${id}-repo-${variant.repoVersion}.json`);
   if (!rendered.stored) {
     await registry.storage.put(key, rendered.body, { ifNoneMatch: '*', contentType: variant.contentType }).catch((e) => {
       if (!(e instanceof AlreadyExistsError)) throw e;

@@ -196,6 +196,15 @@ export class Catalog {
     for (const seq of this.entries.keys()) if (seq <= root.seq) this.entries.delete(seq);
   }
 
+  /**
+   * Identity of the current snapshot's versions (its chunk ids): unlike the snapshot's etag,
+   * it stays the same across commits that change no version (garbage-collection fences, log
+   * truncation), so /repo's ETag and pre-rendered answers survive them.
+   */
+  contentId(): string {
+    return createHash('sha256').update(JSON.stringify(this.snapshot.root.chunks)).digest('base64url').slice(0, 32);
+  }
+
   /** Chunk objects the current snapshot names (garbage collection keeps these). */
   currentChunks(): Set<string> {
     return new Set(this.snapshot.root.chunks.filter((c): c is string => c !== null));

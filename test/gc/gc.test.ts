@@ -8,6 +8,7 @@ import { Catalog } from '../../lib/catalog/catalog';
 import { addVersion, removeVersion } from '../../lib/catalog/ops';
 import { CommitUncertainError } from '../../lib/errors';
 import { collectGarbage, truncateLog } from '../../lib/gc';
+import { repoAnswer } from '../../lib/repo';
 import { keys } from '../../lib/keys';
 import type { Registry } from '../../lib/registry';
 import type { Storage } from '../../lib/storage/port';
@@ -171,6 +172,37 @@ describe.each(drivers)('garbage collection on $name storage', ({ make }) => {
     expect((await gc()).chunksDeleted).toBe(2);
     const { state } = await new Catalog(s.another()).read();
     expect(state.versions).toHaveLength(3);
+  });
+
+  it('pre-rendered /repo answers of replaced catalog states go on a later run after the grace period; the current one stays', async () => {
+    const s = await fresh();
+    const registry = registryOver(s.another());
+    registry.config = { ...registry.config, repoInlineBytes: 0 }; // every answer by redirect
+    const repo = async () => {
+      const answer = await repoAnswer(registry, { origin: 'http://registry.test', acceptEncoding: 'gzip' });
+      expect(answer.statusCode).toBe(307);
+    };
+    const rendered = async () => (await s.storage.list(keys.renderedPrefix())).map((o) => o.key);
+    await addVersion(registry.catalog, catalogEntry('shown', '1.0.0'));
+    await repo();
+    const first = await rendered();
+    expect(first).toHaveLength(1);
+    await addVersion(registry.catalog, catalogEntry('shown', '2.0.0'));
+    await repo();
+    let clock = Date.now();
+    const gc = () => collectGarbage(registryOver(s.another()), { graceMs: 60_000, now: () => clock });
+    expect((await gc()).renderedDeleted).toBe(0);
+    clock += 61_000;
+    expect((await gc()).renderedDeleted).toBe(1);
+    const left = await rendered();
+    expect(left).toHaveLength(1);
+    expect(left).not.toContain(first[0]);
+    expect(JSON.parse((await s.storage.get(left[0])).body.toString('utf8')).packages).toHaveLength(2);
+    // The current state's answer is never collected, however often the collector runs.
+    clock += 61_000;
+    expect((await gc()).renderedDeleted).toBe(0);
+    await repo();
+    expect(await rendered()).toEqual(left);
   });
 
   it('truncates the commit log behind the snapshot: marked on one run, deleted on a run a grace period later', async () => {
