@@ -115,7 +115,11 @@ export async function repoFigures(results: Results, store: BenchStore, label: st
   };
   const got = await get(); // warms the function's worker
   // Same catalog (resource URLs differ: they name the origin the client used).
-  const count = (b: Buffer) => (JSON.parse(b.toString('utf8')) as { packages: unknown[] }).packages.length;
+  const count = (b: Buffer) => {
+    const parsed = JSON.parse(b.toString('utf8')) as { packages?: unknown[] };
+    if (!Array.isArray(parsed.packages)) throw new Error(`not a repository index (${b.length} bytes): ${b.toString('utf8').slice(0, 300)}`);
+    return parsed.packages.length;
+  };
   if (count(got) !== count(doc)) throw new Error(`offline /repo lists ${count(got)} versions, in-process ${count(doc)}`);
   const signed = await base.signGet(baseKey, { expiresIn: 3600, origin: offline.url });
   const plain = async () => {

@@ -70,8 +70,11 @@ interface Rendered {
   stored?: boolean;
 }
 
-/** Per-instance cache of rendered variants, keyed by catalog etag + variant. Small. */
-const cache = new Map<string, Rendered>();
+/**
+ * Per-instance cache of rendered variants, keyed by catalog content + variant; one per catalog,
+ * so two registries in one process (tests, the bench) never share a "stored" flag. Small.
+ */
+const caches = new WeakMap<object, Map<string, Rendered>>();
 const CACHE_ENTRIES = 8;
 
 export interface RepoRequest {
@@ -98,6 +101,8 @@ export async function repoAnswer(registry: Registry, req: RepoRequest): Promise<
   if (req.ifNoneMatch && req.ifNoneMatch.split(',').some((t) => t.trim() === etag || t.trim() === '*')) {
     return { statusCode: 304, headers, body: '' };
   }
+  let cache = caches.get(registry.catalog);
+  if (!cache) caches.set(registry.catalog, (cache = new Map()));
   let rendered = cache.get(id);
   if (!rendered) {
     const body = Buffer.from(JSON.stringify(renderRepo(state, { repoVersion: variant.repoVersion, publicUrl, dockerHost, dcosVersion })));
