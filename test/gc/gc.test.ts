@@ -282,8 +282,7 @@ describe.each(drivers)('garbage collection on $name storage', ({ make }) => {
     const collector = (async () => {
       let runs = 0;
       // Truncation alone: chunk collection needs its grace period (a writer puts its chunks
-      // a moment before the snapshot that names them). One instance, as a collector process
-      // is (an S3 client per run would pile up idle connections on RGW until it stalls).
+      // a moment before the snapshot that names them). One instance, as a collector process is.
       const collector = registryOver(s.another());
       while (running || runs < 2) {
         await truncateLog(collector, 0, () => Date.now() + 1);
