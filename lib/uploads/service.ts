@@ -305,7 +305,6 @@ export class Uploads {
     if (actual === undefined) {
       const hasher = await createSHA256();
       hasher.init();
-      offset = 0;
       if (resume && resume.state) {
         hasher.load(Buffer.from(resume.state, 'base64'));
         offset = resume.offset;
@@ -355,7 +354,7 @@ export class Uploads {
     if (info.size > 0 && deadline - started < 1000) return undefined;
     const { stream, etag } = await this.registry.storage.getStream(key);
     if (etag !== info.etag) {
-      (stream as { destroy?: () => void }).destroy?.();
+      stream.destroy();
       return 'replaced';
     }
     const hash = createHash('sha256');
@@ -368,7 +367,7 @@ export class Uploads {
       const elapsed = now - started;
       const late = now > deadline || (elapsed > FAST_HASH_PROBE_MS && now + ((info.size - offset) * elapsed) / offset > deadline);
       if (late) {
-        (stream as { destroy?: () => void }).destroy?.();
+        stream.destroy();
         return undefined;
       }
     }
