@@ -16,12 +16,11 @@
  *   │   ├── session.json                upload session: manifest, blob targets, status
  *   │   ├── blobs/<hex>                 staged bytes, as the client sent them (unverified)
  *   │   └── sealed/<hex>                private copy of a single-PUT blob that the registry hashes
- *   └── rendered/<sha256(catalog content id)>/<id>-repo-<v>.json   pre-rendered /repo answers, per catalog state
+ *   └── rendered/<catalog content id>/<id>-repo-<v>.json   pre-rendered /repo answers, per catalog state
  *
  * User input (names, versions, digests, ids) never reaches a key unchecked: every
  * builder validates its inputs and throws BadRequestError otherwise.
  */
-import { createHash } from 'node:crypto';
 import { BadRequestError } from './errors';
 
 export const NAME_PATTERN = /^[a-z][a-z0-9-]*[a-z0-9]$/;
@@ -97,8 +96,11 @@ export const keys = {
     if (!/^[A-Za-z0-9_.-]+$/.test(variant)) throw new RangeError('bad rendered key');
     return `${keys.renderedState(catalogState)}${variant}`;
   },
-  /** Folder of one catalog state's pre-rendered answers: rendered/<sha256 of Catalog.contentId()>/. */
-  renderedState: (catalogState: string) => `rendered/${createHash('sha256').update(catalogState).digest('hex')}/`,
+  /** Folder of one catalog state's pre-rendered answers: rendered/<Catalog.contentId()>/. */
+  renderedState: (catalogState: string) => {
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(catalogState)) throw new RangeError('bad rendered key');
+    return `rendered/${catalogState}/`;
+  },
   renderedPrefix: () => 'rendered/',
   gcRenderedMarks: () => 'meta/gc-rendered-marks.json',
 };
