@@ -28,7 +28,12 @@ async function baseline(s3: S3Target, file: string): Promise<number> {
   const client = createS3Client({ endpoint: s3.endpoint, region: s3.region, forcePathStyle: true });
   const key = `bench-baseline-upload/${randomBytes(6).toString('hex')}`;
   const t = now();
-  await new Upload({ client, params: { Bucket: s3.bucket, Key: key, Body: createReadStream(file) }, partSize: PART_SIZE, queueSize: CONCURRENCY }).done();
+  await new Upload({
+    client,
+    params: { Bucket: s3.bucket, Key: key, Body: createReadStream(file) },
+    partSize: PART_SIZE,
+    queueSize: CONCURRENCY,
+  }).done();
   const got = await client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: key }));
   const hash = createHash('sha256');
   for await (const chunk of got.Body as AsyncIterable<Buffer>) hash.update(chunk);
@@ -55,7 +60,10 @@ export async function addFigures(results: Results, s3: S3Target, offline: Offlin
     await mkdir(warmDir);
     const tiny = path.join(warmDir, 'tiny.bin');
     await randomFile(tiny, 1024);
-    const warm = await buildBundle({ definitionFile: await definitionFor(warmDir, `${name}-warm`, '1.0.0', tiny), outputDirectory: warmDir });
+    const warm = await buildBundle({
+      definitionFile: await definitionFor(warmDir, `${name}-warm`, '1.0.0', tiny),
+      outputDirectory: warmDir,
+    });
     await addBundle(warm.path, { url: offline.url, token: TEST_TOKEN, pollIntervalMs: 100 });
 
     const base = await baseline(s3, asset);

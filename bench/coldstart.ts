@@ -44,11 +44,18 @@ function firstByte(args: string[], env: NodeJS.ProcessEnv): Promise<{ ms: number
     let err = '';
     child.stderr.on('data', (d) => (err += d));
     child.on('error', reject);
-    child.on('exit', (code) => (first < 0 ? reject(new Error(`exit ${code} without output: ${err.slice(-500)}`)) : resolve({ ms: first, out })));
+    child.on('exit', (code) =>
+      first < 0 ? reject(new Error(`exit ${code} without output: ${err.slice(-500)}`)) : resolve({ ms: first, out }),
+    );
   });
 }
 
-function event(routeKey: string, rawPath: string, pathParameters: Record<string, string> | undefined, headers: Record<string, string>): unknown {
+function event(
+  routeKey: string,
+  rawPath: string,
+  pathParameters: Record<string, string> | undefined,
+  headers: Record<string, string>,
+): unknown {
   const [method] = routeKey.split(' ');
   return {
     version: '2.0',
@@ -57,14 +64,23 @@ function event(routeKey: string, rawPath: string, pathParameters: Record<string,
     rawQueryString: '',
     headers: { host: 'localhost:3000', ...headers },
     ...(pathParameters ? { pathParameters } : {}),
-    requestContext: { http: { method, path: rawPath, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'bench' }, requestId: 'bench', routeKey, stage: '$default' },
+    requestContext: {
+      http: { method, path: rawPath, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'bench' },
+      requestId: 'bench',
+      routeKey,
+      stage: '$default',
+    },
     isBase64Encoded: false,
   };
 }
 
 /** `serverless package` in the code snapshot; returns the .serverless directory. */
 function packageIn(dir: string): string {
-  execFileSync(process.execPath, [path.join(ROOT, 'node_modules/serverless/bin/serverless.js'), 'package'], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'], timeout: 180_000 });
+  execFileSync(process.execPath, [path.join(ROOT, 'node_modules/serverless/bin/serverless.js'), 'package'], {
+    cwd: dir,
+    stdio: ['ignore', 'ignore', 'inherit'],
+    timeout: 180_000,
+  });
   return path.join(dir, '.serverless');
 }
 
@@ -82,9 +98,19 @@ export async function coldStartFigures(results: Results, store: BenchStore, runs
     health: JSON.parse(await readFile(path.join(ROOT, 'events/health.json'), 'utf8')),
     repo: repoEvent,
     packages: JSON.parse(await readFile(path.join(ROOT, 'events/describe.json'), 'utf8')),
-    resource: event('GET /resource/{digest}/{name}', `/resource/${sha256(blob).slice(7)}/asset.txt`, { digest: sha256(blob).slice(7), name: 'asset.txt' }, {}),
+    resource: event(
+      'GET /resource/{digest}/{name}',
+      `/resource/${sha256(blob).slice(7)}/asset.txt`,
+      { digest: sha256(blob).slice(7), name: 'asset.txt' },
+      {},
+    ),
     v2: event('GET /v2', '/v2', undefined, {}),
-    uploads: event('GET /uploads/{id}', '/uploads/aaaaaaaaaaaaaaaaaaaaaaaaaa', { id: 'aaaaaaaaaaaaaaaaaaaaaaaaaa' }, { authorization: `Bearer ${TEST_TOKEN}` }),
+    uploads: event(
+      'GET /uploads/{id}',
+      '/uploads/aaaaaaaaaaaaaaaaaaaaaaaaaa',
+      { id: 'aaaaaaaaaaaaaaaaaaaaaaaaaa' },
+      { authorization: `Bearer ${TEST_TOKEN}` },
+    ),
   };
 
   const slsDir = packageIn(codeDir);

@@ -45,7 +45,13 @@ async function retried<T>(op: () => Promise<T>, counter: { retries: number }): P
   }
 }
 
-export async function commitInProcess(results: Results, store: BenchStore, writers: number, perWriter: number, baseRate: number): Promise<void> {
+export async function commitInProcess(
+  results: Results,
+  store: BenchStore,
+  writers: number,
+  perWriter: number,
+  baseRate: number,
+): Promise<void> {
   const run = randomBytes(3).toString('hex');
   const instances = Array.from({ length: writers }, () => {
     const c = counting(store.make());
@@ -69,7 +75,9 @@ export async function commitInProcess(results: Results, store: BenchStore, write
   const commits = writers * perWriter;
   const requests = (instances.reduce((n, i) => n + i.c.count(), 0) - before) / commits;
   const { state } = await new Catalog(store.make()).read();
-  const lost = instances.flatMap((_, w) => Array.from({ length: perWriter }, (_, k) => [w, k])).filter(([w, k]) => !find(state, `commit-${run}-w${w}`, `1.${k}.0`)).length;
+  const lost = instances
+    .flatMap((_, w) => Array.from({ length: perWriter }, (_, k) => [w, k]))
+    .filter(([w, k]) => !find(state, `commit-${run}-w${w}`, `1.${k}.0`)).length;
   if (lost) throw new Error(`${lost} acknowledged commits are missing`);
   const rate = commits / seconds;
   results.add({
@@ -81,7 +89,14 @@ export async function commitInProcess(results: Results, store: BenchStore, write
   });
 }
 
-export async function commitOffline(results: Results, driver: string, instances: Offline[], writers: number, perWriter: number, baseRate: number): Promise<void> {
+export async function commitOffline(
+  results: Results,
+  driver: string,
+  instances: Offline[],
+  writers: number,
+  perWriter: number,
+  baseRate: number,
+): Promise<void> {
   const run = randomBytes(3).toString('hex');
   const counter = { retries: 0 };
   const t0 = now();

@@ -15,7 +15,8 @@ import { registryOver, type BenchStore } from './lib/stores';
 import type { Results } from './lib/table';
 
 export const COSMOS_HEADERS = {
-  accept: 'application/vnd.dcos.universe.repo+json;charset=utf-8;version=v5,application/vnd.dcos.universe.repo+json;charset=utf-8;version=v4,application/vnd.dcos.universe.repo+json;charset=utf-8;version=v3',
+  accept:
+    'application/vnd.dcos.universe.repo+json;charset=utf-8;version=v5,application/vnd.dcos.universe.repo+json;charset=utf-8;version=v4,application/vnd.dcos.universe.repo+json;charset=utf-8;version=v3',
   'accept-encoding': 'gzip',
   'user-agent': 'cosmos/0.6.0 dcos/2.2.0',
 };
@@ -32,7 +33,8 @@ async function clientGet(storage: Storage, res: Awaited<ReturnType<typeof repoAn
   if (res.statusCode !== 307) throw new Error(`/repo answered ${res.statusCode}`);
   const location = String(res.headers!.location);
   // The filesystem driver's signed URLs name the registry's own /_store route: read the key.
-  if (location.startsWith(`${ORIGIN}/_store/`)) return (await storage.get(decodeURIComponent(new URL(location).pathname.slice('/_store/'.length)))).body;
+  if (location.startsWith(`${ORIGIN}/_store/`))
+    return (await storage.get(decodeURIComponent(new URL(location).pathname.slice('/_store/'.length)))).body;
   const r = await fetch(location);
   if (!r.ok) throw new Error(`GET of the pre-rendered /repo answered ${r.status}`);
   return Buffer.from(await r.arrayBuffer());
@@ -52,7 +54,12 @@ export async function repoFigures(results: Results, store: BenchStore, label: st
   const first = await repoAnswer(registry, request());
   const firstBody = await clientGet(c.storage, first);
   const doc = first.statusCode === 200 && first.headers?.['content-encoding'] === 'gzip' ? gunzipSync(firstBody) : firstBody;
-  const how = first.statusCode === 307 ? 'redirect + GET' : first.headers?.['content-encoding'] === 'gzip' ? `inline gzip ${mib(firstBody.length)}` : 'inline';
+  const how =
+    first.statusCode === 307
+      ? 'redirect + GET'
+      : first.headers?.['content-encoding'] === 'gzip'
+        ? `inline gzip ${mib(firstBody.length)}`
+        : 'inline';
 
   // Baseline object: the same bytes as the document, stored under the same store.
   const baseKey = keys.rendered('bench-baseline', `${label.replace(/[^A-Za-z0-9_.-]/g, '-')}.json`);
@@ -109,7 +116,9 @@ export async function repoFigures(results: Results, store: BenchStore, label: st
       } catch (error) {
         if (attempt >= 2) throw error;
         failures++;
-        process.stderr.write(`[bench] /repo fetch failed, retrying: ${(error as Error).message} ${String((error as { cause?: unknown }).cause ?? '')}\n`);
+        process.stderr.write(
+          `[bench] /repo fetch failed, retrying: ${(error as Error).message} ${String((error as { cause?: unknown }).cause ?? '')}\n`,
+        );
       }
     }
   };

@@ -51,7 +51,13 @@ export async function rssFigures(results: Results, offline: Offline, bytes: numb
       target: `< ${TARGET_MB} MB`,
       met: build.rssMb < TARGET_MB,
     });
-    const add = await cli(['add', `--dcos-file=${path.join(dir, `${name}-1.0.0.dcos`)}`, `--url=${offline.url}`, `--token=${TEST_TOKEN}`, '--json']);
+    const add = await cli([
+      'add',
+      `--dcos-file=${path.join(dir, `${name}-1.0.0.dcos`)}`,
+      `--url=${offline.url}`,
+      `--token=${TEST_TOKEN}`,
+      '--json',
+    ]);
     results.add({
       figure: `peak RSS of \`add\` with a ${mb} asset (took ${ms(add.ms)})`,
       value: `${add.rssMb.toFixed(0)} MB`,

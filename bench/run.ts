@@ -52,7 +52,9 @@ async function main(): Promise<void> {
       }
       const needOffline = on('repo') || on('commit') || on('server') || (driver === 's3' && (on('add') || on('rss')));
       const [a, b, c, r] = needOffline
-        ? await Promise.all([small.env, small.env, small.env, ...(on('repo') ? [real.env] : [])].map((env) => startOfflineIn(code.dir, env)))
+        ? await Promise.all(
+            [small.env, small.env, small.env, ...(on('repo') ? [real.env] : [])].map((env) => startOfflineIn(code.dir, env)),
+          )
         : [];
       offline.push(...[a, b, c, r].filter(Boolean));
       const label = (n: number, size: number) => `${n.toLocaleString('en')} versions × ${kib(size)}`;

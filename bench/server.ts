@@ -11,14 +11,22 @@ import type { Results } from './lib/table';
 
 const ACCEPT = 'application/vnd.dcos.universe.repo+json;charset=utf-8;version=v5';
 
-export async function serverFigures(results: Results, env: Record<string, string>, offline: Offline, describePath: string, n: number): Promise<void> {
+export async function serverFigures(
+  results: Results,
+  env: Record<string, string>,
+  offline: Offline,
+  describePath: string,
+  n: number,
+): Promise<void> {
   const server = await startServer({ env, flags: ['--schedules', 'off'] });
   try {
-    const get = (base: string, p: string, headers: Record<string, string> = {}) => async () => {
-      const res = await fetch(`${base}${p}`, { headers });
-      await res.arrayBuffer();
-      if (res.status !== 200) throw new Error(`${p}: ${res.status}`);
-    };
+    const get =
+      (base: string, p: string, headers: Record<string, string> = {}) =>
+      async () => {
+        const res = await fetch(`${base}${p}`, { headers });
+        await res.arrayBuffer();
+        if (res.status !== 200) throw new Error(`${p}: ${res.status}`);
+      };
     for (const [what, p, headers] of [
       ['/repo', '/repo', { accept: ACCEPT, 'accept-encoding': 'gzip' }],
       ['describe', describePath, {}],

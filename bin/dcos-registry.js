@@ -14,6 +14,6 @@ if (existsSync(built)) {
   entry = require(join(__dirname, '..', 'cli', 'main.ts'));
 }
 entry.cli().catch((err) => {
-  process.stderr.write(`Error: ${err && err.message ? err.message : err}\n`);
+  process.stderr.write(`Error: ${err?.message ? err.message : err}\n`);
   process.exitCode = 1;
 });

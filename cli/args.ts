@@ -68,7 +68,8 @@ export function parseCommandLine(argv: readonly string[]): Parsed {
   }
   if (first === '--version' || first === '-V' || first === 'version') return { kind: 'version' };
   if (!(VERBS as readonly string[]).includes(first)) {
-    if (first === 'activate') throw new UsageError('activate has no meaning here: deploy the registry with `serverless deploy` or run the production server');
+    if (first === 'activate')
+      throw new UsageError('activate has no meaning here: deploy the registry with `serverless deploy` or run the production server');
     throw new UsageError(`unknown command ${JSON.stringify(first)}; commands: ${VERBS.join(', ')}`);
   }
   const verb = first as Verb;

@@ -3,7 +3,16 @@
  * the lines printed otherwise). Printing and exit codes are main.ts's business.
  */
 import { buildBundle, createDispatcher, migrateToFile, type BuildProgress } from '../lib/build';
-import { addBundle, collectGarbage, describePackage, listPackages, removePackage, ClientConfigError, type AddProgress, type ClientOptions } from '../lib/client';
+import {
+  addBundle,
+  collectGarbage,
+  describePackage,
+  listPackages,
+  removePackage,
+  ClientConfigError,
+  type AddProgress,
+  type ClientOptions,
+} from '../lib/client';
 import { UsageError, type Verb } from './args';
 import type { CliEnvironment } from './env';
 import { formatBytes, type Progress } from './progress';
@@ -27,7 +36,12 @@ function clientOptions(ctx: CommandContext): ClientOptions {
   return {
     url,
     token: str(ctx.flags.token) ?? ctx.env.registryToken,
-    dispatcher: createDispatcher({ httpProxy: ctx.env.httpProxy, httpsProxy: ctx.env.httpsProxy, noProxy: ctx.env.noProxy, caFile: ctx.env.caFile }),
+    dispatcher: createDispatcher({
+      httpProxy: ctx.env.httpProxy,
+      httpsProxy: ctx.env.httpsProxy,
+      noProxy: ctx.env.noProxy,
+      caFile: ctx.env.caFile,
+    }),
   };
 }
 
@@ -74,7 +88,12 @@ async function build(ctx: CommandContext): Promise<CommandResult> {
     outputDirectory: str(ctx.flags['output-directory'])!,
     insecureRegistries: (ctx.flags['insecure-registry'] as string[] | undefined) ?? [],
     dockerConfigPath: str(ctx.flags['docker-config']) ?? env.dockerConfigPath,
-    dispatcher: createDispatcher({ httpProxy: env.httpProxy, httpsProxy: env.httpsProxy, noProxy: env.noProxy, caFile: str(ctx.flags['ca-file']) ?? env.caFile }),
+    dispatcher: createDispatcher({
+      httpProxy: env.httpProxy,
+      httpsProxy: env.httpsProxy,
+      noProxy: env.noProxy,
+      caFile: str(ctx.flags['ca-file']) ?? env.caFile,
+    }),
     onProgress,
   });
   progress.clear();
@@ -131,7 +150,9 @@ async function remove(ctx: CommandContext): Promise<CommandResult> {
 
 async function list(ctx: CommandContext): Promise<CommandResult> {
   const body = await listPackages(clientOptions(ctx));
-  const lines = (body.packages ?? []).flatMap((p) => p.versions.map((v) => `${p.name} ${v.version} ${v.status}${v.releaseVersion !== undefined ? ` ${v.releaseVersion}` : ''}`));
+  const lines = (body.packages ?? []).flatMap((p) =>
+    p.versions.map((v) => `${p.name} ${v.version} ${v.status}${v.releaseVersion !== undefined ? ` ${v.releaseVersion}` : ''}`),
+  );
   return { json: body, text: lines.length ? lines : ['No packages'] };
 }
 

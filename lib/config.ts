@@ -75,7 +75,8 @@ function url(env: Env, name: string): string | undefined {
 function byteCount(env: Env, name: string, max: number, fallback: number): number {
   const raw = env[name]?.trim();
   if (!raw) return fallback;
-  if (!/^\d+$/.test(raw) || Number(raw) > max) throw new ConfigError(name, `must be a whole number of bytes from 0 to ${max} (got "${raw}")`);
+  if (!/^\d+$/.test(raw) || Number(raw) > max)
+    throw new ConfigError(name, `must be a whole number of bytes from 0 to ${max} (got "${raw}")`);
   return Number(raw);
 }
 

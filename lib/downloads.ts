@@ -81,17 +81,32 @@ export async function downloadAnswer(registry: Registry, d: Download): Promise<R
       return {
         statusCode: 206,
         // identity: keeps serverless-offline (hapi) from gzipping it into a chunked answer without a length.
-        headers: { ...content, 'content-range': `bytes ${range.start}-${range.end}/${d.size}`, 'content-length': String(body.length), 'content-encoding': 'identity' },
+        headers: {
+          ...content,
+          'content-range': `bytes ${range.start}-${range.end}/${d.size}`,
+          'content-length': String(body.length),
+          'content-encoding': 'identity',
+        },
         body: body.toString('base64'),
         isBase64Encoded: true,
       };
     }
     if (!range && d.size <= PROXY_LIMIT) {
       const { body } = await registry.storage.get(key);
-      return { statusCode: 200, headers: { ...content, 'content-length': String(body.length), 'content-encoding': 'identity' }, body: body.toString('base64'), isBase64Encoded: true };
+      return {
+        statusCode: 200,
+        headers: { ...content, 'content-length': String(body.length), 'content-encoding': 'identity' },
+        body: body.toString('base64'),
+        isBase64Encoded: true,
+      };
     }
   }
-  const location = await registry.storage.signGet(key, { expiresIn: SIGNED_URL_TTL_S, origin: d.origin, filename: d.filename, contentType: 'application/octet-stream' });
+  const location = await registry.storage.signGet(key, {
+    expiresIn: SIGNED_URL_TTL_S,
+    origin: d.origin,
+    filename: d.filename,
+    contentType: 'application/octet-stream',
+  });
   // The signed URL expires: a cache may keep the redirect for a minute only.
   const { etag: _e, ...kept } = d.headers;
   return { statusCode: 307, headers: { ...kept, location, 'cache-control': 'private, max-age=60' }, body: '' };

@@ -46,7 +46,13 @@ export const GC_GRACE_MS = 3600 * 1000;
  * Deletes the groups (an id and its keys) found unwanted on two runs at least `grace` apart,
  * remembering in `marksKey` since when each unwanted one was seen. Returns keys deleted.
  */
-async function sweepUnwanted(storage: Registry['storage'], marksKey: string, unwanted: Map<string, string[]>, grace: number, now: () => number): Promise<number> {
+async function sweepUnwanted(
+  storage: Registry['storage'],
+  marksKey: string,
+  unwanted: Map<string, string[]>,
+  grace: number,
+  now: () => number,
+): Promise<number> {
   const marks = (await readJson<Record<string, number>>(storage, marksKey)) ?? {};
   const nextMarks: Record<string, number> = {};
   let deleted = 0;
@@ -110,12 +116,23 @@ export async function collectGarbage(registry: Registry, options: GcOptions = {}
   const grace = options.graceMs ?? GC_GRACE_MS;
   const now = options.now ?? Date.now;
   await registry.gate.check();
-  const result: GcResult = { blobsDeleted: 0, bytesFreed: 0, chunksDeleted: 0, renderedDeleted: 0, uploadsDeleted: 0, logEntriesDeleted: 0, resumed: false };
+  const result: GcResult = {
+    blobsDeleted: 0,
+    bytesFreed: 0,
+    chunksDeleted: 0,
+    renderedDeleted: 0,
+    uploadsDeleted: 0,
+    logEntriesDeleted: 0,
+    resumed: false,
+  };
 
   const deleteBlobs = async (digests: string[]) => {
     await mapLimit(digests, 16, async (d) => {
       const key = keys.blob(d);
-      const size = await storage.head(key).then((o) => o.size, (e) => (e instanceof NotFoundError ? -1 : Promise.reject(e)));
+      const size = await storage.head(key).then(
+        (o) => o.size,
+        (e) => (e instanceof NotFoundError ? -1 : Promise.reject(e)),
+      );
       if (size < 0) return;
       await storage.delete(key);
       result.blobsDeleted++;

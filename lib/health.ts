@@ -15,7 +15,10 @@ export async function health(registry: Registry): Promise<{ status: number; body
   try {
     const [{ state }, verdict] = await Promise.all([registry.catalog.read(), readVerdict(registry.storage)]);
     if (verdict && !verdict.ok) return unhealthy(`Storage refuses writes: ${verdict.reason}`);
-    return { status: 200, body: JSON.stringify({ checks: { '/repo': { Healthy: { message: `Able to find ${state.versions.length} package(s).` } } } }) };
+    return {
+      status: 200,
+      body: JSON.stringify({ checks: { '/repo': { Healthy: { message: `Able to find ${state.versions.length} package(s).` } } } }),
+    };
   } catch (error) {
     log.error('health check failed', describeError(error));
     return unhealthy('Unable to read the catalog from storage');

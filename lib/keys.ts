@@ -31,18 +31,26 @@ export const UPLOAD_ID = /^[a-z0-9]{26}$/;
 
 export function checkName(name: unknown): string {
   if (typeof name !== 'string' || name.length > 64 || !NAME_PATTERN.test(name)) {
-    throw new BadRequestError(`Invalid package name: must match ${NAME_PATTERN.source} (at most 64 characters)`, {
-      packageName: String(name).slice(0, 100),
-    }, 'InvalidPackageName');
+    throw new BadRequestError(
+      `Invalid package name: must match ${NAME_PATTERN.source} (at most 64 characters)`,
+      {
+        packageName: String(name).slice(0, 100),
+      },
+      'InvalidPackageName',
+    );
   }
   return name;
 }
 
 export function checkVersion(version: unknown): string {
   if (typeof version !== 'string' || version.length > 64 || !VERSION_PATTERN.test(version)) {
-    throw new BadRequestError(`Invalid package version: must match ^[-a-zA-Z0-9.]+$, not only dots (at most 64 characters)`, {
-      packageVersion: String(version).slice(0, 100),
-    }, 'InvalidPackageVersion');
+    throw new BadRequestError(
+      `Invalid package version: must match ^[-a-zA-Z0-9.]+$, not only dots (at most 64 characters)`,
+      {
+        packageVersion: String(version).slice(0, 100),
+      },
+      'InvalidPackageVersion',
+    );
   }
   return version;
 }
@@ -51,7 +59,11 @@ export function checkVersion(version: unknown): string {
 export function checkDigest(digest: unknown): string {
   const hex = typeof digest === 'string' && digest.startsWith('sha256:') ? digest.slice(7) : digest;
   if (typeof hex !== 'string' || !HEX_DIGEST.test(hex)) {
-    throw new BadRequestError('Invalid digest: must be sha256:<64 lowercase hex digits>', { digest: String(digest).slice(0, 100) }, 'InvalidDigest');
+    throw new BadRequestError(
+      'Invalid digest: must be sha256:<64 lowercase hex digits>',
+      { digest: String(digest).slice(0, 100) },
+      'InvalidDigest',
+    );
   }
   return hex;
 }

@@ -36,7 +36,12 @@ export function describeVersion(state: CatalogState, v: CatalogVersion): Describ
     size: v.blobs.reduce((n, b) => n + b.size, 0),
     blobs: v.blobs.length,
     resources: v.assets.map((a) => ({ uri: a.uri, name: a.name, digest: a.digest, size: a.size })),
-    images: v.images.map((i) => ({ reference: i.reference, repository: i.repository, manifestDigest: i.manifestDigest, mediaType: i.mediaType })),
+    images: v.images.map((i) => ({
+      reference: i.reference,
+      repository: i.repository,
+      manifestDigest: i.manifestDigest,
+      mediaType: i.mediaType,
+    })),
   };
 }
 
@@ -58,7 +63,9 @@ function safeCoordinates(name: string, version: string): boolean {
   }
 }
 
-export async function list(registry: Registry): Promise<{ packages: Array<{ name: string; versions: Array<{ version: string; status: string; releaseVersion: number }> }> }> {
+export async function list(
+  registry: Registry,
+): Promise<{ packages: Array<{ name: string; versions: Array<{ version: string; status: string; releaseVersion: number }> }> }> {
   const { state } = await registry.catalog.read();
   const rv = releaseVersions(state);
   const byName = new Map<string, CatalogVersion[]>();
@@ -74,7 +81,11 @@ export async function list(registry: Registry): Promise<{ packages: Array<{ name
   };
 }
 
-export async function remove(registry: Registry, name: string, version: string): Promise<{ name: string; version: string; status: 'Removed' }> {
+export async function remove(
+  registry: Registry,
+  name: string,
+  version: string,
+): Promise<{ name: string; version: string; status: 'Removed' }> {
   checkName(name);
   checkVersion(version);
   await registry.gate.check();

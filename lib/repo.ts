@@ -30,7 +30,10 @@ export interface Variant {
  * application/json gets v5 with that type; anything else is 406.
  */
 export function negotiate(accept: string | undefined): Variant {
-  const items = (accept ?? '*/*').split(',').map((s) => s.trim()).filter(Boolean);
+  const items = (accept ?? '*/*')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   let best: RepoVersion | undefined;
   let anyJson = false;
   for (const item of items) {
@@ -98,7 +101,7 @@ export async function repoAnswer(registry: Registry, req: RepoRequest): Promise<
     .slice(0, 32);
   const etag = `"${id}"`;
   const headers: Record<string, string> = { etag, 'cache-control': 'no-cache', vary: 'Accept, Accept-Encoding, User-Agent' };
-  if (req.ifNoneMatch && req.ifNoneMatch.split(',').some((t) => t.trim() === etag || t.trim() === '*')) {
+  if (req.ifNoneMatch?.split(',').some((t) => t.trim() === etag || t.trim() === '*')) {
     return { statusCode: 304, headers, body: '' };
   }
   let cache = caches.get(registry.catalog);

@@ -37,8 +37,16 @@ export async function resourceAnswer(registry: Registry, req: ResourceRequest): 
   if (!asset) throw new ResourceNotFoundError(`${digest}/${req.name}`);
   const etag = `"${digest}"`;
   const headers = { etag, 'cache-control': 'public, max-age=31536000, immutable' };
-  if (req.ifNoneMatch && req.ifNoneMatch.split(',').some((t) => t.trim().replace(/^W\//, '') === etag || t.trim() === '*')) {
+  if (req.ifNoneMatch?.split(',').some((t) => t.trim().replace(/^W\//, '') === etag || t.trim() === '*')) {
     return { statusCode: 304, headers, body: '' };
   }
-  return downloadAnswer(registry, { hex: digest, size: asset.size, range: req.range, origin: req.origin, filename: asset.name, headers, head: !!req.head });
+  return downloadAnswer(registry, {
+    hex: digest,
+    size: asset.size,
+    range: req.range,
+    origin: req.origin,
+    filename: asset.name,
+    headers,
+    head: !!req.head,
+  });
 }

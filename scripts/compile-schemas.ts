@@ -40,7 +40,9 @@ export function generateValidators(): Map<string, string> {
     code: { source: true, esm: false, lines: true }, // CommonJS: esbuild bundles it, vitest and tsx load it
   });
   addFormats(ajv);
-  const files = readdirSync(SCHEMA_DIR).filter((f) => f.endsWith('.json')).sort();
+  const files = readdirSync(SCHEMA_DIR)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
   for (const file of files) {
     ajv.addSchema(JSON.parse(readFileSync(path.join(SCHEMA_DIR, file), 'utf8')));
   }

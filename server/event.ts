@@ -128,7 +128,11 @@ export function lambdaContext(functionName: string, requestId: string, deadline:
  */
 export function normalizeResult(result: unknown): APIGatewayProxyStructuredResultV2 {
   if (result && typeof result === 'object' && 'statusCode' in result) return result as APIGatewayProxyStructuredResultV2;
-  return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: typeof result === 'string' ? result : JSON.stringify(result ?? null) };
+  return {
+    statusCode: 200,
+    headers: { 'content-type': 'application/json' },
+    body: typeof result === 'string' ? result : JSON.stringify(result ?? null),
+  };
 }
 
 export function writeResult(res: ServerResponse, result: APIGatewayProxyStructuredResultV2): void {

@@ -74,9 +74,16 @@ export function blobOf(routeKey: string, params: Record<string, string>): BlobRe
  * the catalog; only its size was over the Lambda payload limit), with the handler's headers
  * (Docker-Content-Digest, ...) and Range support as lib/downloads.ts gives below the limit.
  */
-export async function proxiedBlob(registry: Registry, blob: BlobRef, handlerHeaders: Record<string, string>, rangeHeader: string | undefined): Promise<StreamAnswer> {
+export async function proxiedBlob(
+  registry: Registry,
+  blob: BlobRef,
+  handlerHeaders: Record<string, string>,
+  rangeHeader: string | undefined,
+): Promise<StreamAnswer> {
   const key = keys.blob(blob.hex);
-  const kept = Object.fromEntries(Object.entries(handlerHeaders).filter(([k]) => !['location', 'cache-control', 'content-length'].includes(k.toLowerCase())));
+  const kept = Object.fromEntries(
+    Object.entries(handlerHeaders).filter(([k]) => !['location', 'cache-control', 'content-length'].includes(k.toLowerCase())),
+  );
   const headers: Record<string, string> = {
     ...kept,
     etag: blob.etag,

@@ -48,7 +48,8 @@ const TIME_UNITS: Record<string, number> = { '': 1, ms: 1, s: 1000, m: 60_000, m
 function quantity(flag: string, raw: string, units: Record<string, number>): number {
   const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(raw.trim());
   const unit = m?.[2].toLowerCase();
-  if (!m || unit === undefined || !(unit in units)) throw new OptionsError(flag, `expected a number with one of the units ${Object.keys(units).filter(Boolean).join(', ')} (got "${raw}")`);
+  if (!m || unit === undefined || !(unit in units))
+    throw new OptionsError(flag, `expected a number with one of the units ${Object.keys(units).filter(Boolean).join(', ')} (got "${raw}")`);
   return Math.round(Number(m[1]) * units[unit]);
 }
 
@@ -89,8 +90,10 @@ export function parseServerOptions(argv: string[]): ServerOptions | 'help' {
   const port = Number(values.port ?? '3000');
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new OptionsError('port', `must be 0..65535 (got "${values.port}")`);
   if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) throw new OptionsError('tls-cert', 'and --tls-key go together');
-  const size = (flag: keyof typeof values, fallback: string) => quantity(flag, (values[flag] as string | undefined) ?? fallback, SIZE_UNITS);
-  const time = (flag: keyof typeof values, fallback: string) => quantity(flag, (values[flag] as string | undefined) ?? fallback, TIME_UNITS);
+  const size = (flag: keyof typeof values, fallback: string) =>
+    quantity(flag, (values[flag] as string | undefined) ?? fallback, SIZE_UNITS);
+  const time = (flag: keyof typeof values, fallback: string) =>
+    quantity(flag, (values[flag] as string | undefined) ?? fallback, TIME_UNITS);
   const positive = (flag: string, n: number) => {
     if (n <= 0) throw new OptionsError(flag, 'must be greater than 0');
     return n;

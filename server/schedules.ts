@@ -26,7 +26,14 @@ export function startSchedules(enabled: boolean, random = Math.random): Schedule
       if (stopped) return;
       const id = randomUUID();
       const started = Date.now();
-      const event = { version: '0', id, source: 'aws.events', 'detail-type': 'Scheduled Event', time: new Date().toISOString(), detail: {} };
+      const event = {
+        version: '0',
+        id,
+        source: 'aws.events',
+        'detail-type': 'Scheduled Event',
+        time: new Date().toISOString(),
+        detail: {},
+      };
       const p = fn
         .handler(event, lambdaContext(name, id, Date.now() + interval))
         .then((result) => log.info('scheduled', { function: name, ms: Date.now() - started, result }))

@@ -51,7 +51,8 @@ export interface RegistryServer {
 
 export function buildRouter(functions = HTTP_FUNCTIONS): Router<Target> {
   const table: Array<[string, Target]> = [];
-  for (const [functionName, fn] of Object.entries(functions)) for (const key of fn.routes) table.push([key, { functionName, handler: fn.handler }]);
+  for (const [functionName, fn] of Object.entries(functions))
+    for (const key of fn.routes) table.push([key, { functionName, handler: fn.handler }]);
   return new Router(table);
 }
 
@@ -98,7 +99,13 @@ export function createRegistryServer(options: ServerOptions, registry: () => Reg
   const responses = new Set<ServerResponse>();
   let idleWaiter: (() => void) | undefined;
 
-  async function route(req: IncomingMessage, res: ServerResponse, requestId: string, note: Record<string, unknown>, expectsContinue: boolean): Promise<void> {
+  async function route(
+    req: IncomingMessage,
+    res: ServerResponse,
+    requestId: string,
+    note: Record<string, unknown>,
+    expectsContinue: boolean,
+  ): Promise<void> {
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://registry.invalid');
@@ -137,10 +144,25 @@ export function createRegistryServer(options: ServerOptions, registry: () => Reg
     if (expectsContinue) res.writeContinue();
     const body = await readBody(req, options.maxBodyBytes, options.bodyTimeoutMs);
     note.bytesIn = body.length;
-    const event = toEvent({ req, url, routeKey: match.routeKey, pathParameters: match.pathParameters, body, requestId, secure, now: new Date() });
+    const event = toEvent({
+      req,
+      url,
+      routeKey: match.routeKey,
+      pathParameters: match.pathParameters,
+      body,
+      requestId,
+      secure,
+      now: new Date(),
+    });
     const deadline = Date.now() + options.handlerTimeoutMs;
-    const result = normalizeResult(await withTimeout(match.target.handler(event, lambdaContext(match.target.functionName, requestId, deadline)), options.handlerTimeoutMs));
-    const blob = result.statusCode === 307 && registry().config.downloads === 'proxy' ? blobOf(match.routeKey, match.pathParameters) : undefined;
+    const result = normalizeResult(
+      await withTimeout(
+        match.target.handler(event, lambdaContext(match.target.functionName, requestId, deadline)),
+        options.handlerTimeoutMs,
+      ),
+    );
+    const blob =
+      result.statusCode === 307 && registry().config.downloads === 'proxy' ? blobOf(match.routeKey, match.pathParameters) : undefined;
     if (blob) {
       // Proxy mode: clients cannot reach the store, and a blob over the Lambda payload limit
       // gets a redirect from the handler; this server has no such limit and streams it.
@@ -219,7 +241,9 @@ export function createRegistryServer(options: ServerOptions, registry: () => Reg
     connectionsCheckingInterval: Math.min(1000, options.headersTimeoutMs),
   };
   const server = options.tls
-    ? https.createServer({ ...serverOptions, cert: readFileSync(options.tls.cert), key: readFileSync(options.tls.key) }, (q, s) => onRequest(q, s))
+    ? https.createServer({ ...serverOptions, cert: readFileSync(options.tls.cert), key: readFileSync(options.tls.key) }, (q, s) =>
+        onRequest(q, s),
+      )
     : http.createServer(serverOptions, (q, s) => onRequest(q, s));
   // Answer Expect: 100-continue only once the size is known to be acceptable.
   server.on('checkContinue', (q, s) => onRequest(q, s, true));

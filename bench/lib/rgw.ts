@@ -34,6 +34,7 @@ export function startS3(settings: BenchSettings): S3Target {
     endpoint: `http://127.0.0.1:${RGW_ENV.RGW_PORT}`,
     bucket: 'registry-test',
     region: 'us-east-1',
-    stop: () => execFileSync('bash', [path.join(ROOT, 'scripts/rgw.sh'), 'stop'], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] }),
+    stop: () =>
+      execFileSync('bash', [path.join(ROOT, 'scripts/rgw.sh'), 'stop'], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] }),
   };
 }

@@ -84,7 +84,12 @@ export async function realEntries(count: number, packageDir: string, targetBytes
       .map(([, uri], k) => ({ uri, digest: sha(`${name}/${version}/${uri}`), size: 1000 + k, name: uri.split('/').pop() || `asset-${k}` }));
     const pkg = { ...def, name, version };
     const pad = Math.max(0, targetBytes - JSON.stringify(pkg).length - 40);
-    return entry(name, version, { ...pkg, postUninstallNotes: `${String(def.postUninstallNotes ?? '')} ${base64Filler(pad, `${name}/${version}`)}` }, assets);
+    return entry(
+      name,
+      version,
+      { ...pkg, postUninstallNotes: `${String(def.postUninstallNotes ?? '')} ${base64Filler(pad, `${name}/${version}`)}` },
+      assets,
+    );
   });
 }
 

@@ -55,5 +55,10 @@ export async function benchStore(driver: Driver, s3: S3Target, tag: string): Pro
 
 /** A registry over the given storage, as a function process builds it. */
 export function registryOver(storage: Storage): Registry {
-  return { config: parseConfig({ REGISTRY_WRITE_TOKENS: 'bench-token-0123456789' }), storage, catalog: new Catalog(storage), gate: new WriteGate(storage) };
+  return {
+    config: parseConfig({ REGISTRY_WRITE_TOKENS: 'bench-token-0123456789' }),
+    storage,
+    catalog: new Catalog(storage),
+    gate: new WriteGate(storage),
+  };
 }

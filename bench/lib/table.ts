@@ -19,7 +19,9 @@ export class Results {
   add(row: Row): void {
     this.rows.push(row);
     // Progress on stderr as rows come in, so a long run shows where it is.
-    process.stderr.write(`[bench] ${row.figure}: ${row.value}${row.baseline ? ` vs ${row.baseline}` : ''}${row.ratio !== undefined ? ` (${row.ratio.toFixed(2)}×)` : ''}\n`);
+    process.stderr.write(
+      `[bench] ${row.figure}: ${row.value}${row.baseline ? ` vs ${row.baseline}` : ''}${row.ratio !== undefined ? ` (${row.ratio.toFixed(2)}×)` : ''}\n`,
+    );
   }
 
   markdown(header: string): string {
@@ -29,8 +31,9 @@ export class Results {
       '',
       '| figure | value | baseline | ratio | target | met |',
       '| --- | ---: | ---: | ---: | --- | :---: |',
-      ...this.rows.map((r) =>
-        `| ${cell(r.figure)} | ${cell(r.value)} | ${cell(r.baseline)} | ${r.ratio === undefined ? '—' : `${r.ratio.toFixed(2)}×`} | ${cell(r.target)} | ${r.met === undefined ? '' : r.met ? 'yes' : '**no**'} |`,
+      ...this.rows.map(
+        (r) =>
+          `| ${cell(r.figure)} | ${cell(r.value)} | ${cell(r.baseline)} | ${r.ratio === undefined ? '—' : `${r.ratio.toFixed(2)}×`} | ${cell(r.target)} | ${r.met === undefined ? '' : r.met ? 'yes' : '**no**'} |`,
       ),
     ];
     return `${lines.join('\n')}\n`;

@@ -74,7 +74,13 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
   const definition = await readDefinition(opts.definitionFile);
   const path = join(opts.outputDirectory, `${definition.name}-${definition.version}.dcos`);
   // Checked first so nobody waits for gigabytes of downloads to learn this; writeBundle re-checks atomically.
-  if (await stat(path).then(() => true, () => false)) throw new BundleExistsError(path);
+  if (
+    await stat(path).then(
+      () => true,
+      () => false,
+    )
+  )
+    throw new BundleExistsError(path);
 
   const progress = opts.onProgress ?? (() => undefined);
   const staging = await BlobStaging.create(opts.outputDirectory).catch((err: Error) => {

@@ -76,7 +76,9 @@ export async function downloadAsset(uri: string, opts: DownloadOptions): Promise
     );
   } catch (err) {
     if (err instanceof AssetDownloadError) throw err;
-    const detail = (err as Error).message + ((err as { cause?: { code?: string } }).cause?.code ? ` (${(err as { cause: { code: string } }).cause.code})` : '');
+    const detail =
+      (err as Error).message +
+      ((err as { cause?: { code?: string } }).cause?.code ? ` (${(err as { cause: { code: string } }).cause.code})` : '');
     throw new AssetDownloadError(`cannot download ${uri}: ${detail}`, { cause: err });
   }
 }

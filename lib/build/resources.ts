@@ -57,6 +57,7 @@ export function assetName(uri: string): string {
   } catch {
     /* keep the raw segment */
   }
-  if (!name || name === '.' || name === '..' || /[/\\]/.test(name)) name = raw && !/[/\\]/.test(raw) && raw !== '..' && raw !== '.' ? raw : 'asset';
+  if (!name || name === '.' || name === '..' || /[/\\]/.test(name))
+    name = raw && !/[/\\]/.test(raw) && raw !== '..' && raw !== '.' ? raw : 'asset';
   return name.slice(0, 255);
 }

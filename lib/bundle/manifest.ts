@@ -82,10 +82,12 @@ export function checkManifest(value: unknown): asserts value is BundleManifest {
     sizes.set(b.digest, b.size);
   }
   for (const a of m.assets) {
-    if (sizes.get(a.digest) !== a.size) throw new InvalidBundleError(`asset ${a.uri} names blob ${a.digest} of size ${a.size}, not listed in blobs`);
+    if (sizes.get(a.digest) !== a.size)
+      throw new InvalidBundleError(`asset ${a.uri} names blob ${a.digest} of size ${a.size}, not listed in blobs`);
   }
   for (const i of m.images) {
-    if (!sizes.has(i.manifestDigest)) throw new InvalidBundleError(`image ${i.reference} names manifest ${i.manifestDigest}, not listed in blobs`);
+    if (!sizes.has(i.manifestDigest))
+      throw new InvalidBundleError(`image ${i.reference} names manifest ${i.manifestDigest}, not listed in blobs`);
   }
 }
 

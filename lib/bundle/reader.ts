@@ -79,9 +79,7 @@ async function openEntry(zip: ZipFile, entry: Entry, range?: { start: number; en
     if (end <= start) return Readable.from([]);
     return createReadStream(file, { start, end: end - 1, highWaterMark: STORED_READ_BYTES });
   }
-  return new Promise((resolve, reject) =>
-    zip.openReadStream(entry, range ?? {}, (err, stream) => (err ? reject(err) : resolve(stream))),
-  );
+  return new Promise((resolve, reject) => zip.openReadStream(entry, range ?? {}, (err, stream) => (err ? reject(err) : resolve(stream))));
 }
 
 async function readSmall(zip: ZipFile, entry: Entry): Promise<Buffer> {
@@ -114,9 +112,14 @@ function checkEntry(e: Entry): 'metadata' | 'blob' {
     return 'blob';
   }
   if ((METADATA_NAMES as readonly string[]).includes(name)) {
-    if (e.compressionMethod !== 0 && e.compressionMethod !== 8) throw new InvalidBundleError(`entry ${name} uses unsupported compression method ${e.compressionMethod}`);
+    if (e.compressionMethod !== 0 && e.compressionMethod !== 8)
+      throw new InvalidBundleError(`entry ${name} uses unsupported compression method ${e.compressionMethod}`);
     if (e.uncompressedSize > MAX_METADATA_BYTES) throw new InvalidBundleError(`${name} is larger than ${MAX_METADATA_BYTES} bytes`);
-    if (e.compressionMethod === 8 && e.uncompressedSize > RATIO_CHECK_ABOVE && e.uncompressedSize > MAX_RATIO * Math.max(1, e.compressedSize)) {
+    if (
+      e.compressionMethod === 8 &&
+      e.uncompressedSize > RATIO_CHECK_ABOVE &&
+      e.uncompressedSize > MAX_RATIO * Math.max(1, e.compressedSize)
+    ) {
       throw new InvalidBundleError(`entry ${name} has a compression ratio above ${MAX_RATIO}:1 (zip bomb?)`);
     }
     return 'metadata';
@@ -201,9 +204,14 @@ export async function openBundle(path: string): Promise<OpenedBundle> {
     if (entries[0]?.fileName !== 'manifest.json') throw new InvalidBundleError('manifest.json must be the first entry');
     for (const name of METADATA_NAMES) if (!byName.has(name)) throw new InvalidBundleError(`missing ${name}`);
 
-    const manifestValue = parseJson('manifest.json', await readSmall(zip, byName.get('manifest.json')!).catch((e) => wrapZipError(path, e)));
+    const manifestValue = parseJson(
+      'manifest.json',
+      await readSmall(zip, byName.get('manifest.json')!).catch((e) => wrapZipError(path, e)),
+    );
     if ((manifestValue as { format?: unknown })?.format !== BUNDLE_FORMAT) {
-      throw new InvalidBundleError(`unsupported bundle format ${JSON.stringify((manifestValue as { format?: unknown })?.format)}, expected ${BUNDLE_FORMAT}`);
+      throw new InvalidBundleError(
+        `unsupported bundle format ${JSON.stringify((manifestValue as { format?: unknown })?.format)}, expected ${BUNDLE_FORMAT}`,
+      );
     }
     checkManifest(manifestValue);
     const manifest = manifestValue;
@@ -214,7 +222,8 @@ export async function openBundle(path: string): Promise<OpenedBundle> {
       if (!m) continue;
       const size = listed.get(`sha256:${m[1]}`);
       if (size === undefined) throw new InvalidBundleError(`entry ${e.fileName} is not listed in the manifest`);
-      if (size !== e.uncompressedSize) throw new InvalidBundleError(`blob entry ${e.fileName} has ${e.uncompressedSize} bytes, the manifest says ${size}`);
+      if (size !== e.uncompressedSize)
+        throw new InvalidBundleError(`blob entry ${e.fileName} has ${e.uncompressedSize} bytes, the manifest says ${size}`);
     }
     const blobs = new Map<string, BundleBlobHandle>();
     for (const b of manifest.blobs) {
@@ -222,9 +231,14 @@ export async function openBundle(path: string): Promise<OpenedBundle> {
       if (!entry) throw new InvalidBundleError(`blob ${b.digest} listed in the manifest is missing`);
       blobs.set(b.digest, {
         size: b.size,
-        open: () => lazyStream(() => openEntry(zip, entry, undefined, path), () => hashCheck(b.digest, b.size, `blob ${b.digest}`)),
+        open: () =>
+          lazyStream(
+            () => openEntry(zip, entry, undefined, path),
+            () => hashCheck(b.digest, b.size, `blob ${b.digest}`),
+          ),
         openRange: (start, end) => {
-          if (!(start >= 0 && end >= start && end <= b.size)) throw new RangeError(`range [${start}, ${end}) outside blob of ${b.size} bytes`);
+          if (!(start >= 0 && end >= start && end <= b.size))
+            throw new RangeError(`range [${start}, ${end}) outside blob of ${b.size} bytes`);
           return lazyStream(() => openEntry(zip, entry, { start, end }, path));
         },
       });
@@ -232,7 +246,9 @@ export async function openBundle(path: string): Promise<OpenedBundle> {
 
     parseJson('oci-layout', await readSmall(zip, byName.get('oci-layout')!).catch((e) => wrapZipError(path, e)));
     const index = parseJson('index.json', await readSmall(zip, byName.get('index.json')!).catch((e) => wrapZipError(path, e))) as OciIndex;
-    const indexed = new Set((Array.isArray(index?.manifests) ? index.manifests : []).map((m) => `${m?.annotations?.[REF_NAME_ANNOTATION]}@${m?.digest}`));
+    const indexed = new Set(
+      (Array.isArray(index?.manifests) ? index.manifests : []).map((m) => `${m?.annotations?.[REF_NAME_ANNOTATION]}@${m?.digest}`),
+    );
     for (const image of manifest.images) {
       if (!indexed.has(`${image.reference}@${image.manifestDigest}`)) {
         throw new InvalidBundleError(`index.json does not map ${image.reference} to ${image.manifestDigest}`);
@@ -255,7 +271,8 @@ export async function openBundle(path: string): Promise<OpenedBundle> {
           layers?: { digest?: string }[];
         };
         for (const d of [body.config?.digest, ...(body.layers ?? []).map((l) => l?.digest)]) {
-          if (typeof d !== 'string' || !blobs.has(d)) throw new InvalidBundleError(`image ${image.reference} needs blob ${d}, which is not in the bundle`);
+          if (typeof d !== 'string' || !blobs.has(d))
+            throw new InvalidBundleError(`image ${image.reference} needs blob ${d}, which is not in the bundle`);
         }
       }
     };

@@ -22,7 +22,17 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AlreadyExistsError, CommitUncertainError, ConflictError, NotFoundError, PreconditionFailedError, RegistryError } from '../errors';
 import { keys } from '../keys';
 import type { Storage } from '../storage/port';
-import { apply, EMPTY, partitionOf, PARTITIONS, touched, type CatalogState, type CatalogVersion, type GcState, type LogEntry } from './model';
+import {
+  apply,
+  EMPTY,
+  partitionOf,
+  PARTITIONS,
+  touched,
+  type CatalogState,
+  type CatalogVersion,
+  type GcState,
+  type LogEntry,
+} from './model';
 
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
 export type NewEntry = DistributiveOmit<LogEntry, 'seq'>;
@@ -159,7 +169,7 @@ export class Catalog {
 
   private async refreshSnapshot(attempt = 0): Promise<void> {
     this.requests++;
-    let fresh;
+    let fresh: Awaited<ReturnType<Storage['getIfChanged']>>;
     try {
       fresh = await this.storage.getIfChanged(keys.snapshot(), this.snapshot.etag);
     } catch (error) {
@@ -179,7 +189,9 @@ export class Catalog {
           let versions = this.chunks.get(hex);
           if (!versions) {
             this.requests++;
-            versions = (JSON.parse((await this.storage.get(keys.catalogChunk(hex))).body.toString('utf8')) as { versions: CatalogVersion[] }).versions;
+            versions = (
+              JSON.parse((await this.storage.get(keys.catalogChunk(hex))).body.toString('utf8')) as { versions: CatalogVersion[] }
+            ).versions;
           }
           chunks.set(hex, versions);
         }),

@@ -153,7 +153,7 @@ export function releaseVersions(state: CatalogState): Map<CatalogVersion, number
   const out = new Map<CatalogVersion, number>();
   for (const list of byName.values()) {
     list.sort((a, b) => compareVersions(a.version, b.version) || a.seq - b.seq);
-    list.forEach((v, i) => out.set(v, i));
+    for (const [i, v] of list.entries()) out.set(v, i);
   }
   return out;
 }

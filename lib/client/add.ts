@@ -34,7 +34,10 @@ export interface AddOptions extends ClientOptions {
 }
 
 export class AddFailedError extends Error {
-  constructor(message: string, readonly type: string) {
+  constructor(
+    message: string,
+    readonly type: string,
+  ) {
     super(message);
     this.name = 'AddFailedError';
   }
@@ -98,7 +101,8 @@ async function resume(bundlePath: string, opts: AddOptions, manifestSha256: stri
     const session = (await callJson<UploadSession>(opts, 'GET', `/uploads/${state.uploadId}`, undefined, true)).body;
     return session.status === 'Uploading' || session.status === 'Processing' ? session : undefined;
   } catch (err) {
-    if (err instanceof RegistryApiError && err.status >= 400 && err.status < 500 && err.status !== 401 && err.status !== 403) return undefined;
+    if (err instanceof RegistryApiError && err.status >= 400 && err.status < 500 && err.status !== 401 && err.status !== 403)
+      return undefined;
     throw err;
   }
 }
@@ -123,22 +127,28 @@ async function sendMissing(
       async () => {
         let counted = 0;
         try {
-          await putBytes(task.url, task.headers, task.end - task.start, () => {
-            const s = whole ? blob.open() : blob.openRange(task.start, task.end);
-            // Count through a pipe, not a 'data' listener on s: a listener starts the flow at once and
-            // drops whatever is read before undici takes the body (a proxy's CONNECT, a slow connect),
-            // which undici then reports as a Content-Length mismatch.
-            const counter = new Transform({
-              transform(chunk: Buffer, _encoding, done) {
-                counted += chunk.length;
-                sent += chunk.length;
-                progress({ kind: 'upload', sent, total });
-                done(null, chunk);
-              },
-            });
-            s.on('error', (err) => counter.destroy(err));
-            return s.pipe(counter);
-          }, opts.dispatcher);
+          await putBytes(
+            task.url,
+            task.headers,
+            task.end - task.start,
+            () => {
+              const s = whole ? blob.open() : blob.openRange(task.start, task.end);
+              // Count through a pipe, not a 'data' listener on s: a listener starts the flow at once and
+              // drops whatever is read before undici takes the body (a proxy's CONNECT, a slow connect),
+              // which undici then reports as a Content-Length mismatch.
+              const counter = new Transform({
+                transform(chunk: Buffer, _encoding, done) {
+                  counted += chunk.length;
+                  sent += chunk.length;
+                  progress({ kind: 'upload', sent, total });
+                  done(null, chunk);
+                },
+              });
+              s.on('error', (err) => counter.destroy(err));
+              return s.pipe(counter);
+            },
+            opts.dispatcher,
+          );
         } catch (err) {
           sent -= counted; // this attempt's bytes will be sent again
           throw err;
@@ -152,7 +162,7 @@ async function sendMissing(
 async function complete(id: string, opts: AddOptions, progress: (e: AddProgress) => void): Promise<DescribeBody> {
   const interval = opts.pollIntervalMs ?? 300;
   for (let polls = 0; ; polls++) {
-    let res;
+    let res: Awaited<ReturnType<typeof callJson<DescribeBody & { progress?: unknown }>>>;
     try {
       res = await callJson<DescribeBody & { progress?: unknown }>(opts, 'POST', `/uploads/${id}/complete`, undefined, true);
     } catch (err) {

@@ -39,7 +39,9 @@ export function endpoint(base: string, path: string): string {
   try {
     u = new URL(base);
   } catch {
-    throw new ClientConfigError(`invalid registry URL ${JSON.stringify(base)}: give --url or DCOS_REGISTRY_URL, e.g. http://127.0.0.1:3000`);
+    throw new ClientConfigError(
+      `invalid registry URL ${JSON.stringify(base)}: give --url or DCOS_REGISTRY_URL, e.g. http://127.0.0.1:3000`,
+    );
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ClientConfigError(`registry URL must be http or https: ${base}`);
   return `${u.origin}${u.pathname.replace(/\/+$/, '')}${path}`;
@@ -81,7 +83,11 @@ export async function callJson<T>(
     }
     if (res.statusCode >= 200 && res.statusCode < 300) return { status: res.statusCode, body: parsed as T };
     if (res.statusCode >= 500 || res.statusCode === 429) {
-      throw new TransientHttpError(res.statusCode, errorMessage(method, path, res.statusCode, parsed, text), parseRetryAfter(res.headers['retry-after']));
+      throw new TransientHttpError(
+        res.statusCode,
+        errorMessage(method, path, res.statusCode, parsed, text),
+        parseRetryAfter(res.headers['retry-after']),
+      );
     }
     throw toApiError(method, path, res.statusCode, parsed, text);
   }).catch((err: unknown) => {
@@ -104,7 +110,12 @@ function errorMessage(method: string, path: string, status: number, parsed: unkn
 
 function toApiError(method: string, path: string, status: number, parsed: unknown, text: string): RegistryApiError {
   const p = parsed as { type?: unknown; data?: unknown } | undefined;
-  return new RegistryApiError(status, typeof p?.type === 'string' ? p.type : `Http${status}`, errorMessage(method, path, status, parsed, text), p?.data);
+  return new RegistryApiError(
+    status,
+    typeof p?.type === 'string' ? p.type : `Http${status}`,
+    errorMessage(method, path, status, parsed, text),
+    p?.data,
+  );
 }
 
 /**
@@ -129,6 +140,7 @@ export async function putBytes(
   if (res.statusCode >= 200 && res.statusCode < 300) return;
   stream.destroy();
   const message = `upload PUT answered ${res.statusCode}${text ? `: ${text.slice(0, 200).replace(/\s+/g, ' ')}` : ''}`;
-  if (res.statusCode >= 500 || res.statusCode === 429) throw new TransientHttpError(res.statusCode, message, parseRetryAfter(res.headers['retry-after']));
+  if (res.statusCode >= 500 || res.statusCode === 429)
+    throw new TransientHttpError(res.statusCode, message, parseRetryAfter(res.headers['retry-after']));
   throw new RegistryApiError(res.statusCode, 'UploadRejected', message);
 }

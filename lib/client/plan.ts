@@ -22,7 +22,9 @@ export interface UploadBlob {
   present?: boolean;
   received?: boolean;
   headers?: Record<string, string>;
-  upload?: (UploadTarget & { multipart?: undefined }) | { multipart: { partSize: number; parts: UploadPart[] }; url?: undefined; headers?: Record<string, string> };
+  upload?:
+    | (UploadTarget & { multipart?: undefined })
+    | { multipart: { partSize: number; parts: UploadPart[] }; url?: undefined; headers?: Record<string, string> };
 }
 
 export interface UploadSession {
@@ -86,14 +88,24 @@ export function planTransfers(session: UploadSession, bundleSizes: ReadonlyMap<s
           end: Math.min(start + partSize, size),
         });
       }
-      if (numbers.size !== count) throw new UploadPlanError(`blob ${blob.digest} needs ${count} parts, the registry listed ${numbers.size}`);
+      if (numbers.size !== count)
+        throw new UploadPlanError(`blob ${blob.digest} needs ${count} parts, the registry listed ${numbers.size}`);
     } else {
-      if (upload.method && upload.method.toUpperCase() !== 'PUT') throw new UploadPlanError(`blob ${blob.digest} upload method ${upload.method} is not PUT`);
-      tasks.push({ digest: blob.digest, url: upload.url, headers: { ...(blob.headers ?? {}), ...(upload.headers ?? {}) }, start: 0, end: size });
+      if (upload.method && upload.method.toUpperCase() !== 'PUT')
+        throw new UploadPlanError(`blob ${blob.digest} upload method ${upload.method} is not PUT`);
+      tasks.push({
+        digest: blob.digest,
+        url: upload.url,
+        headers: { ...(blob.headers ?? {}), ...(upload.headers ?? {}) },
+        start: 0,
+        end: size,
+      });
     }
   }
   // Big transfers first so the tail of a parallel upload is small ones, not one long part.
-  return tasks.sort((a, b) => b.end - b.start - (a.end - a.start) || (a.digest < b.digest ? -1 : 1) || (a.partNumber ?? 0) - (b.partNumber ?? 0));
+  return tasks.sort(
+    (a, b) => b.end - b.start - (a.end - a.start) || (a.digest < b.digest ? -1 : 1) || (a.partNumber ?? 0) - (b.partNumber ?? 0),
+  );
 }
 
 export function bytesToSend(tasks: readonly TransferTask[]): number {

@@ -27,7 +27,10 @@ const DOCKER_HUB_KEYS = new Set([DOCKER_HUB, 'index.docker.io', 'registry-1.dock
 
 /** "https://host:port/v1/" → "host:port"; Docker Hub's many spellings → "docker.io". */
 function normaliseAuthKey(key: string): string {
-  const bare = key.replace(/^[a-z]+:\/\//i, '').replace(/\/.*$/, '').toLowerCase();
+  const bare = key
+    .replace(/^[a-z]+:\/\//i, '')
+    .replace(/\/.*$/, '')
+    .toLowerCase();
   return DOCKER_HUB_KEYS.has(bare) ? DOCKER_HUB : bare;
 }
 

@@ -29,14 +29,15 @@ export async function imagesWithBlobs(storage: Storage, manifest: BundleManifest
       const size = sizes.get(image.manifestDigest) ?? 0;
       if (size > MAX_MANIFEST_BYTES) throw invalid(image.reference, `manifest of ${size} bytes exceeds ${MAX_MANIFEST_BYTES}`);
       const { body } = await storage.get(keys.blob(image.manifestDigest));
-      let m;
+      let m: ReturnType<typeof parseManifest>;
       try {
         m = parseManifest(image.reference, body, image.mediaType);
       } catch (error) {
         throw invalid(image.reference, (error as Error).message);
       }
       if (m.kind !== 'image') throw invalid(image.reference, `${image.manifestDigest} is an index, not an image manifest`);
-      if (m.mediaType !== image.mediaType) throw invalid(image.reference, `manifest says ${m.mediaType}, the bundle says ${image.mediaType}`);
+      if (m.mediaType !== image.mediaType)
+        throw invalid(image.reference, `manifest says ${m.mediaType}, the bundle says ${image.mediaType}`);
       blobs = [...new Set([m.config.digest, ...m.layers.map((l) => l.digest)])];
       for (const d of [m.config, ...m.layers]) {
         if (sizes.get(d.digest) !== d.size) throw invalid(image.reference, `blob ${d.digest} (${d.size} bytes) is not in the bundle`);

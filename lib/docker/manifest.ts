@@ -41,7 +41,11 @@ export function parseManifest(reference: string, bytes: Uint8Array, contentType:
     throw new ImagePullError(reference, `invalid manifest: ${why}`);
   };
   const headerType = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
-  if (mt.SCHEMA1_MEDIA_TYPES.includes(headerType)) throw new ImagePullError(reference, 'schema1 is not supported (Docker image manifest v2 schema 1); re-push the image with a current client');
+  if (mt.SCHEMA1_MEDIA_TYPES.includes(headerType))
+    throw new ImagePullError(
+      reference,
+      'schema1 is not supported (Docker image manifest v2 schema 1); re-push the image with a current client',
+    );
   let json: Record<string, unknown>;
   try {
     json = JSON.parse(Buffer.from(bytes).toString('utf8'));
@@ -49,11 +53,18 @@ export function parseManifest(reference: string, bytes: Uint8Array, contentType:
     return fail('not JSON');
   }
   if (json === null || typeof json !== 'object' || Array.isArray(json)) fail('not a JSON object');
-  if (json.schemaVersion === 1) throw new ImagePullError(reference, 'schema1 is not supported (Docker image manifest v2 schema 1); re-push the image with a current client');
+  if (json.schemaVersion === 1)
+    throw new ImagePullError(
+      reference,
+      'schema1 is not supported (Docker image manifest v2 schema 1); re-push the image with a current client',
+    );
   if (json.schemaVersion !== 2) fail(`schemaVersion ${String(json.schemaVersion)}`);
   const mediaType = typeof json.mediaType === 'string' ? json.mediaType : headerType;
 
-  if (mt.INDEX_MEDIA_TYPES.includes(mediaType) || (mediaType === '' || mediaType === 'application/json') && Array.isArray(json.manifests)) {
+  if (
+    mt.INDEX_MEDIA_TYPES.includes(mediaType) ||
+    ((mediaType === '' || mediaType === 'application/json') && Array.isArray(json.manifests))
+  ) {
     if (!Array.isArray(json.manifests)) fail('index without manifests');
     const manifests = (json.manifests as unknown[]).map((m, i) => {
       const d = descriptor(m, `manifests[${i}]`, fail);

@@ -16,7 +16,14 @@ import { readDockerCredentials } from './credentials.js';
 import { DigestMismatchError, ImagePullError } from './errors.js';
 import { formatPlatform, parseManifest, selectPlatform, type Descriptor, type ImageManifest, type Platform } from './manifest.js';
 import { MANIFEST_ACCEPT } from './media-types.js';
-import { formatImageReference, hostOf, isLoopbackRegistry, parseImageReference, registryApiHost, type ImageReference } from './reference.js';
+import {
+  formatImageReference,
+  hostOf,
+  isLoopbackRegistry,
+  parseImageReference,
+  registryApiHost,
+  type ImageReference,
+} from './reference.js';
 import { DEFAULT_RETRY, withRetry, type RetryPolicy } from './retry.js';
 import { RegistryTransport } from './transport.js';
 
@@ -89,7 +96,9 @@ export async function pullImage(reference: string, options: PullOptions): Promis
     // Network errors and exhausted retries: one error type for the CLI, the original as cause.
     const message = err instanceof Error ? err.message : String(err);
     const code = (err as { code?: unknown })?.code;
-    throw new ImagePullError(reference, `${message}${typeof code === 'string' && !message.includes(code) ? ` (${code})` : ''}`, undefined, { cause: err });
+    throw new ImagePullError(reference, `${message}${typeof code === 'string' && !message.includes(code) ? ` (${code})` : ''}`, undefined, {
+      cause: err,
+    });
   }
 }
 
@@ -117,9 +126,11 @@ async function pull(reference: string, options: PullOptions): Promise<PulledImag
         const res = await transport.get(`/v2/${ref.repository}/manifests/${tagOrDigest}`, { accept: MANIFEST_ACCEPT });
         const bytes = await readAll(res.body, MAX_MANIFEST_BYTES, reference, 'manifest');
         const digest = sha256(bytes);
-        const want = expected?.digest ?? (tagOrDigest.startsWith('sha256:') ? tagOrDigest : headerValue(res.headers['docker-content-digest']));
+        const want =
+          expected?.digest ?? (tagOrDigest.startsWith('sha256:') ? tagOrDigest : headerValue(res.headers['docker-content-digest']));
         if (want !== undefined && want !== digest) throw new DigestMismatchError(reference, 'manifest', want, digest);
-        if (expected && expected.size !== bytes.length) throw new ImagePullError(reference, `manifest ${digest} is ${bytes.length} bytes, index says ${expected.size}`);
+        if (expected && expected.size !== bytes.length)
+          throw new ImagePullError(reference, `manifest ${digest} is ${bytes.length} bytes, index says ${expected.size}`);
         return { bytes, digest, contentType: headerValue(res.headers['content-type']) };
       },
       onRetry,
@@ -152,7 +163,8 @@ async function pull(reference: string, options: PullOptions): Promise<PulledImag
   if (configHeld) {
     options.onProgress?.({ kind: 'blob-skipped', digest: manifest.config.digest, total: manifest.config.size });
   } else {
-    if (manifest.config.size > MAX_CONFIG_BYTES) throw new ImagePullError(reference, `image config of ${manifest.config.size} bytes is too large`);
+    if (manifest.config.size > MAX_CONFIG_BYTES)
+      throw new ImagePullError(reference, `image config of ${manifest.config.size} bytes is too large`);
     const configBytes = await withRetry(
       retry,
       async () => {
@@ -182,7 +194,11 @@ async function pull(reference: string, options: PullOptions): Promise<PulledImag
           const res = await transport.get(blobPath(current.digest));
           const state = { done: false };
           try {
-            await options.writeBlob(current.digest, current.size, verified(res.body, current, reference, 'layer', options.onProgress, state));
+            await options.writeBlob(
+              current.digest,
+              current.size,
+              verified(res.body, current, reference, 'layer', options.onProgress, state),
+            );
           } finally {
             if (!state.done) res.body.destroy();
           }
@@ -237,12 +253,14 @@ async function* verified(
   let transferred = 0;
   for await (const chunk of source) {
     transferred += chunk.length;
-    if (transferred > expected.size) throw new ImagePullError(reference, `${what} ${expected.digest} is larger than its ${expected.size} bytes`);
+    if (transferred > expected.size)
+      throw new ImagePullError(reference, `${what} ${expected.digest} is larger than its ${expected.size} bytes`);
     hash.update(chunk);
     onProgress?.({ kind: 'blob', digest: expected.digest, transferred, total: expected.size });
     yield chunk;
   }
-  if (transferred !== expected.size) throw new ImagePullError(reference, `${what} ${expected.digest}: got ${transferred} of ${expected.size} bytes`);
+  if (transferred !== expected.size)
+    throw new ImagePullError(reference, `${what} ${expected.digest}: got ${transferred} of ${expected.size} bytes`);
   const actual = `sha256:${hash.digest('hex')}`;
   if (actual !== expected.digest) throw new DigestMismatchError(reference, what, expected.digest, actual);
   state.done = true;

@@ -46,7 +46,7 @@ function repositoryOf(index: DockerIndex, name: string): Repository {
   return repo;
 }
 
-function addImage(index: DockerIndex, v: CatalogVersion, sizes: Map<string, number>, image: ImageRef): void {
+function addImage(index: DockerIndex, _v: CatalogVersion, sizes: Map<string, number>, image: ImageRef): void {
   const size = sizes.get(image.manifestDigest);
   if (size === undefined) return; // not a blob of this version: nothing could be served
   const repo = repositoryOf(index, image.repository);

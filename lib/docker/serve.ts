@@ -24,7 +24,16 @@ import type { Request, Response } from '../http/handler';
 import { keys } from '../keys';
 import type { Registry } from '../registry';
 import { parseManifest } from './manifest';
-import { dockerIndex, indexManifestBlobs, REPOSITORY_NAME, SHA256, TAG, type DockerIndex, type ManifestInfo, type Repository } from './repositories';
+import {
+  dockerIndex,
+  indexManifestBlobs,
+  REPOSITORY_NAME,
+  SHA256,
+  TAG,
+  type DockerIndex,
+  type ManifestInfo,
+  type Repository,
+} from './repositories';
 import { V2_HEADERS, V2Error, v2ErrorAnswer } from './v2-errors';
 
 /** Page size when the client gives no `n`, and the most it may ask for. */
@@ -89,12 +98,14 @@ async function manifestAnswer(registry: Registry, req: V2Request, name: string, 
   const repo = repository(await index(registry), name);
   let info: ManifestInfo | undefined;
   if (reference.includes(':')) {
-    if (!SHA256.test(reference)) throw new V2Error('DIGEST_INVALID', 'invalid digest: only sha256:<64 hex> is served', { digest: reference.slice(0, 100) });
+    if (!SHA256.test(reference))
+      throw new V2Error('DIGEST_INVALID', 'invalid digest: only sha256:<64 hex> is served', { digest: reference.slice(0, 100) });
     info = repo.manifests.get(reference);
   } else if (TAG.test(reference)) {
     info = repo.tags.get(reference);
   }
-  if (!info) throw new V2Error('MANIFEST_UNKNOWN', undefined, { name, ...(reference.includes(':') ? { digest: reference } : { tag: reference }) });
+  if (!info)
+    throw new V2Error('MANIFEST_UNKNOWN', undefined, { name, ...(reference.includes(':') ? { digest: reference } : { tag: reference }) });
   const headers: Record<string, string> = {
     ...V2_HEADERS,
     'content-type': info.mediaType,
@@ -104,11 +115,16 @@ async function manifestAnswer(registry: Registry, req: V2Request, name: string, 
     'cache-control': reference === info.digest ? 'public, max-age=31536000, immutable' : 'no-cache',
   };
   const inm = req.headers['if-none-match'];
-  if (inm && inm.split(',').some((t) => [info.digest, `"${info.digest}"`].includes(t.trim()))) return { statusCode: 304, headers, body: '' };
+  if (inm?.split(',').some((t) => [info.digest, `"${info.digest}"`].includes(t.trim()))) return { statusCode: 304, headers, body: '' };
   if (req.method === 'HEAD') return { statusCode: 200, headers: { ...headers, 'content-length': String(info.size) }, body: '' };
   const body = await manifestBody(registry, info.digest);
   // identity: keeps serverless-offline (hapi) from gzipping it into a chunked answer without a length.
-  return { statusCode: 200, headers: { ...headers, 'content-length': String(body.length), 'content-encoding': 'identity' }, body: body.toString('base64'), isBase64Encoded: true };
+  return {
+    statusCode: 200,
+    headers: { ...headers, 'content-length': String(body.length), 'content-encoding': 'identity' },
+    body: body.toString('base64'),
+    isBase64Encoded: true,
+  };
 }
 
 /** Size of a blob of the repository; reads the manifests of images committed without blob lists. */
@@ -122,7 +138,8 @@ async function blobSize(registry: Registry, repo: Repository, digest: string): P
 }
 
 async function blobAnswer(registry: Registry, req: V2Request, name: string, digest: string): Promise<Response> {
-  if (!SHA256.test(digest)) throw new V2Error('DIGEST_INVALID', 'invalid digest: only sha256:<64 hex> is served', { digest: digest.slice(0, 100) });
+  if (!SHA256.test(digest))
+    throw new V2Error('DIGEST_INVALID', 'invalid digest: only sha256:<64 hex> is served', { digest: digest.slice(0, 100) });
   const repo = repository(await index(registry), name);
   const size = await blobSize(registry, repo, digest);
   if (size === undefined) throw new V2Error('BLOB_UNKNOWN', undefined, { name, digest });
@@ -131,7 +148,12 @@ async function blobAnswer(registry: Registry, req: V2Request, name: string, dige
     size,
     range: req.headers.range,
     origin: req.origin,
-    headers: { ...V2_HEADERS, 'docker-content-digest': digest, etag: `"${digest}"`, 'cache-control': 'public, max-age=31536000, immutable' },
+    headers: {
+      ...V2_HEADERS,
+      'docker-content-digest': digest,
+      etag: `"${digest}"`,
+      'cache-control': 'public, max-age=31536000, immutable',
+    },
     head: req.method === 'HEAD',
   });
 }

@@ -82,7 +82,8 @@ export class RegistryTransport {
     const creds = this.opts.credentials;
     if (challenge.scheme === 'basic') {
       if (!creds) throw this.error('registry requires credentials (Basic auth) and the Docker config has none for it', { status: 401 });
-      if (this.authorization?.startsWith('Basic ')) throw this.error('registry rejected the credentials from the Docker config', { status: 401 });
+      if (this.authorization?.startsWith('Basic '))
+        throw this.error('registry rejected the credentials from the Docker config', { status: 401 });
       this.authorization = basic(creds);
       return;
     }
@@ -151,7 +152,9 @@ export class RegistryTransport {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        const err = Object.assign(new Error(`no response from ${new URL(url).origin} within ${this.opts.responseTimeoutMs} ms`), { code: 'ETIMEDOUT' });
+        const err = Object.assign(new Error(`no response from ${new URL(url).origin} within ${this.opts.responseTimeoutMs} ms`), {
+          code: 'ETIMEDOUT',
+        });
         controller.abort(err);
         reject(err);
       }, this.opts.responseTimeoutMs);
@@ -161,7 +164,10 @@ export class RegistryTransport {
       return await Promise.race([pending, deadline]);
     } catch (err) {
       // An answer arriving after the deadline must not hold its connection.
-      pending.then((late) => late.body.destroy(), () => undefined);
+      pending.then(
+        (late) => late.body.destroy(),
+        () => undefined,
+      );
       throw err;
     } finally {
       clearTimeout(timer);

@@ -25,7 +25,11 @@ const CODES = {
 export type V2Code = keyof typeof CODES;
 
 export class V2Error extends Error {
-  constructor(readonly code: V2Code, message?: string, readonly detail?: unknown) {
+  constructor(
+    readonly code: V2Code,
+    message?: string,
+    readonly detail?: unknown,
+  ) {
     super(message ?? CODES[code][1]);
     this.name = 'V2Error';
   }
@@ -33,7 +37,11 @@ export class V2Error extends Error {
 
 export function v2Error(code: V2Code, message?: string, detail?: unknown, headers: Record<string, string> = {}): Response {
   const body = { errors: [{ code, message: message ?? CODES[code][1], ...(detail !== undefined ? { detail } : {}) }] };
-  return { statusCode: CODES[code][0], headers: { ...V2_HEADERS, 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) };
+  return {
+    statusCode: CODES[code][0],
+    headers: { ...V2_HEADERS, 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  };
 }
 
 /** Any error thrown while answering /v2 → a spec error answer; internals stay in the log. */

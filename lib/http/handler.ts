@@ -70,7 +70,10 @@ export function toRequest(event: APIGatewayProxyEventV2): Request {
     routeKey: event.routeKey ?? `${method} ${event.rawPath}`,
     path: event.rawPath ?? event.requestContext?.http?.path ?? '/',
     params: Object.fromEntries(Object.entries(event.pathParameters ?? {}).filter(([, v]) => v !== undefined)) as Record<string, string>,
-    query: Object.fromEntries(Object.entries(event.queryStringParameters ?? {}).filter(([, v]) => v !== undefined)) as Record<string, string>,
+    query: Object.fromEntries(Object.entries(event.queryStringParameters ?? {}).filter(([, v]) => v !== undefined)) as Record<
+      string,
+      string
+    >,
     headers,
     body,
     origin: originOf(headers),

@@ -76,7 +76,8 @@ export function checkStoreKey(key: string): string {
 function checkPrefix(prefix: string): void {
   const cut = prefix.lastIndexOf('/');
   if (cut >= 0) checkStoreKey(prefix.slice(0, cut));
-  if (prefix.startsWith('.') || /[\\\u0000-\u001f\u007f]/.test(prefix)) throw new Error(`Invalid storage prefix: ${JSON.stringify(prefix).slice(0, 200)}`);
+  if (prefix.startsWith('.') || /[\\\u0000-\u001f\u007f]/.test(prefix))
+    throw new Error(`Invalid storage prefix: ${JSON.stringify(prefix).slice(0, 200)}`);
 }
 
 function etagOf(st: BigIntStats): string {
@@ -251,7 +252,13 @@ export class FileStorage implements Storage {
   }
 
   async signGet(key: string, options: SignOptions): Promise<string> {
-    const params = { method: 'GET' as const, key: checkStoreKey(key), expires: this.expiry(options), filename: options.filename, contentType: options.contentType };
+    const params = {
+      method: 'GET' as const,
+      key: checkStoreKey(key),
+      expires: this.expiry(options),
+      filename: options.filename,
+      contentType: options.contentType,
+    };
     return signStoreUrl(options.origin, params, await this.signingKey());
   }
 
@@ -280,7 +287,13 @@ export class FileStorage implements Storage {
   }
 
   /** Server side of a signed part PUT. NotFoundError when the upload is unknown or aborted. */
-  async receivePart(key: string, uploadId: string, partNumber: number, body: Body, limitBytes: number): Promise<{ etag: string; size: number }> {
+  async receivePart(
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    body: Body,
+    limitBytes: number,
+  ): Promise<{ etag: string; size: number }> {
     if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10_000) throw new BadRequestError(`Bad part number ${partNumber}`);
     const dir = await this.uploadDir(key, uploadId);
     const temp = await this.writeTemp(body, limitBytes);
@@ -312,9 +325,11 @@ export class FileStorage implements Storage {
 
   async listParts(key: string, uploadId: string): Promise<MultipartPart[]> {
     const dir = await this.uploadDir(key, uploadId);
-    const names = (await fsp.readdir(dir).catch((err) => {
-      throw hasCode(err, 'ENOENT') ? new NotFoundError(`upload ${uploadId}`) : err;
-    })).filter((n) => /^[1-9]\d{0,4}$/.test(n));
+    const names = (
+      await fsp.readdir(dir).catch((err) => {
+        throw hasCode(err, 'ENOENT') ? new NotFoundError(`upload ${uploadId}`) : err;
+      })
+    ).filter((n) => /^[1-9]\d{0,4}$/.test(n));
     const parts: MultipartPart[] = [];
     for (const name of names) {
       const st = await statOrUndefined(path.join(dir, name));
@@ -331,7 +346,8 @@ export class FileStorage implements Storage {
     try {
       try {
         for (const [i, part] of parts.entries()) {
-          if (i > 0 && part.partNumber <= parts[i - 1].partNumber) throw new BadRequestError('Parts must be in ascending order', undefined, 'InvalidPartOrder');
+          if (i > 0 && part.partNumber <= parts[i - 1].partNumber)
+            throw new BadRequestError('Parts must be in ascending order', undefined, 'InvalidPartOrder');
           await this.appendPart(out, dir, part, i === parts.length - 1);
         }
         await out.sync();
@@ -381,7 +397,8 @@ export class FileStorage implements Storage {
   private expiry(options: SignOptions): number {
     if (!Number.isFinite(options.expiresIn) || options.expiresIn <= 0) throw new RangeError('expiresIn must be positive');
     // A base path is allowed (registry behind a reverse proxy at /something): the route is <origin>/_store/.
-    if (!/^https?:\/\/[^/?#]+(\/[^?#]*)?$/.test(options.origin)) throw new RangeError(`origin must be scheme://host[:port][/path], got ${options.origin}`);
+    if (!/^https?:\/\/[^/?#]+(\/[^?#]*)?$/.test(options.origin))
+      throw new RangeError(`origin must be scheme://host[:port][/path], got ${options.origin}`);
     return Math.floor(this.now() / 1000) + Math.ceil(options.expiresIn);
   }
 
@@ -565,7 +582,8 @@ export class FileStorage implements Storage {
 
   /** Appends one listed part, read from the fd whose etag was checked. */
   private async appendPart(out: FileHandle, dir: string, part: MultipartPart, last: boolean): Promise<void> {
-    const invalid = () => new BadRequestError(`Part ${part.partNumber} is missing or its etag does not match`, { partNumber: part.partNumber }, 'InvalidPart');
+    const invalid = () =>
+      new BadRequestError(`Part ${part.partNumber} is missing or its etag does not match`, { partNumber: part.partNumber }, 'InvalidPart');
     if (!Number.isInteger(part.partNumber) || part.partNumber < 1 || part.partNumber > 10_000) throw invalid();
     let fh: FileHandle;
     try {

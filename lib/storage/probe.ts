@@ -65,7 +65,9 @@ export async function runProbe(storage: Storage, now = new Date()): Promise<Verd
     }
     // The right etag must be accepted, in one of the two forms.
     let second: { etag: string } | undefined;
-    const forms: EtagForm[] = hasEtagForm(storage) ? [storage.etagForm, storage.etagForm === 'quoted' ? 'unquoted' : 'quoted'] : ['unquoted'];
+    const forms: EtagForm[] = hasEtagForm(storage)
+      ? [storage.etagForm, storage.etagForm === 'quoted' ? 'unquoted' : 'quoted']
+      : ['unquoted'];
     for (const form of forms) {
       if (hasEtagForm(storage)) storage.etagForm = form;
       try {
@@ -104,7 +106,10 @@ export class WriteGate {
   private verdict?: Verdict;
   private pending?: Promise<Verdict>;
 
-  constructor(private readonly storage: Storage, private readonly now: () => Date = () => new Date()) {}
+  constructor(
+    private readonly storage: Storage,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
 
   async check(): Promise<Verdict> {
     if (!this.verdict || Date.parse(this.verdict.expiresAt) < this.now().getTime()) {

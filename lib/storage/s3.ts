@@ -183,9 +183,7 @@ export class S3Storage implements Storage {
   async getIfChanged(key: string, etag: string | undefined): Promise<StoredObject | null> {
     if (etag === undefined) return this.get(key);
     try {
-      const out = await this.client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: this.full(key), IfNoneMatch: quote(etag) }),
-      );
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.full(key), IfNoneMatch: quote(etag) }));
       return await this.stored(key, out);
     } catch (err) {
       if (isNotModified(err)) return null;
@@ -409,9 +407,7 @@ export class S3Storage implements Storage {
           Key: this.full(key),
           UploadId: uploadId,
           MultipartUpload: {
-            Parts: [...parts]
-              .sort((a, b) => a.partNumber - b.partNumber)
-              .map((p) => ({ PartNumber: p.partNumber, ETag: quote(p.etag) })),
+            Parts: [...parts].sort((a, b) => a.partNumber - b.partNumber).map((p) => ({ PartNumber: p.partNumber, ETag: quote(p.etag) })),
           },
         }),
       )

@@ -58,9 +58,13 @@ export async function migratePackageDirectory(dir: string, options: MigrateOptio
   let notes: string[] = [];
   if (pv === '2.0' || pv === '3.0') {
     if (!options.upgrade) {
-      throw new BadRequestError(`${path.join(dir, PACKAGE_FILES.package)}: ${unsupportedPackagingVersionMessage(pv)}`, {
-        packagingVersion: pv,
-      }, 'UnsupportedPackagingVersion');
+      throw new BadRequestError(
+        `${path.join(dir, PACKAGE_FILES.package)}: ${unsupportedPackagingVersionMessage(pv)}`,
+        {
+          packagingVersion: pv,
+        },
+        'UnsupportedPackagingVersion',
+      );
     }
     ({ definition: raw, changes, notes } = upgradeToV4(raw));
   } else if (raw.command !== undefined) {
@@ -85,7 +89,11 @@ export async function migratePackageDirectory(dir: string, options: MigrateOptio
 export async function assemblePackageDirectory(dir: string): Promise<Record<string, unknown>> {
   const pkgText = await readText(dir, PACKAGE_FILES.package);
   if (pkgText === undefined) {
-    throw new BadRequestError(`${path.join(dir, PACKAGE_FILES.package)} not found: not a Universe package directory`, undefined, 'InvalidPackageDirectory');
+    throw new BadRequestError(
+      `${path.join(dir, PACKAGE_FILES.package)} not found: not a Universe package directory`,
+      undefined,
+      'InvalidPackageDirectory',
+    );
   }
   const pkg = parseObject(dir, PACKAGE_FILES.package, pkgText);
   const definition: Record<string, unknown> = { ...pkg };
@@ -117,7 +125,11 @@ export function upgradeToV4(definition: Record<string, unknown>): UpgradeResult 
   const pv = definition.packagingVersion;
   if (pv === '4.0' || pv === '5.0') return { definition, changes: [], notes: [] };
   if (pv !== '2.0' && pv !== '3.0') {
-    throw new BadRequestError(`cannot upgrade packagingVersion ${JSON.stringify(pv)}: only 2.0 and 3.0 upgrade to 4.0`, undefined, 'UnsupportedPackagingVersion');
+    throw new BadRequestError(
+      `cannot upgrade packagingVersion ${JSON.stringify(pv)}: only 2.0 and 3.0 upgrade to 4.0`,
+      undefined,
+      'UnsupportedPackagingVersion',
+    );
   }
   const upgraded: Record<string, unknown> = { ...definition, packagingVersion: '4.0' satisfies BuildDefinitionV4['packagingVersion'] };
   const changes = [`packagingVersion: "${pv}" → "4.0"`];

@@ -41,7 +41,7 @@ export function resourceUrls(resource: Json | undefined): Array<[string, string]
   const images = resource.images as Json | undefined;
   for (const [k, v] of Object.entries(images ?? {})) {
     if (typeof v === 'string') out.push([`images.${k}`, v]);
-    else if (Array.isArray(v)) v.forEach((u, i) => typeof u === 'string' && out.push([`images.${k}.${i}`, u]));
+    else if (Array.isArray(v)) for (const [i, u] of v.entries()) if (typeof u === 'string') out.push([`images.${k}.${i}`, u]);
   }
   const binaries = (resource.cli as Json | undefined)?.binaries as Json | undefined;
   for (const [os, arches] of Object.entries(binaries ?? {})) {

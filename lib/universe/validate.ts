@@ -41,7 +41,10 @@ export function validateBuildDefinition(definition: unknown): BuildDefinitionVal
  * CLI's migrate and the registry's add say the same thing.
  */
 export function unsupportedPackagingVersionMessage(packagingVersion: string): string {
-  const steps = ['set "packagingVersion": "4.0"', 'remove "command" (4.0 has no pip command; ship CLI binaries under resource.cli.binaries)'];
+  const steps = [
+    'set "packagingVersion": "4.0"',
+    'remove "command" (4.0 has no pip command; ship CLI binaries under resource.cli.binaries)',
+  ];
   if (packagingVersion === '2.0') steps.push('make "version" match ^[-a-zA-Z0-9.]+$');
   return (
     `packagingVersion ${packagingVersion} is not supported: this registry accepts 4.0 and 5.0; ` +

@@ -43,9 +43,13 @@ export function checkUploadManifest(value: unknown): BundleManifest {
   const result = validatePackage(entry);
   if (!result.ok) {
     const unsupported = result.errors.some((e) => /packagingVersion/.test(e) && /not supported/i.test(e));
-    throw new RegistryError(unsupported ? 'UnsupportedPackagingVersion' : 'InvalidPackage', `Invalid package metadata: ${result.errors.join('; ')}`, {
-      errors: result.errors,
-    });
+    throw new RegistryError(
+      unsupported ? 'UnsupportedPackagingVersion' : 'InvalidPackage',
+      `Invalid package metadata: ${result.errors.join('; ')}`,
+      {
+        errors: result.errors,
+      },
+    );
   }
   try {
     checkManifest(value);
@@ -64,14 +68,25 @@ export function checkUploadManifest(value: unknown): BundleManifest {
   const assetUris = new Set(manifest.assets.map((a) => a.uri));
   const missing = resourceUrls(resource).filter(([, u]) => !assetUris.has(u));
   if (missing.length) {
-    throw new BadRequestError(`The bundle lacks the file of ${missing.map(([p]) => `resource.${p}`).slice(0, 5).join(', ')}`, {
-      missing: missing.slice(0, 20).map(([p, u]) => ({ path: p, uri: u })),
-    }, 'InvalidManifest');
+    throw new BadRequestError(
+      `The bundle lacks the file of ${missing
+        .map(([p]) => `resource.${p}`)
+        .slice(0, 5)
+        .join(', ')}`,
+      {
+        missing: missing.slice(0, 20).map(([p, u]) => ({ path: p, uri: u })),
+      },
+      'InvalidManifest',
+    );
   }
   const imageRefs = new Set(manifest.images.map((i) => i.reference));
   const missingImages = resourceImages(resource).filter(([, r]) => !imageRefs.has(r));
   if (missingImages.length) {
-    throw new BadRequestError(`The bundle lacks the image ${missingImages[0][1]}`, { missing: missingImages.map(([k, r]) => ({ key: k, reference: r })) }, 'InvalidManifest');
+    throw new BadRequestError(
+      `The bundle lacks the image ${missingImages[0][1]}`,
+      { missing: missingImages.map(([k, r]) => ({ key: k, reference: r })) },
+      'InvalidManifest',
+    );
   }
   for (const a of manifest.assets) {
     if (!a.name || a.name.length > 255 || /[/\\\u0000-\u001f\u007f]/.test(a.name) || /^\.+$/.test(a.name)) {
@@ -79,7 +94,10 @@ export function checkUploadManifest(value: unknown): BundleManifest {
     }
   }
   for (const i of manifest.images) {
-    if (!/^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/.test(i.repository) || i.repository.length > 255) {
+    if (
+      !/^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/.test(i.repository) ||
+      i.repository.length > 255
+    ) {
       throw new BadRequestError(`Image ${i.reference.slice(0, 200)} has an invalid repository name`, undefined, 'InvalidManifest');
     }
   }

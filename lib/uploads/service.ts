@@ -20,7 +20,7 @@ import { mapLimit } from '../limit';
 import { keys } from '../keys';
 import { describeVersion, type Describe } from '../packages';
 import type { Registry } from '../registry';
-import type { MultipartPart, SignOptions } from '../storage/port';
+import type { MultipartPart, SignOptions, Storage } from '../storage/port';
 import { checkUploadManifest, contentDigest } from './manifest';
 import { newUploadId, Sessions, type SessionBlob, type UploadSession, type UploadStatus } from './session';
 
@@ -51,7 +51,10 @@ export interface BlobTarget {
   received?: boolean;
   upload?:
     | { method: 'PUT'; url: string; headers: Record<string, string> }
-    | { multipart: { partSize: number; parts: Array<{ partNumber: number; url: string; received: boolean }> }; headers: Record<string, string> };
+    | {
+        multipart: { partSize: number; parts: Array<{ partNumber: number; url: string; received: boolean }> };
+        headers: Record<string, string>;
+      };
 }
 
 export interface UploadView {
@@ -66,7 +69,9 @@ export interface UploadView {
 
 export interface CompleteResult {
   done: boolean;
-  body: Describe | { id: string; status: UploadStatus; progress: { blobs: number; verified: number; bytes: number; verifiedBytes: number } };
+  body:
+    | Describe
+    | { id: string; status: UploadStatus; progress: { blobs: number; verified: number; bytes: number; verifiedBytes: number } };
 }
 
 const OCTET = { 'Content-Type': 'application/octet-stream' };
@@ -77,7 +82,10 @@ class GcFenceError extends Error {}
 export class Uploads {
   private readonly sessions: Sessions;
 
-  constructor(private readonly registry: Registry, private readonly now: () => number = Date.now) {
+  constructor(
+    private readonly registry: Registry,
+    private readonly now: () => number = Date.now,
+  ) {
     this.sessions = new Sessions(registry.storage);
   }
 
@@ -137,13 +145,20 @@ export class Uploads {
         return;
       }
       if (!b.multipartId) {
-        t.received = checkReceived ? await storage.head(staged).then(() => true, () => false) : false;
+        t.received = checkReceived
+          ? await storage.head(staged).then(
+              () => true,
+              () => false,
+            )
+          : false;
         if (open && !t.received) t.upload = { method: 'PUT', url: await storage.signPut(staged, sign), headers: OCTET };
         return;
       }
       const partSize = b.partSize!;
       const count = Math.max(1, Math.ceil(b.size / partSize));
-      const got = checkReceived ? new Set((await storage.listParts(staged, b.multipartId).catch(() => [])).map((p) => p.partNumber)) : new Set<number>();
+      const got = checkReceived
+        ? new Set((await storage.listParts(staged, b.multipartId).catch(() => [])).map((p) => p.partNumber))
+        : new Set<number>();
       t.received = got.size === count;
       if (!open) return;
       const parts = [];
@@ -154,7 +169,15 @@ export class Uploads {
     });
     const order = new Map(session.blobs.map((b, i) => [`sha256:${b.digest}`, i]));
     blobs.sort((a, b) => order.get(a.digest)! - order.get(b.digest)!);
-    return { id: session.id, status: session.status, name: session.name, version: session.version, expiresAt: session.expiresAt, blobs, ...(session.error ? { error: session.error } : {}) };
+    return {
+      id: session.id,
+      status: session.status,
+      name: session.name,
+      version: session.version,
+      expiresAt: session.expiresAt,
+      blobs,
+      ...(session.error ? { error: session.error } : {}),
+    };
   }
 
   /** POST /uploads/{id}/complete: one bounded step; done when the version is in the catalog. */
@@ -219,7 +242,10 @@ export class Uploads {
     const target = keys.blob(digest);
     const staged = keys.uploadBlob(session.id, digest);
     // Someone else's verified upload may have brought the same bytes meanwhile.
-    const there = await storage.head(target).then(() => true, (e) => (e instanceof NotFoundError ? false : Promise.reject(e)));
+    const there = await storage.head(target).then(
+      () => true,
+      (e) => (e instanceof NotFoundError ? false : Promise.reject(e)),
+    );
     if (there) return this.sessions.update(session.id, (s) => void (s.blobs.find((b) => b.digest === digest)!.verified = true));
 
     if (blob.multipartId && !blob.assembled) {
@@ -235,20 +261,38 @@ export class Uploads {
       for (let n = 1; n <= count; n++) if (!parts.some((p) => p.partNumber === n)) missing.push(n);
       if (missing.length) {
         // Maybe an earlier call assembled it and died before recording that.
-        const assembled = await storage.head(staged).then(() => true, () => false);
+        const assembled = await storage.head(staged).then(
+          () => true,
+          () => false,
+        );
         if (!assembled) {
-          throw new RegistryError('BlobMissing', `Blob sha256:${digest} lacks parts ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', ...' : ''}`, {
-            digest: `sha256:${digest}`,
-            missingParts: missing.slice(0, 100),
-          });
+          throw new RegistryError(
+            'BlobMissing',
+            `Blob sha256:${digest} lacks parts ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', ...' : ''}`,
+            {
+              digest: `sha256:${digest}`,
+              missingParts: missing.slice(0, 100),
+            },
+          );
         }
       } else {
         const extra = parts.filter((p) => p.partNumber > count);
-        const wrong = parts.filter((p) => p.partNumber <= count && p.size !== Math.min(blob.partSize!, blob.size - (p.partNumber - 1) * blob.partSize!));
+        const wrong = parts.filter(
+          (p) => p.partNumber <= count && p.size !== Math.min(blob.partSize!, blob.size - (p.partNumber - 1) * blob.partSize!),
+        );
         if (extra.length || wrong.length) {
-          return this.fail(session.id, new RegistryError('BlobSizeMismatch', `Blob sha256:${digest}: parts do not add up to ${blob.size} bytes`, { digest: `sha256:${digest}` }));
+          return this.fail(
+            session.id,
+            new RegistryError('BlobSizeMismatch', `Blob sha256:${digest}: parts do not add up to ${blob.size} bytes`, {
+              digest: `sha256:${digest}`,
+            }),
+          );
         }
-        await storage.completeMultipart(staged, blob.multipartId, parts.filter((p) => p.partNumber <= count));
+        await storage.completeMultipart(
+          staged,
+          blob.multipartId,
+          parts.filter((p) => p.partNumber <= count),
+        );
       }
       session = await this.sessions.update(session.id, (s) => void (s.blobs.find((b) => b.digest === digest)!.assembled = true));
     }
@@ -271,7 +315,7 @@ export class Uploads {
       }
     }
 
-    let info;
+    let info: Awaited<ReturnType<Storage['head']>>;
     try {
       info = await storage.head(source);
     } catch (error) {
@@ -279,11 +323,14 @@ export class Uploads {
       throw new RegistryError('BlobMissing', `Blob sha256:${digest} was not uploaded`, { digest: `sha256:${digest}` });
     }
     if (info.size !== blob.size) {
-      return this.fail(session.id, new RegistryError('BlobSizeMismatch', `Blob sha256:${digest} has ${info.size} bytes, the manifest says ${blob.size}`, {
-        digest: `sha256:${digest}`,
-        expected: blob.size,
-        actual: info.size,
-      }));
+      return this.fail(
+        session.id,
+        new RegistryError('BlobSizeMismatch', `Blob sha256:${digest} has ${info.size} bytes, the manifest says ${blob.size}`, {
+          digest: `sha256:${digest}`,
+          expected: blob.size,
+          actual: info.size,
+        }),
+      );
     }
 
     // Hash from where an earlier call stopped, if the staged bytes are still the same; else
@@ -305,7 +352,7 @@ export class Uploads {
     if (actual === undefined) {
       const hasher = await createSHA256();
       hasher.init();
-      if (resume && resume.state) {
+      if (resume?.state) {
         hasher.load(Buffer.from(resume.state, 'base64'));
         offset = resume.offset;
       }
@@ -318,17 +365,23 @@ export class Uploads {
           if (this.now() > deadline && offset < info.size) {
             stream.destroy();
             const state = Buffer.from(hasher.save()).toString('base64');
-            return this.sessions.update(session.id, (s) => void (s.blobs.find((b) => b.digest === digest)!.hashing = { offset, state, etag: info.etag }));
+            return this.sessions.update(
+              session.id,
+              (s) => void (s.blobs.find((b) => b.digest === digest)!.hashing = { offset, state, etag: info.etag }),
+            );
           }
         }
       }
       actual = hasher.digest('hex');
     }
     if (actual !== digest || offset !== blob.size) {
-      return this.fail(session.id, new RegistryError('BlobDigestMismatch', `Blob sha256:${digest}: the uploaded bytes have sha256:${actual}`, {
-        digest: `sha256:${digest}`,
-        actual: `sha256:${actual}`,
-      }));
+      return this.fail(
+        session.id,
+        new RegistryError('BlobDigestMismatch', `Blob sha256:${digest}: the uploaded bytes have sha256:${actual}`, {
+          digest: `sha256:${digest}`,
+          actual: `sha256:${actual}`,
+        }),
+      );
     }
     try {
       await storage.copy(source, target, { ifSourceEtag: info.etag });
@@ -417,7 +470,8 @@ export class Uploads {
       } catch (error) {
         if (error instanceof VersionExistsError) return this.fail(session.id, error);
         if (!(error instanceof GcFenceError)) throw error;
-        if (attempt >= 10) throw new UploadStateError('A garbage collection is in progress; complete the upload again later', { uploadId: session.id });
+        if (attempt >= 10)
+          throw new UploadStateError('A garbage collection is in progress; complete the upload again later', { uploadId: session.id });
         await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
       }
     }
@@ -441,7 +495,10 @@ export class Uploads {
     const { storage } = this.registry;
     const missing: string[] = [];
     await mapLimit(session.blobs, 16, async (b) => {
-      const there = await storage.head(keys.blob(b.digest)).then(() => true, (e) => (e instanceof NotFoundError ? false : Promise.reject(e)));
+      const there = await storage.head(keys.blob(b.digest)).then(
+        () => true,
+        (e) => (e instanceof NotFoundError ? false : Promise.reject(e)),
+      );
       if (!there) missing.push(b.digest);
     });
     if (missing.length === 0) return;
@@ -458,16 +515,24 @@ export class Uploads {
         if (multipart.has(d)) Object.assign(b, { multipartId: multipart.get(d), partSize: partSizeFor(b.size) });
       }
     });
-    throw new RegistryError('BlobMissing', `Blobs were collected meanwhile and must be sent again: ${missing.map((d) => `sha256:${d}`).slice(0, 5).join(', ')}`, {
-      missing: missing.map((d) => `sha256:${d}`),
-    });
+    throw new RegistryError(
+      'BlobMissing',
+      `Blobs were collected meanwhile and must be sent again: ${missing
+        .map((d) => `sha256:${d}`)
+        .slice(0, 5)
+        .join(', ')}`,
+      {
+        missing: missing.map((d) => `sha256:${d}`),
+      },
+    );
   }
 
   /** DELETE /uploads/{id} */
   async abort(id: string): Promise<void> {
     await this.registry.gate.check();
     const s = await this.sessions.update(id, (s) => {
-      if (s.status === 'Added') throw new UploadStateError(`Upload ${id} is already committed; remove the package instead`, { uploadId: id });
+      if (s.status === 'Added')
+        throw new UploadStateError(`Upload ${id} is already committed; remove the package instead`, { uploadId: id });
       if (s.status === 'Failed') return false;
       s.status = 'Failed';
       s.error = { type: 'UploadAborted', message: 'The upload was aborted' };

@@ -19,7 +19,6 @@ const COSMOS_ACCEPT = [
   'application/vnd.dcos.universe.repo+json;charset=utf-8;version=v3',
 ].join(',');
 
-
 describe.each(drivers)('HTTP API on $name storage', ({ name: driver, make }) => {
   let store: TestStore;
   let reg: Offline;
@@ -77,7 +76,9 @@ describe.each(drivers)('HTTP API on $name storage', ({ name: driver, make }) => 
     expect(Buffer.from(await download.arrayBuffer()).equals(asset)).toBe(true);
 
     // An old DC/OS does not see a package that needs a newer one.
-    const old = (await (await fetch(`${reg.url}/repo`, { headers: { accept: COSMOS_ACCEPT, 'user-agent': 'cosmos/0.4 dcos/1.9' } })).json()) as any;
+    const old = (await (
+      await fetch(`${reg.url}/repo`, { headers: { accept: COSMOS_ACCEPT, 'user-agent': 'cosmos/0.4 dcos/1.9' } })
+    ).json()) as any;
     expect(old.packages.find((p: any) => p.name === name)).toBeUndefined();
 
     const removed = await api(reg.url, 'DELETE', `/package/${name}/1.0.0`);
@@ -99,7 +100,10 @@ describe.each(drivers)('HTTP API on $name storage', ({ name: driver, make }) => 
     await first.arrayBuffer();
     const again = await fetch(`${reg.url}/repo`, { headers: { accept: COSMOS_ACCEPT, 'if-none-match': etag } });
     expect(again.status).toBe(304);
-    const raw = await fetch(`${reg.url}/repo`, { headers: { accept: COSMOS_ACCEPT, 'accept-encoding': 'gzip' }, decompress: false } as RequestInit);
+    const raw = await fetch(`${reg.url}/repo`, {
+      headers: { accept: COSMOS_ACCEPT, 'accept-encoding': 'gzip' },
+      decompress: false,
+    } as RequestInit);
     // undici decompresses transparently; the header tells what was sent.
     expect(raw.headers.get('content-encoding')).toBe('gzip');
     await raw.arrayBuffer();
@@ -145,8 +149,16 @@ describe.each(drivers)('HTTP API on $name storage', ({ name: driver, make }) => 
   });
 
   it('writes need a valid token, checked before anything else', async () => {
-    for (const headers of <Record<string, string>[]>[{}, { authorization: 'Bearer wrong-token-xxxxxxxx' }, { authorization: 'Basic abc' }]) {
-      const res = await fetch(`${reg.url}/uploads`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{not json' });
+    for (const headers of <Record<string, string>[]>[
+      {},
+      { authorization: 'Bearer wrong-token-xxxxxxxx' },
+      { authorization: 'Basic abc' },
+    ]) {
+      const res = await fetch(`${reg.url}/uploads`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: '{not json',
+      });
       expect(res.status).toBe(401);
       expect(((await res.json()) as any).type).toBe('Unauthorized');
       expect((await fetch(`${reg.url}/package/nope/1.0`, { method: 'DELETE', headers })).status).toBe(401);
@@ -176,7 +188,11 @@ describe.each(drivers)('HTTP API on $name storage', ({ name: driver, make }) => 
     const lies = testBundle('liar', '1.0.0', { 'x.bin': randomBytes(100) });
     lies.manifest.assets[0].digest = `sha256:${'0'.repeat(64)}`;
     expect((await api(reg.url, 'POST', '/uploads', { manifest: lies.manifest })).status).toBe(400);
-    const malformed = await fetch(`${reg.url}/uploads`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{"manifest":' });
+    const malformed = await fetch(`${reg.url}/uploads`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: '{"manifest":',
+    });
     expect(malformed.status).toBe(400);
     expect(((await malformed.json()) as any).type).toBe('InvalidJson');
     const huge = await fetch(`${reg.url}/uploads`, {
@@ -228,7 +244,8 @@ describe.each(drivers)('HTTP API on $name storage', ({ name: driver, make }) => 
     const bundle = testBundle(name, '1.0.0', { 'f.bin': randomBytes(1000) });
     const start = await api(reg.url, 'POST', '/uploads', { manifest: bundle.manifest });
     const url = new URL(start.json.blobs[0].upload.url);
-    const put = (u: string) => fetch(u, { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body: randomBytes(1000) });
+    const put = (u: string) =>
+      fetch(u, { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body: randomBytes(1000) });
     const sig = driver === 'file' ? 'X-Signature' : 'X-Amz-Signature';
     const tampered = new URL(url);
     tampered.searchParams.set(sig, `${tampered.searchParams.get(sig)!.slice(0, -2)}00`);

@@ -38,7 +38,14 @@ function ociImage(): TestImage {
   const config = Buffer.from(JSON.stringify({ os: 'linux', architecture: 'amd64', n: randomBytes(4).toString('hex') }));
   const layer = randomBytes(3000);
   const desc = (b: Buffer, mediaType: string) => ({ mediaType, digest: sha256(b), size: b.length });
-  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: mt.OCI_MANIFEST, config: desc(config, mt.OCI_CONFIG), layers: [desc(layer, mt.OCI_LAYER_GZIP)] }));
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: mt.OCI_MANIFEST,
+      config: desc(config, mt.OCI_CONFIG),
+      layers: [desc(layer, mt.OCI_LAYER_GZIP)],
+    }),
+  );
   return { manifest, digest: sha256(manifest), config, layer };
 }
 
@@ -53,8 +60,17 @@ function imageBundle(name: string, images: Array<{ key: string; repository: stri
     assets: [],
     images: [...images]
       .sort((a, b) => (a.key < b.key ? -1 : 1))
-      .map((i) => ({ reference: reference(i), key: i.key, repository: i.repository, tag: i.tag, manifestDigest: i.image.digest as `sha256:${string}`, mediaType: mt.OCI_MANIFEST })),
-    blobs: [...blobs].map(([digest, b]) => ({ digest: digest as `sha256:${string}`, size: b.length })).sort((a, b) => (a.digest < b.digest ? -1 : 1)),
+      .map((i) => ({
+        reference: reference(i),
+        key: i.key,
+        repository: i.repository,
+        tag: i.tag,
+        manifestDigest: i.image.digest as `sha256:${string}`,
+        mediaType: mt.OCI_MANIFEST,
+      })),
+    blobs: [...blobs]
+      .map(([digest, b]) => ({ digest: digest as `sha256:${string}`, size: b.length }))
+      .sort((a, b) => (a.digest < b.digest ? -1 : 1)),
   };
   return { manifest, blobs };
 }
@@ -67,7 +83,8 @@ function routesOfServerless(): string[] {
   for (const fn of Object.values<any>(sls.functions)) {
     for (const event of fn.events ?? []) {
       if (event.schedule) continue;
-      const route = typeof event.httpApi === 'string' ? event.httpApi : event.httpApi ? `${event.httpApi.method} ${event.httpApi.path}` : undefined;
+      const route =
+        typeof event.httpApi === 'string' ? event.httpApi : event.httpApi ? `${event.httpApi.method} ${event.httpApi.path}` : undefined;
       if (!route) throw new Error(`serverless.yml: an event this test does not know: ${JSON.stringify(event)}`);
       const [method, p] = route.split(' ');
       routes.push(`${method.toUpperCase()} ${p}`);
@@ -91,7 +108,12 @@ function routesOfOpenApi(): string[] {
 
 /** The error `type`s a documented error schema allows: the first `const`/`enum` of a `type` property, through allOf and $ref. */
 function errorTypesOf(doc: any, schema: any): string[] {
-  const s = schema?.$ref ? schema.$ref.slice(2).split('/').reduce((o: any, k: string) => o[k], doc) : schema;
+  const s = schema?.$ref
+    ? schema.$ref
+        .slice(2)
+        .split('/')
+        .reduce((o: any, k: string) => o[k], doc)
+    : schema;
   const own = s?.properties?.type;
   if (own?.const !== undefined) return [own.const];
   if (Array.isArray(own?.enum)) return own.enum;
@@ -110,10 +132,16 @@ function documentedErrorTypes(): Array<{ where: string; status: number; type: st
       if (method === 'parameters') continue;
       for (const [status, response] of Object.entries<any>(op.responses)) {
         if (Number(status) < 400) continue;
-        const r = response.$ref ? response.$ref.slice(2).split('/').reduce((o: any, k: string) => o[k], doc) : response;
+        const r = response.$ref
+          ? response.$ref
+              .slice(2)
+              .split('/')
+              .reduce((o: any, k: string) => o[k], doc)
+          : response;
         const schema = r.content?.['application/json']?.schema;
         if (!schema) continue;
-        for (const type of errorTypesOf(doc, schema)) out.push({ where: `${method.toUpperCase()} ${template}`, status: Number(status), type });
+        for (const type of errorTypesOf(doc, schema))
+          out.push({ where: `${method.toUpperCase()} ${template}`, status: Number(status), type });
       }
     }
   }
@@ -130,8 +158,13 @@ describe('docs/openapi.yaml', () => {
   it('inlines lib/bundle/manifest-schema.json unchanged (definitions as Sha256Digest and BlobSize)', () => {
     const source = JSON.parse(readFileSync(path.join(ROOT, 'lib/bundle/manifest-schema.json'), 'utf8'));
     const { $schema: _s, $id: _i, definitions, ...rest } = source;
-    const refs: Record<string, string> = { '#/definitions/digest': '#/components/schemas/Sha256Digest', '#/definitions/size': '#/components/schemas/BlobSize' };
-    const converted = JSON.parse(JSON.stringify(rest).replace(/"#\/definitions\/(\w+)"/g, (m) => JSON.stringify(refs[JSON.parse(m)] ?? `unknown ${m}`)));
+    const refs: Record<string, string> = {
+      '#/definitions/digest': '#/components/schemas/Sha256Digest',
+      '#/definitions/size': '#/components/schemas/BlobSize',
+    };
+    const converted = JSON.parse(
+      JSON.stringify(rest).replace(/"#\/definitions\/(\w+)"/g, (m) => JSON.stringify(refs[JSON.parse(m)] ?? `unknown ${m}`)),
+    );
     const { schemas } = openApi().doc.components;
     expect(schemas.BundleManifest).toEqual(converted);
     expect(schemas.Sha256Digest).toEqual(definitions.digest);
@@ -150,8 +183,7 @@ describe('docs/openapi.yaml', () => {
 
     const documented = documentedErrorTypes();
     expect(documented.length).toBeGreaterThan(40);
-    const wrong = documented
-      .filter(({ status, type }) => (type === 'InternalError' ? status !== 500 : statusOf(type) !== status));
+    const wrong = documented.filter(({ status, type }) => (type === 'InternalError' ? status !== 500 : statusOf(type) !== status));
     expect(wrong).toEqual([]);
   });
 
@@ -165,7 +197,9 @@ describe('docs/openapi.yaml', () => {
     const json = { 'content-type': 'application/json' };
     expect(() => checkResponse('GET', '/health', 200, json, health)).not.toThrow();
     expect(() => checkResponse('GET', '/health', 201, json, health)).toThrow(/201, which is not documented/);
-    expect(() => checkResponse('GET', '/health', 200, json, health.replace('1 package', 'one package'))).toThrow(/does not match the schema/);
+    expect(() => checkResponse('GET', '/health', 200, json, health.replace('1 package', 'one package'))).toThrow(
+      /does not match the schema/,
+    );
     expect(() => checkResponse('GET', '/health', 200, { 'content-type': 'text/html' }, health)).toThrow(/Content-Type/);
     expect(() => checkResponse('GET', '/nowhere', 200, json, health)).toThrow(/no documented path/);
     expect(() => checkResponse('PUT', '/package', 200, json, '{}')).toThrow(/PUT is not documented/);
@@ -178,11 +212,23 @@ describe('docs/openapi.yaml', () => {
     // Repository names hold slashes: every /v2 path but the base is the one greedy template.
     expect(openApi().find('HEAD', `/v2/team/app/blobs/sha256:${'a'.repeat(64)}`).template).toBe('/v2/{proxy}');
     expect(openApi().find('GET', '/v2').template).toBe('/v2');
-    expect(() => checkResponse('HEAD', '/resource/ab/x.bin', 200, { 'content-length': '3', etag: '"ab"' }, 'abc')).toThrow(/HEAD but has a body/);
+    expect(() => checkResponse('HEAD', '/resource/ab/x.bin', 200, { 'content-length': '3', etag: '"ab"' }, 'abc')).toThrow(
+      /HEAD but has a body/,
+    );
     expect(() => checkResponse('HEAD', '/resource/ab/x.bin', 200, { etag: '"ab"' }, '')).toThrow(/required header content-length/);
     const v2json = { 'content-type': 'application/json', 'docker-distribution-api-version': 'registry/2.0' };
-    expect(() => checkResponse('GET', '/v2/x/tags/list', 404, v2json, { type: 'NotFound', message: 'no' })).toThrow(/does not match the schema/);
-    expect(() => checkResponse('GET', '/v2/x/tags/list', 404, { 'content-type': 'application/json' }, { errors: [{ code: 'NAME_UNKNOWN', message: 'x' }] })).toThrow(/docker-distribution-api-version/);
+    expect(() => checkResponse('GET', '/v2/x/tags/list', 404, v2json, { type: 'NotFound', message: 'no' })).toThrow(
+      /does not match the schema/,
+    );
+    expect(() =>
+      checkResponse(
+        'GET',
+        '/v2/x/tags/list',
+        404,
+        { 'content-type': 'application/json' },
+        { errors: [{ code: 'NAME_UNKNOWN', message: 'x' }] },
+      ),
+    ).toThrow(/docker-distribution-api-version/);
   });
 });
 
@@ -215,7 +261,11 @@ describe('the registry answers as documented (serverless offline, filesystem dri
   }
 
   /** One request, its answer checked against the document. `url` may be absolute (signed targets). */
-  async function call(method: string, url: string, init: { body?: unknown; headers?: Record<string, string>; base?: string } = {}): Promise<Answer> {
+  async function call(
+    method: string,
+    url: string,
+    init: { body?: unknown; headers?: Record<string, string>; base?: string } = {},
+  ): Promise<Answer> {
     const target = new URL(url, init.base ?? reg.url);
     const raw = init.body instanceof Uint8Array || typeof init.body === 'string';
     const res = await fetch(target, {
@@ -336,7 +386,9 @@ describe('the registry answers as documented (serverless offline, filesystem dri
     expect(bare.headers.get('content-type')).toBe(`${REPO_TYPE};version=v5`);
 
     const etag = v5.headers.get('etag')!;
-    const same = await call('GET', '/repo', { headers: { ...identity, accept: COSMOS_ACCEPT, 'user-agent': 'cosmos/0.6.0 dcos/2.2', 'if-none-match': etag } });
+    const same = await call('GET', '/repo', {
+      headers: { ...identity, accept: COSMOS_ACCEPT, 'user-agent': 'cosmos/0.6.0 dcos/2.2', 'if-none-match': etag },
+    });
     expect(same.status).toBe(304);
     expect(same.headers.get('etag')).toBe(etag);
     expect(same.bytes.length).toBe(0);
@@ -375,12 +427,18 @@ describe('the registry answers as documented (serverless offline, filesystem dri
     expect(proxied.bytes.equals(asset)).toBe(true);
 
     // Ranges: on the signed store URL (either mode's final answer) and in proxy mode.
-    for (const [target, base] of [[location.toString(), undefined], [`/resource/${hex}/res.bin`, proxy.url]] as const) {
+    for (const [target, base] of [
+      [location.toString(), undefined],
+      [`/resource/${hex}/res.bin`, proxy.url],
+    ] as const) {
       const part = await call('GET', target, { base, headers: { range: 'bytes=100-199' } });
       expect([part.status, part.headers.get('content-range')]).toEqual([206, `bytes 100-199/${asset.length}`]);
       expect(part.bytes.equals(asset.subarray(100, 200))).toBe(true);
       const tail = await call('GET', target, { base, headers: { range: 'bytes=-50' } });
-      expect([tail.status, tail.headers.get('content-range')]).toEqual([206, `bytes ${asset.length - 50}-${asset.length - 1}/${asset.length}`]);
+      expect([tail.status, tail.headers.get('content-range')]).toEqual([
+        206,
+        `bytes ${asset.length - 50}-${asset.length - 1}/${asset.length}`,
+      ]);
       expect(tail.bytes.equals(asset.subarray(-50))).toBe(true);
       const past = await call('GET', target, { base, headers: { range: `bytes=${asset.length}-` } });
       expect([past.status, past.headers.get('content-range'), past.bytes.length]).toEqual([416, `bytes */${asset.length}`, 0]);
@@ -389,7 +447,12 @@ describe('the registry answers as documented (serverless offline, filesystem dri
     // HEAD: the size without a redirect, in both modes; 304 for a held copy.
     for (const base of [reg.url, proxy.url]) {
       const head = await call('HEAD', `/resource/${hex}/res.bin`, { base });
-      expect([head.status, head.headers.get('content-length'), head.headers.get('etag'), head.headers.get('location')]).toEqual([200, String(asset.length), `"${hex}"`, null]);
+      expect([head.status, head.headers.get('content-length'), head.headers.get('etag'), head.headers.get('location')]).toEqual([
+        200,
+        String(asset.length),
+        `"${hex}"`,
+        null,
+      ]);
     }
     for (const method of ['GET', 'HEAD']) {
       const held = await call(method, `/resource/${hex}/res.bin`, { headers: { 'if-none-match': `"${hex}"` } });
@@ -425,9 +488,18 @@ describe('the registry answers as documented (serverless offline, filesystem dri
       const m = await call('GET', `/v2/${app}/manifests/${ref}`, { headers: { accept: mt.MANIFEST_ACCEPT } });
       expect(m.status).toBe(200);
       expect(m.bytes.equals(one.manifest)).toBe(true);
-      expect([m.headers.get('content-type'), m.headers.get('docker-content-digest'), m.headers.get('etag')]).toEqual([mt.OCI_MANIFEST, one.digest, `"${one.digest}"`]);
+      expect([m.headers.get('content-type'), m.headers.get('docker-content-digest'), m.headers.get('etag')]).toEqual([
+        mt.OCI_MANIFEST,
+        one.digest,
+        `"${one.digest}"`,
+      ]);
       const h = await call('HEAD', `/v2/${app}/manifests/${ref}`, { headers: { accept: mt.MANIFEST_ACCEPT } });
-      expect([h.status, h.headers.get('content-length'), h.headers.get('docker-content-digest'), h.bytes.length]).toEqual([200, String(one.manifest.length), one.digest, 0]);
+      expect([h.status, h.headers.get('content-length'), h.headers.get('docker-content-digest'), h.bytes.length]).toEqual([
+        200,
+        String(one.manifest.length),
+        one.digest,
+        0,
+      ]);
     }
     for (const method of ['GET', 'HEAD']) {
       const held = await call(method, `/v2/${app}/manifests/v1`, { headers: { 'if-none-match': `"${one.digest}"` } });
@@ -442,12 +514,20 @@ describe('the registry answers as documented (serverless offline, filesystem dri
     expect((await call('GET', redirected.headers.get('location')!)).bytes.equals(one.layer)).toBe(true);
     for (const b of [reg.url, proxy.url]) {
       const h = await call('HEAD', `/v2/${app}/blobs/${layer}`, { base: b });
-      expect([h.status, h.headers.get('content-length'), h.headers.get('docker-content-digest')]).toEqual([200, String(one.layer.length), layer]);
+      expect([h.status, h.headers.get('content-length'), h.headers.get('docker-content-digest')]).toEqual([
+        200,
+        String(one.layer.length),
+        layer,
+      ]);
     }
     const proxied = await call('GET', `/v2/${app}/blobs/${layer}`, { base: proxy.url });
     expect([proxied.status, proxied.bytes.equals(one.layer)]).toEqual([200, true]);
     const part = await call('GET', `/v2/${app}/blobs/${layer}`, { base: proxy.url, headers: { range: 'bytes=0-9' } });
-    expect([part.status, part.headers.get('content-range'), part.bytes.equals(one.layer.subarray(0, 10))]).toEqual([206, `bytes 0-9/${one.layer.length}`, true]);
+    expect([part.status, part.headers.get('content-range'), part.bytes.equals(one.layer.subarray(0, 10))]).toEqual([
+      206,
+      `bytes 0-9/${one.layer.length}`,
+      true,
+    ]);
     const past = await call('GET', `/v2/${app}/blobs/${layer}`, { base: proxy.url, headers: { range: `bytes=${one.layer.length}-` } });
     expect([past.status, past.headers.get('content-range')]).toEqual([416, `bytes */${one.layer.length}`]);
 
@@ -506,7 +586,12 @@ describe('the registry answers as documented (serverless offline, filesystem dri
       ['bad name', { body: { manifest: testBundle('Bad_Name', '1.0.0').manifest } }, 400, 'InvalidPackageName'],
       ['dot-dot version', { body: { manifest: testBundle('fine', '..').manifest } }, 400, 'InvalidPackageVersion'],
       ['schema violation', { body: { manifest: testBundle('fine', '1.0.0', {}, { maintainer: 42 }).manifest } }, 422, 'InvalidPackage'],
-      ['packaging 3.0', { body: { manifest: testBundle('fine', '1.0.0', {}, { packagingVersion: '3.0' }).manifest } }, 422, 'UnsupportedPackagingVersion'],
+      [
+        'packaging 3.0',
+        { body: { manifest: testBundle('fine', '1.0.0', {}, { packagingVersion: '3.0' }).manifest } },
+        422,
+        'UnsupportedPackagingVersion',
+      ],
       ['text/plain', { body: '{}', headers: { 'content-type': 'text/plain' } }, 415, 'UnsupportedMediaType'],
       ['over 5 MB', { body: JSON.stringify({ manifest: { pad: 'x'.repeat(5 * 1024 * 1024 + 10) } }) }, 413, 'PayloadTooLarge'],
     ];
@@ -518,7 +603,11 @@ describe('the registry answers as documented (serverless offline, filesystem dri
   });
 
   it('uploads by id: 400 bad id, 404 unknown, 204 abort, 422 missing or wrong bytes, 409 other content', async () => {
-    for (const [method, suffix] of [['GET', ''], ['POST', '/complete'], ['DELETE', '']]) {
+    for (const [method, suffix] of [
+      ['GET', ''],
+      ['POST', '/complete'],
+      ['DELETE', ''],
+    ]) {
       const bad = await call(method, `/uploads/NOT-AN-ID${suffix}`, { headers: auth });
       expect([bad.status, bad.json.type]).toEqual([400, 'InvalidUploadId']);
       const unknown = await call(method, `/uploads/${'z'.repeat(26)}${suffix}`, { headers: auth });
@@ -546,7 +635,10 @@ describe('the registry answers as documented (serverless offline, filesystem dri
     const mismatch = await call('POST', `/uploads/${wrong.json.id}/complete`, { headers: auth });
     expect([mismatch.status, mismatch.json.type]).toEqual([422, 'BlobDigestMismatch']);
     expect(mismatch.json.data).toMatchObject({ digest: sha256(asset) });
-    expect((await call('GET', `/uploads/${wrong.json.id}`, { headers: auth })).json).toMatchObject({ status: 'Failed', error: { type: 'BlobDigestMismatch' } });
+    expect((await call('GET', `/uploads/${wrong.json.id}`, { headers: auth })).json).toMatchObject({
+      status: 'Failed',
+      error: { type: 'BlobDigestMismatch' },
+    });
 
     // Same name and version, other content: 409 VersionAlreadyExists.
     const first = await call('POST', '/uploads', { body: { manifest: bundle.manifest }, headers: auth });
@@ -636,7 +728,11 @@ describe('the registry answers as documented (serverless offline, filesystem dri
   it('GET /health: 503 Unhealthy with the reason when the store ignores conditional writes', async () => {
     const probe = 'meta/probe.json';
     const saved = await store.storage.get(probe);
-    const verdict = { ...JSON.parse(saved.body.toString('utf8')), ok: false, reason: 'the store ignores If-Match (compare-and-swap is not enforced)' };
+    const verdict = {
+      ...JSON.parse(saved.body.toString('utf8')),
+      ok: false,
+      reason: 'the store ignores If-Match (compare-and-swap is not enforced)',
+    };
     await store.storage.put(probe, JSON.stringify(verdict), { contentType: 'application/json' });
     try {
       for (const p of ['/', '/health']) {

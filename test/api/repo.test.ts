@@ -48,7 +48,12 @@ function counting(inner: Storage): { storage: Storage; calls: string[] } {
 }
 
 function registry(storage: Storage, env: Record<string, string> = {}): Registry {
-  return { config: parseConfig({ REGISTRY_WRITE_TOKENS: 'x'.repeat(16), ...env }), storage, catalog: new Catalog(storage), gate: new WriteGate(storage) };
+  return {
+    config: parseConfig({ REGISTRY_WRITE_TOKENS: 'x'.repeat(16), ...env }),
+    storage,
+    catalog: new Catalog(storage),
+    gate: new WriteGate(storage),
+  };
 }
 
 /** What a client following the answer ends up with: status and headers of the final answer, and the document. */
@@ -78,7 +83,12 @@ async function follow(storage: Storage, res: Response): Promise<{ contentType: s
 /** A catalog entry whose description is `bytes` of incompressible text. */
 function bigEntry(name: string, version: string, bytes: number) {
   const entry = catalogEntry(name, version);
-  entry.package = { ...entry.package, description: randomBytes(Math.ceil((bytes * 3) / 4)).toString('base64').slice(0, bytes) };
+  entry.package = {
+    ...entry.package,
+    description: randomBytes(Math.ceil((bytes * 3) / 4))
+      .toString('base64')
+      .slice(0, bytes),
+  };
   return entry;
 }
 

@@ -45,10 +45,20 @@ describe('buildBundle', () => {
           relative: 'local/bootstrap.zip',
         },
       },
-      images: { 'icon-small': `${server.url}/redirect/icon.png`, 'icon-medium': `${server.url}/icon.png`, screenshots: [`${server.url}/icon.png`] },
+      images: {
+        'icon-small': `${server.url}/redirect/icon.png`,
+        'icon-medium': `${server.url}/icon.png`,
+        screenshots: [`${server.url}/icon.png`],
+      },
       cli: {
         binaries: {
-          linux: { 'x86-64': { kind: 'executable', url: `${server.url}/cli/dcos-service-cli-linux`, contentHash: [{ algo: 'sha256', value: sha256hex(cli) }] } },
+          linux: {
+            'x86-64': {
+              kind: 'executable',
+              url: `${server.url}/cli/dcos-service-cli-linux`,
+              contentHash: [{ algo: 'sha256', value: sha256hex(cli) }],
+            },
+          },
         },
       },
     });
@@ -86,9 +96,21 @@ describe('buildBundle', () => {
 
   it('fails on a contentHash mismatch and leaves no partial file or staging', async () => {
     const { definitionFile, out } = await setup('badhash', {
-      cli: { binaries: { linux: { 'x86-64': { kind: 'executable', url: `${server.url}/cli/dcos-service-cli-linux`, contentHash: [{ algo: 'sha256', value: 'a'.repeat(64) }] } } } },
+      cli: {
+        binaries: {
+          linux: {
+            'x86-64': {
+              kind: 'executable',
+              url: `${server.url}/cli/dcos-service-cli-linux`,
+              contentHash: [{ algo: 'sha256', value: 'a'.repeat(64) }],
+            },
+          },
+        },
+      },
     });
-    await expect(buildBundle({ definitionFile, outputDirectory: out })).rejects.toThrow(/contentHash mismatch for .*dcos-service-cli-linux/);
+    await expect(buildBundle({ definitionFile, outputDirectory: out })).rejects.toThrow(
+      /contentHash mismatch for .*dcos-service-cli-linux/,
+    );
     expect(await readdir(out)).toEqual([]);
   });
 

@@ -5,7 +5,9 @@ import type { AddressInfo } from 'node:net';
 export const sha256hex = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
 /** A local asset server: fixed files, plus /flaky (503 twice, then 200) and /missing (404). */
-export async function startAssetServer(files: Record<string, Buffer>): Promise<{ url: string; hits: Map<string, number>; close(): Promise<void> }> {
+export async function startAssetServer(
+  files: Record<string, Buffer>,
+): Promise<{ url: string; hits: Map<string, number>; close(): Promise<void> }> {
   const hits = new Map<string, number>();
   const server: Server = createServer((req, res) => {
     const path = req.url ?? '/';

@@ -26,7 +26,13 @@ beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'build-image-'));
   registry = await startRegistry();
   image = makeOciImage(join(work, 'img'), { tag: 'v1', layerSizes: [2000, 200_000] });
-  const multi = makeOciImage(join(work, 'multi'), { tag: 'v2', platforms: [{ os: 'linux', architecture: 'arm64', variant: 'v8' }, { os: 'linux', architecture: 'amd64' }] });
+  const multi = makeOciImage(join(work, 'multi'), {
+    tag: 'v2',
+    platforms: [
+      { os: 'linux', architecture: 'arm64', variant: 'v8' },
+      { os: 'linux', architecture: 'amd64' },
+    ],
+  });
   await pushWithSkopeo(image, `${registry.host}/test/app:v1`);
   await pushWithSkopeo(image, `${registry.host}/test/app-s2:v1`, { format: 'v2s2' });
   await pushWithSkopeo(multi, `${registry.host}/test/multi:v2`, { all: true });
@@ -78,7 +84,11 @@ describe('build with Docker images', () => {
       manifestDigest: served.app.digest,
       mediaType: 'application/vnd.oci.image.manifest.v1+json',
     });
-    expect(manifest.images[1]).toMatchObject({ repository: 'test/app-s2', manifestDigest: served.app_s2.digest, mediaType: 'application/vnd.docker.distribution.manifest.v2+json' });
+    expect(manifest.images[1]).toMatchObject({
+      repository: 'test/app-s2',
+      manifestDigest: served.app_s2.digest,
+      mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+    });
     expect(manifest.images[2]).toMatchObject({ repository: 'test/multi', tag: 'v2' });
 
     // Every layer of both copies is in the bundle, and each digest is stored once.
@@ -107,7 +117,10 @@ describe('build with Docker images', () => {
     const out = join(work, 'out-missing');
     await mkdir(out, { recursive: true });
     const definitionFile = join(work, 'missing.json');
-    await writeFile(definitionFile, JSON.stringify(definition({ assets: { container: { docker: { x: `${registry.host}/test/nope:v1` } } } }, 'missing')));
+    await writeFile(
+      definitionFile,
+      JSON.stringify(definition({ assets: { container: { docker: { x: `${registry.host}/test/nope:v1` } } } }, 'missing')),
+    );
     await expect(buildBundle({ definitionFile, outputDirectory: out, retry: { attempts: 1 } })).rejects.toThrow(/test\/nope/);
     const { readdir } = await import('node:fs/promises');
     expect(await readdir(out)).toEqual([]);

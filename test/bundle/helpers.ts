@@ -87,9 +87,7 @@ export function sampleEntries(content = sampleContent()): CraftEntry[] {
     { name: 'manifest.json', data: JSON.stringify(content.manifest), compress: true },
     { name: 'oci-layout', data: '{"imageLayoutVersion":"1.0.0"}' },
     { name: 'index.json', data: JSON.stringify(index) },
-    ...content.blobs
-      .map((b) => ({ name: `blobs/sha256/${sha(b).slice(7)}`, data: b }))
-      .sort((a, b) => (a.name < b.name ? -1 : 1)),
+    ...content.blobs.map((b) => ({ name: `blobs/sha256/${sha(b).slice(7)}`, data: b })).sort((a, b) => (a.name < b.name ? -1 : 1)),
   ];
 }
 

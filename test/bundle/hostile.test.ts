@@ -60,7 +60,10 @@ describe('openBundle rejects hostile bundles', () => {
 
   it('entries not in the manifest', async () => {
     const extra = Buffer.from('smuggled');
-    await rejects(await crafted([...sampleEntries(), { name: `blobs/sha256/${sha(extra).slice(7)}`, data: extra }]), /is not listed in the manifest/);
+    await rejects(
+      await crafted([...sampleEntries(), { name: `blobs/sha256/${sha(extra).slice(7)}`, data: extra }]),
+      /is not listed in the manifest/,
+    );
     await rejects(await crafted([...sampleEntries(), { name: 'readme.txt', data: 'hi' }]), /unexpected entry readme\.txt/);
   });
 
@@ -74,7 +77,10 @@ describe('openBundle rejects hostile bundles', () => {
     const content = sampleContent();
     const entries = sampleEntries(content);
     const asset = content.blobs[0];
-    const tampered = { ...content.manifest, blobs: content.manifest.blobs.map((b) => (b.digest === sha(asset) ? { ...b, size: b.size + 1 } : b)) };
+    const tampered = {
+      ...content.manifest,
+      blobs: content.manifest.blobs.map((b) => (b.digest === sha(asset) ? { ...b, size: b.size + 1 } : b)),
+    };
     tampered.assets = [{ ...tampered.assets[0], size: asset.length + 1 }];
     entries[0] = { ...entries[0], data: JSON.stringify(tampered) };
     await rejects(await crafted(entries), /has 1200 bytes, the manifest says 1201/);

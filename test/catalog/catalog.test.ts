@@ -64,7 +64,9 @@ describe.each(drivers)('catalog on $name storage', ({ make }) => {
 
   it('racing adds of one version: identical content all succeed with one entry; different content: exactly one wins', async () => {
     const s = await fresh();
-    const same = await Promise.all(Array.from({ length: 16 }, () => addVersion(new Catalog(s.another()), catalogEntry('same', '1.0.0', 'x'))));
+    const same = await Promise.all(
+      Array.from({ length: 16 }, () => addVersion(new Catalog(s.another()), catalogEntry('same', '1.0.0', 'x'))),
+    );
     expect(new Set(same)).toEqual(new Set([1]));
     const results = await Promise.allSettled(
       Array.from({ length: 16 }, (_, i) => addVersion(new Catalog(s.another()), catalogEntry('diff', '1.0.0', `content-${i}`))),
@@ -163,8 +165,13 @@ describe.each(drivers)('catalog on $name storage', ({ make }) => {
   it('a bulk add commits many versions in one entry, all or nothing', async () => {
     const s = await fresh();
     const c = new Catalog(s.another());
-    await addVersions(c, Array.from({ length: 300 }, (_, i) => catalogEntry(`bulk-${i % 30}`, `1.${i}.0`)));
-    await expect(addVersions(c, [catalogEntry('bulk-new', '1.0.0'), catalogEntry('bulk-0', '1.0.0', 'other')])).rejects.toBeInstanceOf(VersionExistsError);
+    await addVersions(
+      c,
+      Array.from({ length: 300 }, (_, i) => catalogEntry(`bulk-${i % 30}`, `1.${i}.0`)),
+    );
+    await expect(addVersions(c, [catalogEntry('bulk-new', '1.0.0'), catalogEntry('bulk-0', '1.0.0', 'other')])).rejects.toBeInstanceOf(
+      VersionExistsError,
+    );
     const { state } = await new Catalog(s.another()).read();
     expect(state.seq).toBe(1);
     expect(state.versions).toHaveLength(300);

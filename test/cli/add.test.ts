@@ -25,7 +25,13 @@ describe('addBundle against a fake registry', () => {
     const path = join(dir, 'hello-1.0.0.dcos');
     await writeSample(path);
     const events: AddProgress[] = [];
-    const body = await addBundle(path, { url: reg.url, token: reg.token, retry: fast, pollIntervalMs: 1, onProgress: (e) => events.push(e) });
+    const body = await addBundle(path, {
+      url: reg.url,
+      token: reg.token,
+      retry: fast,
+      pollIntervalMs: 1,
+      onProgress: (e) => events.push(e),
+    });
     expect(body).toMatchObject({ name: 'hello', version: '1.0.0', status: 'Added' });
     expect(reg.putBytes).toBe(totalBlobBytes());
     const upload = [...reg.uploads.values()][0];
@@ -51,7 +57,9 @@ describe('addBundle against a fake registry', () => {
     const assetDigest = sha(sampleContent().blobs[0]);
     const id = `up${'0'.repeat(24)}`;
     reg.failPut.set(`/put/${id}/${assetDigest}/3`, { status: 403, times: 100 });
-    await expect(addBundle(path, { url: reg.url, token: reg.token, retry: fast, pollIntervalMs: 1 })).rejects.toThrow(/upload PUT answered 403/);
+    await expect(addBundle(path, { url: reg.url, token: reg.token, retry: fast, pollIntervalMs: 1 })).rejects.toThrow(
+      /upload PUT answered 403/,
+    );
     const state = JSON.parse(await readFile(statePath(path), 'utf8'));
     expect(state.uploadId).toBe(id);
     const sentBefore = reg.putBytes;
@@ -59,7 +67,13 @@ describe('addBundle against a fake registry', () => {
 
     reg.failPut.clear();
     const events: AddProgress[] = [];
-    const body = await addBundle(path, { url: reg.url, token: reg.token, retry: fast, pollIntervalMs: 1, onProgress: (e) => events.push(e) });
+    const body = await addBundle(path, {
+      url: reg.url,
+      token: reg.token,
+      retry: fast,
+      pollIntervalMs: 1,
+      onProgress: (e) => events.push(e),
+    });
     expect(body.status).toBe('Added');
     expect(events.find((e) => e.kind === 'start')).toMatchObject({ resumed: true, uploadId: id, bytesToSend: 256 });
     expect(reg.putBytes - sentBefore).toBe(256);
@@ -73,8 +87,16 @@ describe('addBundle against a fake registry', () => {
     const id = `up${'0'.repeat(24)}`;
     reg.failPut.set(`/put/${id}/${sha(sampleContent().blobs[0])}/1`, { status: 503, times: 1 });
     const events: AddProgress[] = [];
-    await addBundle(path, { url: reg.url, token: reg.token, retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 2 }, pollIntervalMs: 1, onProgress: (e) => events.push(e) });
-    expect(events.filter((e) => e.kind === 'retry').map((e) => (e as { what: string }).what)).toEqual([`${sha(sampleContent().blobs[0])} part 1`]);
+    await addBundle(path, {
+      url: reg.url,
+      token: reg.token,
+      retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 2 },
+      pollIntervalMs: 1,
+      onProgress: (e) => events.push(e),
+    });
+    expect(events.filter((e) => e.kind === 'retry').map((e) => (e as { what: string }).what)).toEqual([
+      `${sha(sampleContent().blobs[0])} part 1`,
+    ]);
   });
 
   it('fails with the registry reason when verification fails, and forgets the failed upload', async () => {

@@ -58,7 +58,15 @@ describe('dcos-registry build', () => {
     const dir = join(work, 'build');
     await mkdir(dir, { recursive: true });
     const def = join(dir, 'def.json');
-    await writeFile(def, JSON.stringify(definition({ assets: { uris: { s: `${assets.url}/scheduler.zip` } }, images: { 'icon-small': `${assets.url}/icon.png` } }, 'clipkg')));
+    await writeFile(
+      def,
+      JSON.stringify(
+        definition(
+          { assets: { uris: { s: `${assets.url}/scheduler.zip` } }, images: { 'icon-small': `${assets.url}/icon.png` } },
+          'clipkg',
+        ),
+      ),
+    );
     const args = ['registry', 'build', `--build-definition-file=${def}`, `--output-directory=${dir}`, '--json', '--name=ignored'];
     const r = await runCli(args);
     expect(r.stderr).toContain('Downloaded');

@@ -8,8 +8,21 @@ import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-interface Blob { digest: string; size: number; parts?: number; partSize?: number }
-interface Upload { id: string; name: string; version: string; status: string; blobs: Blob[]; received: Map<string, Buffer>; completeCalls: number }
+interface Blob {
+  digest: string;
+  size: number;
+  parts?: number;
+  partSize?: number;
+}
+interface Upload {
+  id: string;
+  name: string;
+  version: string;
+  status: string;
+  blobs: Blob[];
+  received: Map<string, Buffer>;
+  completeCalls: number;
+}
 
 export interface FakeRegistry {
   url: string;
@@ -25,7 +38,12 @@ export interface FakeRegistry {
 }
 
 export async function startFakeRegistry(
-  opts: { partSize?: number; multipartAbove?: number; port?: number; /** count bytes, keep none, skip verification (memory benchmarks) */ discard?: boolean } = {},
+  opts: {
+    partSize?: number;
+    multipartAbove?: number;
+    port?: number /** count bytes, keep none, skip verification (memory benchmarks) */;
+    discard?: boolean;
+  } = {},
 ): Promise<FakeRegistry> {
   const partSize = opts.partSize ?? 64;
   const multipartAbove = opts.multipartAbove ?? 100;
@@ -119,14 +137,19 @@ export async function startFakeRegistry(
       }
       if (p === '/package' && req.method === 'GET') {
         const byName = new Map<string, unknown[]>();
-        for (const d of reg.packages.values()) byName.set(d.name as string, [...(byName.get(d.name as string) ?? []), { version: d.version, status: d.status, releaseVersion: d.releaseVersion }]);
+        for (const d of reg.packages.values())
+          byName.set(d.name as string, [
+            ...(byName.get(d.name as string) ?? []),
+            { version: d.version, status: d.status, releaseVersion: d.releaseVersion },
+          ]);
         return send(res, 200, { packages: [...byName].map(([name, versions]) => ({ name, versions })) });
       }
       const pkg = /^\/package\/([^/]+)\/([^/]+)$/.exec(p);
       if (pkg) {
         const [name, version] = [decodeURIComponent(pkg[1]), decodeURIComponent(pkg[2])];
         const key = `${name}/${version}`;
-        if (req.method === 'DELETE' && !authed) return error(res, 401, 'Unauthorized', 'A valid bearer token is required for this operation');
+        if (req.method === 'DELETE' && !authed)
+          return error(res, 401, 'Unauthorized', 'A valid bearer token is required for this operation');
         const d = reg.packages.get(key);
         if (!d) return error(res, 404, 'VersionNotFound', `Version [${version}] of package [${name}] not found`);
         if (req.method === 'DELETE') {
@@ -143,7 +166,15 @@ export async function startFakeRegistry(
         const blobs = (manifest.blobs as Blob[]).map((b) =>
           b.size > multipartAbove ? { ...b, partSize, parts: Math.ceil(b.size / partSize) } : { ...b },
         );
-        const u: Upload = { id, name: manifest.package.name, version: manifest.package.version, status: 'Uploading', blobs, received: new Map(), completeCalls: 0 };
+        const u: Upload = {
+          id,
+          name: manifest.package.name,
+          version: manifest.package.version,
+          status: 'Uploading',
+          blobs,
+          received: new Map(),
+          completeCalls: 0,
+        };
         reg.uploads.set(id, u);
         return send(res, 201, view(u, base));
       }

@@ -31,7 +31,14 @@ describe('dcos-registry migrate on every real package directory', () => {
         expect(refused.stderr).toMatch(/^Error: .*packagingVersion/);
         expect(refused.stderr.split('\n')).toHaveLength(2);
       }
-      const r = await runCli(['registry', 'migrate', `--package-directory=${dir}`, `--output-directory=${out}`, '--json', ...(old ? ['--upgrade'] : [])]);
+      const r = await runCli([
+        'registry',
+        'migrate',
+        `--package-directory=${dir}`,
+        `--output-directory=${out}`,
+        '--json',
+        ...(old ? ['--upgrade'] : []),
+      ]);
       expect(r.code).toBe(0);
       expect(onlyJson(r.stdout)).toEqual({ name: expected });
       const written = JSON.parse(await readFile(expected, 'utf8'));

@@ -65,14 +65,23 @@ describe('planTransfers', () => {
 
   it('refuses blobs the bundle does not have, wrong sizes, missing targets and bad part lists', () => {
     expect(() => planTransfers(session([{ digest: d('f'), size: 1, present: true }]), sizes)).toThrow(/not in the bundle/);
-    expect(() => planTransfers(session([{ digest: d('b'), size: 11, present: true }]), sizes)).toThrow(/has 10 bytes, the registry expects 11/);
+    expect(() => planTransfers(session([{ digest: d('b'), size: 11, present: true }]), sizes)).toThrow(
+      /has 10 bytes, the registry expects 11/,
+    );
     expect(() => planTransfers(session([{ digest: d('b'), size: 10, present: false }]), sizes)).toThrow(/no upload target/);
     const multipart = (parts: { partNumber: number; url: string }[], partSize = 100) =>
       planTransfers(session([{ digest: d('a'), size: 250, present: false, upload: { multipart: { partSize, parts } } }]), sizes);
-    expect(() => multipart([{ partNumber: 1, url: 'a' }, { partNumber: 2, url: 'b' }])).toThrow(/needs 3 parts, the registry listed 2/);
+    expect(() =>
+      multipart([
+        { partNumber: 1, url: 'a' },
+        { partNumber: 2, url: 'b' },
+      ]),
+    ).toThrow(/needs 3 parts, the registry listed 2/);
     expect(() => multipart([1, 2, 3, 4].map((n) => ({ partNumber: n, url: 'x' })))).toThrow(/invalid part number 4/);
     expect(() => multipart([1, 1, 2].map((n) => ({ partNumber: n, url: 'x' })))).toThrow(/invalid part number 1/);
     expect(() => multipart([], 0)).toThrow(/part size 0/);
-    expect(() => planTransfers(session([{ digest: d('c'), size: 7, present: false, upload: { method: 'POST', url: 'u' } }]), sizes)).toThrow(/not PUT/);
+    expect(() =>
+      planTransfers(session([{ digest: d('c'), size: 7, present: false, upload: { method: 'POST', url: 'u' } }]), sizes),
+    ).toThrow(/not PUT/);
   });
 });

@@ -30,7 +30,10 @@ export interface TlsIdentity {
   cert: string;
 }
 
-async function listen(handler: (req: IncomingMessage, res: ServerResponse) => void, tls?: TlsIdentity): Promise<Running & { server: Server }> {
+async function listen(
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+  tls?: TlsIdentity,
+): Promise<Running & { server: Server }> {
   const requests: Recorded[] = [];
   const record = (req: IncomingMessage, res: ServerResponse) => {
     requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
@@ -55,7 +58,12 @@ async function listen(handler: (req: IncomingMessage, res: ServerResponse) => vo
 /** Return true when the hook answered the request itself. */
 export type Hook = (req: IncomingMessage, res: ServerResponse, path: string) => boolean;
 
-export async function startFakeRegistry(layout: TestImageLayout, repo: string, hook?: { current?: Hook }, tls?: TlsIdentity): Promise<Running> {
+export async function startFakeRegistry(
+  layout: TestImageLayout,
+  repo: string,
+  hook?: { current?: Hook },
+  tls?: TlsIdentity,
+): Promise<Running> {
   const blob = (digest: string) => readFileSync(join(layout.dir, 'blobs', 'sha256', digest.slice('sha256:'.length)));
   const mediaTypes = new Map<string, string>();
   mediaTypes.set(layout.top.digest, layout.top.mediaType);
@@ -109,7 +117,8 @@ export async function startTokenServer(opts: {
     const auth = req.headers.authorization;
     if (auth?.startsWith('Basic ')) {
       const [u, ...p] = Buffer.from(auth.slice(6), 'base64').toString().split(':');
-      if (opts.users?.[u!] !== p.join(':')) return void res.writeHead(401, { 'content-type': 'application/json' }).end('{"details":"bad credentials"}');
+      if (opts.users?.[u!] !== p.join(':'))
+        return void res.writeHead(401, { 'content-type': 'application/json' }).end('{"details":"bad credentials"}');
       user = u;
     } else if (opts.users) {
       return void res.writeHead(401, { 'content-type': 'application/json' }).end('{"details":"credentials required"}');
@@ -128,13 +137,17 @@ function b64url(value: Buffer | string): string {
 
 function signJwt(s: { keyPem: string; certDer: Buffer; issuer: string; service: string }, subject: string, scopes: string[]): string {
   const now = Math.floor(Date.now() / 1000);
-  const access = scopes.flatMap((scope) => scope.split(' ')).map((scope) => {
-    const [type, ...rest] = scope.split(':');
-    const actions = rest.pop()!.split(',');
-    return { type, name: rest.join(':'), actions };
-  });
+  const access = scopes
+    .flatMap((scope) => scope.split(' '))
+    .map((scope) => {
+      const [type, ...rest] = scope.split(':');
+      const actions = rest.pop()!.split(',');
+      return { type, name: rest.join(':'), actions };
+    });
   const header = b64url(JSON.stringify({ alg: 'RS256', typ: 'JWT', x5c: [s.certDer.toString('base64')] }));
-  const claims = b64url(JSON.stringify({ iss: s.issuer, sub: subject, aud: s.service, exp: now + 300, nbf: now - 10, iat: now, jti: randomUUID(), access }));
+  const claims = b64url(
+    JSON.stringify({ iss: s.issuer, sub: subject, aud: s.service, exp: now + 300, nbf: now - 10, iat: now, jti: randomUUID(), access }),
+  );
   const signature = createSign('RSA-SHA256').update(`${header}.${claims}`).sign(s.keyPem);
   return `${header}.${claims}.${b64url(signature)}`;
 }
@@ -148,7 +161,13 @@ export async function startForwardProxy(): Promise<Running> {
   const running = await listen((req, res) => {
     const target = new URL(req.url ?? '');
     const upstream = httpRequest(
-      { host: target.hostname, port: target.port, path: `${target.pathname}${target.search}`, method: req.method, headers: { ...req.headers, host: target.host } },
+      {
+        host: target.hostname,
+        port: target.port,
+        path: `${target.pathname}${target.search}`,
+        method: req.method,
+        headers: { ...req.headers, host: target.host },
+      },
       (up) => {
         res.writeHead(up.statusCode ?? 502, up.headers);
         up.pipe(res);

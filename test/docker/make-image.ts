@@ -110,7 +110,12 @@ export function makeOciImage(dir: string, options: MakeImageOptions = {}): TestI
           json({
             schemaVersion: 2,
             mediaType: mt.OCI_INDEX,
-            manifests: images.map((i) => ({ mediaType: i.manifest.mediaType, digest: i.manifest.digest, size: i.manifest.size, platform: i.platform })),
+            manifests: images.map((i) => ({
+              mediaType: i.manifest.mediaType,
+              digest: i.manifest.digest,
+              size: i.manifest.size,
+              platform: i.platform,
+            })),
           }),
           mt.OCI_INDEX,
         );
@@ -120,7 +125,9 @@ export function makeOciImage(dir: string, options: MakeImageOptions = {}): TestI
     JSON.stringify({
       schemaVersion: 2,
       mediaType: mt.OCI_INDEX,
-      manifests: [{ mediaType: top.mediaType, digest: top.digest, size: top.size, annotations: { 'org.opencontainers.image.ref.name': tag } }],
+      manifests: [
+        { mediaType: top.mediaType, digest: top.digest, size: top.size, annotations: { 'org.opencontainers.image.ref.name': tag } },
+      ],
     }),
   );
   return { dir, tag, top, images };

@@ -19,7 +19,9 @@ let layout: TestImageLayout;
 
 function dockerConfig(name: string, auths: Record<string, string>): string {
   const file = join(work, `${name}.json`);
-  const entries = Object.fromEntries(Object.entries(auths).map(([host, userPass]) => [host, { auth: Buffer.from(userPass).toString('base64') }]));
+  const entries = Object.fromEntries(
+    Object.entries(auths).map(([host, userPass]) => [host, { auth: Buffer.from(userPass).toString('base64') }]),
+  );
   writeFileSync(file, JSON.stringify({ auths: entries }));
   return file;
 }
@@ -69,7 +71,13 @@ describe('token auth (Bearer challenge)', () => {
       users: { bob: 's3cret' },
       signing: { keyPem: readFileSync(cert.keyPath, 'utf8'), certDer: cert.certDer, issuer: 'test-issuer', service },
     });
-    registry = await startRegistry({ kind: 'token', realm: `${tokens.url}/token`, service, issuer: 'test-issuer', certPath: cert.certPath });
+    registry = await startRegistry({
+      kind: 'token',
+      realm: `${tokens.url}/token`,
+      service,
+      issuer: 'test-issuer',
+      certPath: cert.certPath,
+    });
     await pushWithSkopeo(layout, `${registry.host}/team/app:t1`, { creds: 'bob:s3cret' });
   });
   afterAll(async () => {

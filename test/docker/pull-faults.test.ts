@@ -122,7 +122,12 @@ describe('verification', () => {
 
   it('refuses descriptors whose digest could escape a URL path', async () => {
     const bad = Buffer.from(
-      JSON.stringify({ schemaVersion: 2, mediaType: mt.OCI_MANIFEST, config: { mediaType: mt.OCI_CONFIG, digest: 'sha256:../../etc', size: 2 }, layers: [] }),
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: mt.OCI_MANIFEST,
+        config: { mediaType: mt.OCI_CONFIG, digest: 'sha256:../../etc', size: 2 },
+        layers: [],
+      }),
     );
     hook.current = (_req, res, path) => {
       if (!path.includes('/manifests/')) return false;
@@ -207,8 +212,10 @@ describe('redirects and bearer tokens', () => {
     (req, res, path) => {
       const challenge = `Bearer realm="${tokens.url}/token",service="fake",scope="repository:${REPO}:pull"`;
       const current = `Bearer tok-${tokenCounter}`;
-      if (req.headers.authorization !== current || (expireFirstBlob && path.includes('/blobs/') && (expireFirstBlob = false, true))) {
-        res.writeHead(401, { 'www-authenticate': challenge, 'content-type': 'application/json' }).end('{"errors":[{"code":"UNAUTHORIZED"}]}');
+      if (req.headers.authorization !== current || (expireFirstBlob && path.includes('/blobs/') && ((expireFirstBlob = false), true))) {
+        res
+          .writeHead(401, { 'www-authenticate': challenge, 'content-type': 'application/json' })
+          .end('{"errors":[{"code":"UNAUTHORIZED"}]}');
         return true;
       }
       if (path.includes('/blobs/')) {
@@ -233,7 +240,9 @@ describe('redirects and bearer tokens', () => {
       { scope: [`repository:${REPO}:pull`], user: 'carol' },
     ]);
     expect(tokens.requests.at(-1)!.headers.authorization).toBe(`Basic ${Buffer.from('carol:pw').toString('base64')}`);
-    expect(storage.requests.map((r) => r.url.slice(1)).sort()).toEqual([image().config.digest, ...image().layers.map((l) => l.digest)].sort());
+    expect(storage.requests.map((r) => r.url.slice(1)).sort()).toEqual(
+      [image().config.digest, ...image().layers.map((l) => l.digest)].sort(),
+    );
     for (const r of storage.requests) expect(r.headers.authorization).toBeUndefined();
   });
 
@@ -286,7 +295,9 @@ describe('proxies via the dispatcher', () => {
     const dropper = await startServer((_req, res) => res.writeHead(502).end()); // no CONNECT support
     const dispatcher = new ProxyAgent(dropper.url);
     try {
-      const err = await pull({ ...memorySink(), dispatcher, responseTimeoutMs: 300, retry: { ...FAST_RETRY, attempts: 1 } }).catch((e) => e);
+      const err = await pull({ ...memorySink(), dispatcher, responseTimeoutMs: 300, retry: { ...FAST_RETRY, attempts: 1 } }).catch(
+        (e) => e,
+      );
       expect(err).toBeInstanceOf(ImagePullError);
       expect(err.message).toContain(`no response from ${registry.url} within 300 ms`);
       expect(registry.requests).toHaveLength(0);
@@ -331,7 +342,9 @@ describe('HTTPS with an extra CA', () => {
       const pulled = await pullImage(ref, { ...memorySink(), dispatcher: trusting, retry: FAST_RETRY });
       expect(pulled.manifestDigest).toBe(layout.top.digest);
       expect(tlsRegistry.requests.length).toBe(5);
-      await expect(pullImage(ref, { ...memorySink(), dispatcher: untrusting, retry: FAST_RETRY })).rejects.toThrow(/self[- ]signed certificate/);
+      await expect(pullImage(ref, { ...memorySink(), dispatcher: untrusting, retry: FAST_RETRY })).rejects.toThrow(
+        /self[- ]signed certificate/,
+      );
     } finally {
       await trusting.close();
       await untrusting.close();

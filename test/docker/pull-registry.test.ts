@@ -141,9 +141,9 @@ describe('pullImage against docker-registry', () => {
     const sink = memorySink();
     await expect(pullImage(`${registry.host}/test/oci:nope`, sink)).rejects.toThrow(ImagePullError);
     await expect(pullImage(`${registry.host}/test/oci:nope`, sink)).rejects.toThrow(/not found.*404/);
-    await expect(pullImage(`${registry.host}/test/multi:v2`, { ...sink, platform: { os: 'linux', architecture: 's390x' } })).rejects.toThrow(
-      'no manifest for platform linux/s390x (image offers linux/arm64/v8, linux/amd64)',
-    );
+    await expect(
+      pullImage(`${registry.host}/test/multi:v2`, { ...sink, platform: { os: 'linux', architecture: 's390x' } }),
+    ).rejects.toThrow('no manifest for platform linux/s390x (image offers linux/arm64/v8, linux/amd64)');
     expect(sink.calls).toHaveLength(0);
   });
 });

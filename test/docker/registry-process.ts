@@ -40,9 +40,13 @@ export async function freePort(): Promise<number> {
 }
 
 export function bcryptHash(password: string): string {
-  const r = spawnSync('python3', ['-W', 'ignore', '-c', 'import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1<<5)))', password], {
-    encoding: 'utf8',
-  });
+  const r = spawnSync(
+    'python3',
+    ['-W', 'ignore', '-c', 'import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1<<5)))', password],
+    {
+      encoding: 'utf8',
+    },
+  );
   const hash = r.stdout.trim();
   if (r.status !== 0 || !hash.startsWith('$2')) throw new Error(`cannot make a bcrypt hash with python3 crypt: ${r.stderr}`);
   return hash;
@@ -57,9 +61,13 @@ export function makeSigningCert(dir: string, dnsName?: string): { certPath: stri
   const certPath = join(dir, `${base}.crt`);
   const keyPath = join(dir, `${base}.key`);
   const subject = dnsName ? ['-subj', `/CN=${dnsName}`, '-addext', `subjectAltName=DNS:${dnsName}`] : ['-subj', '/CN=test-token-issuer'];
-  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyPath, '-out', certPath, '-days', '2', ...subject], {
-    encoding: 'utf8',
-  });
+  const r = spawnSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyPath, '-out', certPath, '-days', '2', ...subject],
+    {
+      encoding: 'utf8',
+    },
+  );
   if (r.status !== 0) throw new Error(`openssl failed: ${r.stderr}`);
   const pem = readFileSync(certPath, 'utf8');
   const b64 = pem.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '');

@@ -11,8 +11,11 @@ let port = 0;
 
 function script(verb: string): Promise<string> {
   return new Promise((resolve, reject) =>
-    execFile('bash', ['scripts/docker-registry.sh', verb], { env: { ...process.env, DOCKER_REGISTRY_PORT: String(port), DOCKER_REGISTRY_DIR: dir } }, (err, stdout, stderr) =>
-      err ? reject(new Error(`${verb}: ${err.message} ${stderr}`)) : resolve(stdout),
+    execFile(
+      'bash',
+      ['scripts/docker-registry.sh', verb],
+      { env: { ...process.env, DOCKER_REGISTRY_PORT: String(port), DOCKER_REGISTRY_DIR: dir } },
+      (err, stdout, stderr) => (err ? reject(new Error(`${verb}: ${err.message} ${stderr}`)) : resolve(stdout)),
     ),
   );
 }

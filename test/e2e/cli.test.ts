@@ -77,10 +77,20 @@ afterAll(async () => {
 
 // Every driver through serverless offline, and the production server on S3 (its on-prem mode).
 const setups = [
-  ...drivers.map((d) => ({ ...d, host: 'serverless offline', dir: d.name, start: (e: Record<string, string>) => startOffline(e, 180_000) })),
+  ...drivers.map((d) => ({
+    ...d,
+    host: 'serverless offline',
+    dir: d.name,
+    start: (e: Record<string, string>) => startOffline(e, 180_000),
+  })),
   ...drivers
     .filter((d) => d.name === 's3')
-    .map((d) => ({ ...d, host: 'the production server', dir: `${d.name}-server`, start: (e: Record<string, string>) => startServer({ env: e, flags: ['--schedules', 'off'] }) })),
+    .map((d) => ({
+      ...d,
+      host: 'the production server',
+      dir: `${d.name}-server`,
+      start: (e: Record<string, string>) => startServer({ env: e, flags: ['--schedules', 'off'] }),
+    })),
 ];
 
 describe.each(setups)('dcos-registry CLI against $host on $name storage', ({ name: driver, make, start, dir }) => {
@@ -166,17 +176,42 @@ describe.each(setups)('dcos-registry CLI against $host on $name storage', ({ nam
       images: { 'icon-small': `${assets.url}/gen/app/icon-small.png`, screenshots: [`${assets.url}/gen/app/shot.png`] },
       cli: {
         binaries: {
-          linux: { 'x86-64': { kind: 'executable', url: `${assets.url}/gen/app/cli-linux`, contentHash: [{ algo: 'sha256', value: sha256(assets.bytesOf(`${assets.url}/gen/app/cli-linux`)) }] } },
+          linux: {
+            'x86-64': {
+              kind: 'executable',
+              url: `${assets.url}/gen/app/cli-linux`,
+              contentHash: [{ algo: 'sha256', value: sha256(assets.bytesOf(`${assets.url}/gen/app/cli-linux`)) }],
+            },
+          },
         },
       },
     };
-    const pkg = { packagingVersion: '4.0', name, version: '1.2.3', maintainer: 'e2e@example.com', description: 'e2e app', tags: ['e2e'], selected: true };
+    const pkg = {
+      packagingVersion: '4.0',
+      name,
+      version: '1.2.3',
+      maintainer: 'e2e@example.com',
+      description: 'e2e app',
+      tags: ['e2e'],
+      selected: true,
+    };
     await writeFile(path.join(dir, 'package.json'), JSON.stringify(pkg));
-    await writeFile(path.join(dir, 'marathon.json.mustache'), '{"id":"{{service.name}}","fetch":[{"uri":"{{resource.assets.uris.tarball}}"}]}');
-    await writeFile(path.join(dir, 'config.json'), JSON.stringify({ type: 'object', properties: { service: { type: 'object', properties: { name: { type: 'string', default: name } } } } }));
+    await writeFile(
+      path.join(dir, 'marathon.json.mustache'),
+      '{"id":"{{service.name}}","fetch":[{"uri":"{{resource.assets.uris.tarball}}"}]}',
+    );
+    await writeFile(
+      path.join(dir, 'config.json'),
+      JSON.stringify({
+        type: 'object',
+        properties: { service: { type: 'object', properties: { name: { type: 'string', default: name } } } },
+      }),
+    );
     await writeFile(path.join(dir, 'resource.json'), JSON.stringify(resource));
 
-    const migrated = onlyJson((await cliOk(['registry', 'migrate', `--package-directory=${dir}`, `--output-directory=${out}`, '--json'])).stdout);
+    const migrated = onlyJson(
+      (await cliOk(['registry', 'migrate', `--package-directory=${dir}`, `--output-directory=${out}`, '--json'])).stdout,
+    );
     expect(migrated).toEqual({ name: path.join(out, `${name}-1.2.3.json`) });
     const definition = JSON.parse(await readFile(migrated.name as string, 'utf8'));
     expect(definition.selected).toBeUndefined();
@@ -191,10 +226,14 @@ describe.each(setups)('dcos-registry CLI against $host on $name storage', ({ nam
     expect(onlyJson(added.stdout)).toEqual({ packages: [{ name, version: '1.2.3', status: 'Added' }] });
     expect(existsSync(statePath(bundle))).toBe(false);
 
-    const described = onlyJson((await cliOk(['describe', `--package-name=${name}`, '--package-version=1.2.3', '--json'], env)).stdout) as any;
+    const described = onlyJson(
+      (await cliOk(['describe', `--package-name=${name}`, '--package-version=1.2.3', '--json'], env)).stdout,
+    ) as any;
     expect(described).toMatchObject({ name, version: '1.2.3', status: 'Added', releaseVersion: 0 });
     expect(described.resources).toHaveLength(5);
-    expect(described.images).toEqual([expect.objectContaining({ reference: `${docker.host}/e2e/app:v1`, repository: 'e2e/app', manifestDigest: pushed.get('e2e/app:v1') })]);
+    expect(described.images).toEqual([
+      expect.objectContaining({ reference: `${docker.host}/e2e/app:v1`, repository: 'e2e/app', manifestDigest: pushed.get('e2e/app:v1') }),
+    ]);
 
     const listed = onlyJson((await cliOk(['list', '--json'], env)).stdout) as any;
     expect(listed.packages).toContainEqual({ name, versions: [{ version: '1.2.3', status: 'Added', releaseVersion: 0 }] });
@@ -218,7 +257,9 @@ describe.each(setups)('dcos-registry CLI against $host on $name storage', ({ nam
     expect(gone).toMatchObject({ code: 1, stdout: '', stderr: `Error: Version [1.2.3] of package [${name}] not found\n` });
     expect((await repoIndex()).packages.find((p: any) => p.name === name)).toBeUndefined();
     expect(onlyJson((await cliOk(['list', '--json'], env)).stdout).packages).not.toContainEqual(expect.objectContaining({ name }));
-    expect((await fetch(`${reg.url}/v2/e2e/app/manifests/${pushed.get('e2e/app:v1')}`, { headers: { accept: MANIFEST_ACCEPT } })).status).toBe(404);
+    expect(
+      (await fetch(`${reg.url}/v2/e2e/app/manifests/${pushed.get('e2e/app:v1')}`, { headers: { accept: MANIFEST_ACCEPT } })).status,
+    ).toBe(404);
 
     // Garbage collection on demand takes the removed version's blobs: 5 assets, and the image's
     // manifest, config and 2 layers (nothing else in this store needs them yet).
@@ -257,7 +298,10 @@ describe.each(setups)('dcos-registry CLI against $host on $name storage', ({ nam
     expect(urls).toBe(universe.reduce((n, p) => n + p.urls.length, 0));
     // hello-world 3.2.0 (added in any order relative to 1.0.0) is the default: the higher version.
     const hello = index.packages.filter((e: any) => e.name === 'hello-world');
-    expect(hello.map((e: any) => [e.version, e.releaseVersion]).sort()).toEqual([['1.0.0', 0], ['3.2.0-0.57.3', 1]]);
+    expect(hello.map((e: any) => [e.version, e.releaseVersion]).sort()).toEqual([
+      ['1.0.0', 0],
+      ['3.2.0-0.57.3', 1],
+    ]);
   }, 300_000);
 
   it('a second add of the same bundle uploads no blob bytes', async () => {
@@ -311,7 +355,7 @@ describe.each(setups)('dcos-registry CLI against $host on $name storage', ({ nam
     const upload = uploadIdOf(resumed.stderr);
     expect(upload.resumed).toBe(true);
     // Two parts of 8 MiB were sent before the kill: 30 MiB - 16 MiB remain.
-    expect(upload.bytes).toBe(`${((30 - 16) * 1024 * 1024 / 1e6).toFixed(1)} MB`);
+    expect(upload.bytes).toBe(`${(((30 - 16) * 1024 * 1024) / 1e6).toFixed(1)} MB`);
     expect(existsSync(statePath(bundle))).toBe(false);
     const asset = (await api(reg.url, 'GET', `/package/${name}/1.0.0`)).json.resources[0];
     const download = await fetch((await repoIndex()).packages.find((p: any) => p.name === name).resource.assets.uris['big.bin']);
@@ -362,9 +406,14 @@ describe.each(setups)('dcos-registry CLI against $host on $name storage', ({ nam
       assets.files.set(`/files/${name}/${file}`, bytes);
       uris[file] = `${assets.url}/files/${name}/${file}`;
     }
-    await writeFile(path.join(dir, 'package.json'), JSON.stringify({ packagingVersion: '4.0', name, version: '1.0.0', maintainer: 'e2e@example.com', description: 'e2e', tags: [] }));
+    await writeFile(
+      path.join(dir, 'package.json'),
+      JSON.stringify({ packagingVersion: '4.0', name, version: '1.0.0', maintainer: 'e2e@example.com', description: 'e2e', tags: [] }),
+    );
     await writeFile(path.join(dir, 'resource.json'), JSON.stringify({ assets: { uris } }));
-    const def = onlyJson((await cliOk(['migrate', `--package-directory=${dir}`, `--output-directory=${out}`, '--json'])).stdout).name as string;
-    return onlyJson((await cliOk(['build', `--build-definition-file=${def}`, `--output-directory=${out}`, '--json'])).stdout).name as string;
+    const def = onlyJson((await cliOk(['migrate', `--package-directory=${dir}`, `--output-directory=${out}`, '--json'])).stdout)
+      .name as string;
+    return onlyJson((await cliOk(['build', `--build-definition-file=${def}`, `--output-directory=${out}`, '--json'])).stdout)
+      .name as string;
   }
 });

@@ -29,8 +29,11 @@ export async function hostileBundleCases(dir: string): Promise<{ cases: HostileB
     cases.push({ label, path: p, message });
   };
 
-  await crafted('entry escaping with ../', /entry name escapes the bundle|invalid relative path: \.\.\/evil/, [...sampleEntries(), { name: 'aa/evil', data: 'x' }], (z) =>
-    replaceAll(z, 'aa/evil', '../evil'),
+  await crafted(
+    'entry escaping with ../',
+    /entry name escapes the bundle|invalid relative path: \.\.\/evil/,
+    [...sampleEntries(), { name: 'aa/evil', data: 'x' }],
+    (z) => replaceAll(z, 'aa/evil', '../evil'),
   );
   await crafted('absolute entry name', /absolute path: \/etc\/passwd/, [...sampleEntries(), { name: 'xetc/passwd', data: 'x' }], (z) =>
     replaceAll(z, 'xetc/passwd', '/etc/passwd'),
@@ -42,7 +45,10 @@ export async function hostileBundleCases(dir: string): Promise<{ cases: HostileB
     const content = sampleContent();
     const entries = sampleEntries(content);
     const asset = content.blobs[0];
-    const lying = { ...content.manifest, blobs: content.manifest.blobs.map((b) => (b.digest === sha(asset) ? { ...b, size: b.size + 1 } : b)) };
+    const lying = {
+      ...content.manifest,
+      blobs: content.manifest.blobs.map((b) => (b.digest === sha(asset) ? { ...b, size: b.size + 1 } : b)),
+    };
     lying.assets = [{ ...lying.assets[0], size: asset.length + 1 }];
     entries[0] = { ...entries[0], data: JSON.stringify(lying) };
     await crafted('manifest lying about a size', /has 1200 bytes, the manifest says 1201/, entries);
@@ -67,10 +73,15 @@ export async function hostileBundleCases(dir: string): Promise<{ cases: HostileB
     z.writeUInt32LE(z.readUInt32LE(records.get(names[0])![0] + 42), records.get(names[1])![0] + 42);
     return z;
   });
-  await crafted('zip bomb: entry inflating past its declared size', /too many bytes in the stream|larger than|inconsistent/, sampleEntries(), (z) => {
-    z.writeUInt32LE(10, centralRecords(z).get('manifest.json')![0] + 24);
-    return z;
-  });
+  await crafted(
+    'zip bomb: entry inflating past its declared size',
+    /too many bytes in the stream|larger than|inconsistent/,
+    sampleEntries(),
+    (z) => {
+      z.writeUInt32LE(10, centralRecords(z).get('manifest.json')![0] + 24);
+      return z;
+    },
+  );
 
   const baseline = path.join(dir, 'baseline.dcos');
   await writeSample(baseline);
@@ -127,7 +138,16 @@ export function registryHostileCases(tag: string): RegistryCase[] {
       run: (url) => {
         const b = bundle('repo');
         const d = b.manifest.blobs[0];
-        b.manifest.images = [{ reference: 'example.com/../x:1', key: 'x', repository: '../x', tag: '1', manifestDigest: d.digest, mediaType: 'application/vnd.oci.image.manifest.v1+json' }];
+        b.manifest.images = [
+          {
+            reference: 'example.com/../x:1',
+            key: 'x',
+            repository: '../x',
+            tag: '1',
+            manifestDigest: d.digest,
+            mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          },
+        ];
         return start(url, b);
       },
     },

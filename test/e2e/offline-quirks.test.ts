@@ -13,9 +13,10 @@ let calls = 0;
 let failures = 0;
 const server = createServer((_req, res) => {
   calls++;
-  const body = calls <= failures
-    ? { errorMessage: '[504] - Lambda timeout.', errorType: 'LambdaTimeoutError', stackTrace: [] }
-    : { name: 'hello', version: '1.0.0', status: 'Added', releaseVersion: 0 };
+  const body =
+    calls <= failures
+      ? { errorMessage: '[504] - Lambda timeout.', errorType: 'LambdaTimeoutError', stackTrace: [] }
+      : { name: 'hello', version: '1.0.0', status: 'Added', releaseVersion: 0 };
   res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
 });
 let url: string;

@@ -28,7 +28,15 @@ export interface PreparedPackage {
 export async function preparePackage(source: string, dir: string, assets: AssetServer, dockerHost: string): Promise<PreparedPackage> {
   await cp(source, dir, { recursive: true });
   const pkg = JSON.parse(await readFile(path.join(dir, 'package.json'), 'utf8')) as Json;
-  const prepared: PreparedPackage = { source, dir, name: pkg.name, version: pkg.version, packagingVersion: pkg.packagingVersion, urls: [], images: {} };
+  const prepared: PreparedPackage = {
+    source,
+    dir,
+    name: pkg.name,
+    version: pkg.version,
+    packagingVersion: pkg.packagingVersion,
+    urls: [],
+    images: {},
+  };
   const file = path.join(dir, 'resource.json');
   const text = await readFile(file, 'utf8').catch(() => undefined);
   if (text === undefined) return prepared;
@@ -70,7 +78,7 @@ export function servedUrls(resource: Json | undefined): Array<[string, string]> 
   const walk = (v: unknown, at: string) => {
     if (typeof v === 'string') {
       if (/^[a-z]+:\/\//i.test(v)) out.push([at, v]);
-    } else if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${at}.${i}`));
+    } else if (Array.isArray(v)) for (const [i, x] of v.entries()) walk(x, `${at}.${i}`);
     else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, `${at}.${k}`);
   };
   walk(resource, '');

@@ -19,7 +19,9 @@ import { FaultyStorage, KillError, transientErrors } from './faulty-storage';
 const MAX_CALLS = 40;
 
 describe.each(drivers)('faults on $name storage', ({ make }) => {
-  it('a writer killed at each store call of an add leaves a consistent catalog; a retry completes it once', { timeout: 180_000 }, async () => {
+  it('a writer killed at each store call of an add leaves a consistent catalog; a retry completes it once', {
+    timeout: 180_000,
+  }, async () => {
     let reached = 0;
     for (let k = 1; k <= MAX_CALLS; k++) {
       const store = await make();
@@ -143,9 +145,17 @@ describe.each(drivers)('faults on $name storage', ({ make }) => {
     // The slow writer's snapshot PUT waits while others commit; its CAS then fails and it rolls forward.
     slow.inject({ when: (c) => c.method === 'put' && c.key === keys.snapshot(), delayMs: 300, times: 1 });
     const conflicted = new FaultyStorage(store.another());
-    conflicted.inject({ when: (c) => c.method === 'put' && c.key === keys.snapshot(), error: () => new ConflictError('snapshot'), times: 2 });
+    conflicted.inject({
+      when: (c) => c.method === 'put' && c.key === keys.snapshot(),
+      error: () => new ConflictError('snapshot'),
+      times: 2,
+    });
     const others = Array.from({ length: 4 }, (_, i) => addVersion(new Catalog(store.another()), catalogEntry(`fast-${i}`, '1.0.0')));
-    await Promise.all([addVersion(new Catalog(slow), catalogEntry('slow', '1.0.0')), addVersion(new Catalog(conflicted), catalogEntry('conflicted', '1.0.0')), ...others]);
+    await Promise.all([
+      addVersion(new Catalog(slow), catalogEntry('slow', '1.0.0')),
+      addVersion(new Catalog(conflicted), catalogEntry('conflicted', '1.0.0')),
+      ...others,
+    ]);
     const state = await expectConsistent(store.another());
     for (const name of ['slow', 'conflicted', 'fast-0', 'fast-1', 'fast-2', 'fast-3']) expect(has(state, name, '1.0.0')).toBe(true);
     expect(state.seq).toBe(6);

@@ -40,7 +40,6 @@ export interface Fault {
   times?: number;
 }
 
-
 export class FaultyStorage implements Storage {
   readonly kind: string;
   /** Every store call made, in order (for choosing kill points and for assertions). */
@@ -97,11 +96,11 @@ export class FaultyStorage implements Storage {
   copy: Storage['copy'] = (source, target, options) => this.run('copy', target, () => this.inner.copy(source, target, options));
   createMultipart: Storage['createMultipart'] = (key) => this.run('createMultipart', key, () => this.inner.createMultipart(key));
   listParts: Storage['listParts'] = (key, id) => this.run('listParts', key, () => this.inner.listParts(key, id));
-  completeMultipart: Storage['completeMultipart'] = (key, id, parts) => this.run('completeMultipart', key, () => this.inner.completeMultipart(key, id, parts));
+  completeMultipart: Storage['completeMultipart'] = (key, id, parts) =>
+    this.run('completeMultipart', key, () => this.inner.completeMultipart(key, id, parts));
   abortMultipart: Storage['abortMultipart'] = (key, id) => this.run('abortMultipart', key, () => this.inner.abortMultipart(key, id));
   // Signing is local work, never faulted (a dead process signs nothing, but signs nothing harmful either).
   signPut: Storage['signPut'] = (key, o) => this.inner.signPut(key, o);
   signGet: Storage['signGet'] = (key, o) => this.inner.signGet(key, o);
   signPart: Storage['signPart'] = (key, id, n, o) => this.inner.signPart(key, id, n, o);
 }
-

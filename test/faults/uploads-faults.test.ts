@@ -52,7 +52,9 @@ async function started(store: TestStore, version: string): Promise<{ bundle: Tes
 }
 
 describe.each(drivers)('upload faults on $name storage', ({ make }) => {
-  it('complete killed at each store call, then resumed by a fresh instance: Added, only verified bytes land, nothing left after GC', { timeout: 300_000 }, async () => {
+  it('complete killed at each store call, then resumed by a fresh instance: Added, only verified bytes land, nothing left after GC', {
+    timeout: 300_000,
+  }, async () => {
     let reached = 0;
     for (let k = 1; k <= 80; k++) {
       // A fresh store per kill point, emptied afterwards: a test S3 server keeps data in RAM.

@@ -35,7 +35,11 @@ function blindToUploads(inner: Storage): Storage {
   return s;
 }
 
-const exists = (storage: Storage, digest: string) => storage.head(keys.blob(digest)).then(() => true, () => false);
+const exists = (storage: Storage, digest: string) =>
+  storage.head(keys.blob(digest)).then(
+    () => true,
+    () => false,
+  );
 
 describe.each(drivers)('garbage collection on $name storage', ({ make }) => {
   const stores: TestStore[] = [];
@@ -60,7 +64,10 @@ describe.each(drivers)('garbage collection on $name storage', ({ make }) => {
     const live = await uploads.start({ manifest: c.manifest }, 'http://registry.test');
     await send(registry.storage, live, c);
     await uploads.complete(live.id, -1); // nothing verified yet: budget spent at once
-    const [onlyA, sharedDigest] = [a.manifest.assets.find((x) => x.name === 'only-a.bin')!.digest, a.manifest.assets.find((x) => x.name === 'shared.bin')!.digest];
+    const [onlyA, sharedDigest] = [
+      a.manifest.assets.find((x) => x.name === 'only-a.bin')!.digest,
+      a.manifest.assets.find((x) => x.name === 'shared.bin')!.digest,
+    ];
     const result = await collectGarbage(registryOver(s.another()), { graceMs: 0 });
     expect(result).toMatchObject({ blobsDeleted: 1, bytesFreed: 500, uploadsDeleted: 2, resumed: false });
     expect(await exists(registry.storage, onlyA)).toBe(false);
@@ -94,7 +101,7 @@ describe.each(drivers)('garbage collection on $name storage', ({ make }) => {
     expect(await exists(s.storage, next.manifest.blobs[0].digest)).toBe(true);
   });
 
-  it('a collection that starts between an add\'s blob check and its commit sends the add back to check again', async () => {
+  it("a collection that starts between an add's blob check and its commit sends the add back to check again", async () => {
     const s = await fresh();
     const bytes = randomBytes(600);
     const setup = registryOver(s.another());
@@ -150,9 +157,11 @@ describe.each(drivers)('garbage collection on $name storage', ({ make }) => {
           return addRetrying(testBundle(`keep-${i}`, '1.0.0', { 'shared.bin': shared }));
         })(),
       );
-      work.push(collectGarbage(registryOver(blindToUploads(s.another())), { graceMs: 0 }).catch((e) => {
-        if ((e as { type?: string }).type !== 'UploadStateConflict') throw e;
-      }));
+      work.push(
+        collectGarbage(registryOver(blindToUploads(s.another())), { graceMs: 0 }).catch((e) => {
+          if ((e as { type?: string }).type !== 'UploadStateConflict') throw e;
+        }),
+      );
     }
     await Promise.all(work);
     await collectGarbage(registryOver(s.another()), { graceMs: 0 });

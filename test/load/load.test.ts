@@ -169,10 +169,17 @@ describe.each(hosts)('three $name instances on one RGW prefix under load', ({ st
       const adds = history.filter((o) => o.kind === 'add');
       const acked = adds.filter((o) => o.outcome === 'acked');
       // One content wins among racing adds (elsewhere a re-add after a remove may bring new content).
-      if (key.startsWith('race-')) expect(new Set(acked.map((o) => o.content)).size, `${key}: acknowledged contents`).toBeLessThanOrEqual(1);
-      const last = history.filter((o) => o.outcome !== 'refused').sort((a, b) => a.at - b.at).at(-1);
+      if (key.startsWith('race-'))
+        expect(new Set(acked.map((o) => o.content)).size, `${key}: acknowledged contents`).toBeLessThanOrEqual(1);
+      const last = history
+        .filter((o) => o.outcome !== 'refused')
+        .sort((a, b) => a.at - b.at)
+        .at(-1);
       if (shown !== undefined) {
-        expect(adds.filter((o) => o.outcome !== 'refused').map((o) => o.content), `${key}: listed content was sent`).toContain(shown);
+        expect(
+          adds.filter((o) => o.outcome !== 'refused').map((o) => o.content),
+          `${key}: listed content was sent`,
+        ).toContain(shown);
       }
       if (!last) {
         expect(shown, `${key}: only refused operations`).toBeUndefined();
@@ -191,6 +198,8 @@ describe.each(hosts)('three $name instances on one RGW prefix under load', ({ st
     expect(count('add', 'refused')).toBeGreaterThan(0);
     expect(count('remove', 'acked')).toBeGreaterThan(0);
     expect(ryw).toBeGreaterThan(5);
-    console.log(`load: ${ops.length} operations; adds acked ${count('add', 'acked')}, refused ${count('add', 'refused')}, uncertain ${count('add', 'uncertain')}; removes acked ${count('remove', 'acked')}, uncertain ${count('remove', 'uncertain')}`);
+    console.log(
+      `load: ${ops.length} operations; adds acked ${count('add', 'acked')}, refused ${count('add', 'refused')}, uncertain ${count('add', 'uncertain')}; removes acked ${count('remove', 'acked')}, uncertain ${count('remove', 'uncertain')}`,
+    );
   });
 });

@@ -52,9 +52,30 @@ function version(): CatalogVersion {
     package: { ...base.package, resource },
     assets,
     images: [
-      { reference: 'docker.io/library/nginx:1.25', key: 'server-image', repository: 'library/nginx', tag: '1.25', manifestDigest: sha256('nginx'), mediaType: 'application/vnd.oci.image.manifest.v1+json' },
-      { reference: resource.assets.container.docker.sidecar, key: 'sidecar', repository: 'team/tools/sidecar', tag: null, manifestDigest: sha256('sidecar'), mediaType: 'application/vnd.docker.distribution.manifest.v2+json' },
-      { reference: 'busybox', key: 'plain', repository: 'library/busybox', tag: 'latest', manifestDigest: sha256('busybox'), mediaType: 'application/vnd.docker.distribution.manifest.v2+json' },
+      {
+        reference: 'docker.io/library/nginx:1.25',
+        key: 'server-image',
+        repository: 'library/nginx',
+        tag: '1.25',
+        manifestDigest: sha256('nginx'),
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      },
+      {
+        reference: resource.assets.container.docker.sidecar,
+        key: 'sidecar',
+        repository: 'team/tools/sidecar',
+        tag: null,
+        manifestDigest: sha256('sidecar'),
+        mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+      },
+      {
+        reference: 'busybox',
+        key: 'plain',
+        repository: 'library/busybox',
+        tag: 'latest',
+        manifestDigest: sha256('busybox'),
+        mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+      },
     ],
   };
 }
@@ -90,7 +111,7 @@ describe('rewriteResource', () => {
 
   it('two keys naming the same reference both get it; the stored package is not modified', () => {
     const v = version();
-    const docker = ((v.package.resource as any).assets.container.docker as Record<string, string>);
+    const docker = (v.package.resource as any).assets.container.docker as Record<string, string>;
     docker.again = docker['server-image'];
     const before = JSON.stringify(v.package);
     const out = rewriteResource(v, PUBLIC, DOCKER)!;

@@ -70,7 +70,7 @@ describe.each(drivers)('/resource on $name storage', ({ name: driver, make }) =>
     expect(other.status).toBe(307);
   });
 
-  it('an unknown digest or a name that is not the asset\'s is 404 ResourceNotFound', async () => {
+  it("an unknown digest or a name that is not the asset's is 404 ResourceNotFound", async () => {
     for (const path of [`/resource/${'0'.repeat(64)}/x.tgz`, `/resource/${sha256(small).slice(7)}/other.tgz`]) {
       const r = await fetch(`${redirect.url}${path}`, { redirect: 'manual' });
       expect(r.status).toBe(404);

@@ -10,7 +10,8 @@ import { s3Store, type TestStore } from '../support/stores';
 import { addBundle, api, testBundle } from '../support/upload';
 import { startServer, type ServerProcess } from './harness';
 
-const COSMOS_ACCEPT = 'application/vnd.dcos.universe.repo+json;charset=utf-8;version=v5,application/vnd.dcos.universe.repo+json;charset=utf-8;version=v4';
+const COSMOS_ACCEPT =
+  'application/vnd.dcos.universe.repo+json;charset=utf-8;version=v5,application/vnd.dcos.universe.repo+json;charset=utf-8;version=v4';
 const PUBLIC_URL = 'http://registry.site.test';
 const MiB = 1024 * 1024;
 
@@ -27,7 +28,9 @@ describe('three instances on one S3 prefix', () => {
   });
 
   it('agree on the catalog after concurrent adds through all three', async () => {
-    const bundles = Array.from({ length: 12 }, (_, i) => testBundle(`multi-${i}-${randomBytes(3).toString('hex')}`, '1.0.0', { 'x.bin': randomBytes(1500) }));
+    const bundles = Array.from({ length: 12 }, (_, i) =>
+      testBundle(`multi-${i}-${randomBytes(3).toString('hex')}`, '1.0.0', { 'x.bin': randomBytes(1500) }),
+    );
     const answers = await Promise.all(bundles.map((b, i) => addBundle(instances[i % 3].url, b)));
     for (const a of answers) expect(a.json).toMatchObject({ status: 'Added' });
 
@@ -50,7 +53,9 @@ describe('three instances on one S3 prefix', () => {
 
   it('let exactly one of concurrent adds of one name+version with different content win', async () => {
     const name = `race-${randomBytes(3).toString('hex')}`;
-    const answers = await Promise.all(instances.map((s, i) => addBundle(s.url, testBundle(name, '1.0.0', { 'x.bin': randomBytes(1000 + i) }))));
+    const answers = await Promise.all(
+      instances.map((s, i) => addBundle(s.url, testBundle(name, '1.0.0', { 'x.bin': randomBytes(1000 + i) }))),
+    );
     const winners = answers.filter((a) => a.status === 200 && a.json?.status === 'Added');
     expect(winners).toHaveLength(1);
     for (const a of answers.filter((x) => !winners.includes(x))) expect(a.status).toBe(409);

@@ -39,18 +39,22 @@ export interface StartOptions {
 export async function startServer(opts: StartOptions = {}): Promise<ServerProcess> {
   const file = await serverBundle();
   let out = '';
-  const child = spawn(process.execPath, ['--enable-source-maps', file, '--host', '127.0.0.1', '--port', String(opts.port ?? 0), ...(opts.flags ?? [])], {
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'none',
-      AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'none',
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-      REGISTRY_WRITE_TOKENS: TEST_TOKEN,
-      ...opts.env,
+  const child = spawn(
+    process.execPath,
+    ['--enable-source-maps', file, '--host', '127.0.0.1', '--port', String(opts.port ?? 0), ...(opts.flags ?? [])],
+    {
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'none',
+        AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'none',
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+        REGISTRY_WRITE_TOKENS: TEST_TOKEN,
+        ...opts.env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  );
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));

@@ -53,7 +53,10 @@ const MARATHON_APP = {
   type: 'object',
   required: ['id', 'instances', 'cpus', 'mem', 'cmd', 'container', 'env', 'healthChecks', 'portDefinitions'],
   properties: {
-    id: { type: 'string', pattern: '^(\\/?((\\.\\.)|(([a-z0-9]|[a-z0-9][a-z0-9\\-]*[a-z0-9])\\.)*([a-z0-9]|[a-z0-9][a-z0-9\\-]*[a-z0-9]))?($|\\/))+$' },
+    id: {
+      type: 'string',
+      pattern: '^(\\/?((\\.\\.)|(([a-z0-9]|[a-z0-9][a-z0-9\\-]*[a-z0-9])\\.)*([a-z0-9]|[a-z0-9][a-z0-9\\-]*[a-z0-9]))?($|\\/))+$',
+    },
     instances: { type: 'integer', minimum: 0 },
     cpus: { type: 'number', exclusiveMinimum: 0 },
     mem: { type: 'number', exclusiveMinimum: 0 },
@@ -74,7 +77,11 @@ const MARATHON_APP = {
               hostPath: { type: 'string', pattern: '^/' },
               mode: { enum: ['RO', 'RW'] },
               secret: { type: 'string' },
-              persistent: { type: 'object', required: ['size'], properties: { size: { type: 'integer', minimum: 1 }, type: { enum: ['root', 'path', 'mount'] } } },
+              persistent: {
+                type: 'object',
+                required: ['size'],
+                properties: { size: { type: 'integer', minimum: 1 }, type: { enum: ['root', 'path', 'mount'] } },
+              },
             },
           },
         },
@@ -82,21 +89,43 @@ const MARATHON_APP = {
     },
     env: {
       type: 'object',
-      additionalProperties: { oneOf: [{ type: 'string' }, { type: 'object', required: ['secret'], properties: { secret: { type: 'string' } }, additionalProperties: false }] },
+      additionalProperties: {
+        oneOf: [
+          { type: 'string' },
+          { type: 'object', required: ['secret'], properties: { secret: { type: 'string' } }, additionalProperties: false },
+        ],
+      },
     },
-    secrets: { type: 'object', additionalProperties: { type: 'object', required: ['source'], properties: { source: { type: 'string', minLength: 1 } } } },
+    secrets: {
+      type: 'object',
+      additionalProperties: { type: 'object', required: ['source'], properties: { source: { type: 'string', minLength: 1 } } },
+    },
     constraints: { type: 'array', items: { type: 'array', minItems: 2, maxItems: 3, items: { type: 'string' } } },
-    portDefinitions: { type: 'array', minItems: 1, items: { type: 'object', required: ['port'], properties: { port: { type: 'integer', minimum: 0 } } } },
+    portDefinitions: {
+      type: 'array',
+      minItems: 1,
+      items: { type: 'object', required: ['port'], properties: { port: { type: 'integer', minimum: 0 } } },
+    },
     healthChecks: {
       type: 'array',
       minItems: 1,
       items: {
         type: 'object',
         required: ['protocol'],
-        properties: { protocol: { enum: ['HTTP', 'HTTPS', 'TCP', 'COMMAND', 'MESOS_HTTP', 'MESOS_HTTPS', 'MESOS_TCP'] }, path: { type: 'string', pattern: '^/' }, portIndex: { type: 'integer' } },
+        properties: {
+          protocol: { enum: ['HTTP', 'HTTPS', 'TCP', 'COMMAND', 'MESOS_HTTP', 'MESOS_HTTPS', 'MESOS_TCP'] },
+          path: { type: 'string', pattern: '^/' },
+          portIndex: { type: 'integer' },
+        },
       },
     },
-    upgradeStrategy: { type: 'object', properties: { minimumHealthCapacity: { type: 'number', minimum: 0, maximum: 1 }, maximumOverCapacity: { type: 'number', minimum: 0, maximum: 1 } } },
+    upgradeStrategy: {
+      type: 'object',
+      properties: {
+        minimumHealthCapacity: { type: 'number', minimum: 0, maximum: 1 },
+        maximumOverCapacity: { type: 'number', minimum: 0, maximum: 1 },
+      },
+    },
     taskKillGracePeriodSeconds: { type: 'integer', minimum: 0 },
   },
 };
@@ -106,12 +135,17 @@ function expectValidApp(app: Json): void {
   expect(validApp.errors ?? []).toEqual([]);
   expect(ok).toBe(true);
   // Every secret an env var or volume names is declared.
-  const used = [...Object.values<any>(app.env).filter((v) => typeof v === 'object').map((v) => v.secret), ...(app.container.volumes ?? []).filter((v: any) => v.secret).map((v: any) => v.secret)];
+  const used = [
+    ...Object.values<any>(app.env)
+      .filter((v) => typeof v === 'object')
+      .map((v) => v.secret),
+    ...(app.container.volumes ?? []).filter((v: any) => v.secret).map((v: any) => v.secret),
+  ];
   for (const s of used) expect(app.secrets?.[s]).toBeDefined();
 }
 
 describe('Universe package of the registry', () => {
-  it('is accepted by the project\'s migrate', async () => {
+  it("is accepted by the project's migrate", async () => {
     const { definition } = await migratePackageDirectory(PKG);
     expect(definition).toMatchObject({ packagingVersion: '4.0', name: 'dcos-registry' });
     expect(definition).not.toHaveProperty('selected');
@@ -120,12 +154,14 @@ describe('Universe package of the registry', () => {
     expect(written.path).toBe(path.join(out, `dcos-registry-${definition.version}.json`));
   });
 
-  it('has the version of the server it packages, and the original\'s options with defaults', async () => {
+  it("has the version of the server it packages, and the original's options with defaults", async () => {
     const pkg = JSON.parse(await readFile(path.join(PKG, 'package.json'), 'utf8'));
     const project = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8'));
     expect(pkg.version).toBe(project.version);
     const d = defaultsOf(JSON.parse(await readFile(path.join(PKG, 'config.json'), 'utf8')));
-    expect(Object.keys(d.registry.s3)).toEqual(expect.arrayContaining(['bucket', 'path', 'endpoint', 'credential-secret-path', 'credential-profile-name']));
+    expect(Object.keys(d.registry.s3)).toEqual(
+      expect.arrayContaining(['bucket', 'path', 'endpoint', 'credential-secret-path', 'credential-profile-name']),
+    );
     expect(Object.keys(d.registry['mount-volume'])).toEqual(expect.arrayContaining(['container-path', 'pinned-hostname']));
     expect(Object.keys(d.service)).toEqual(expect.arrayContaining(['name', 'instances', 'cpus', 'mem', 'disk']));
   });
@@ -133,7 +169,11 @@ describe('Universe package of the registry', () => {
   it('renders with default options to a valid Marathon app: local storage on a persistent volume, one instance', async () => {
     const app = await render();
     expectValidApp(app);
-    expect(app).toMatchObject({ id: 'registry', instances: 1, container: { type: 'MESOS', docker: { image: 'dcos-registry/server:0.1.0' } } });
+    expect(app).toMatchObject({
+      id: 'registry',
+      instances: 1,
+      container: { type: 'MESOS', docker: { image: 'dcos-registry/server:0.1.0' } },
+    });
     expect(app.container.volumes).toEqual([{ containerPath: 'registry-data', mode: 'RW', persistent: { type: 'root', size: 20480 } }]);
     expect(app.env.REGISTRY_STORAGE).toBeUndefined(); // the cmd defaults it to the persistent volume
     expect(app.cmd).toContain('file:$MESOS_SANDBOX/registry-data');
@@ -147,7 +187,13 @@ describe('Universe package of the registry', () => {
     const app = await render({
       service: { instances: 3 },
       registry: {
-        s3: { bucket: 'registry', path: 'prod', endpoint: 'http://rgw.site:7480', 'credential-secret-path': 'registry/s3', 'credential-profile-name': 'registry' },
+        s3: {
+          bucket: 'registry',
+          path: 'prod',
+          endpoint: 'http://rgw.site:7480',
+          'credential-secret-path': 'registry/s3',
+          'credential-profile-name': 'registry',
+        },
         'write-tokens-secret-path': 'registry/tokens',
       },
     });
@@ -166,7 +212,10 @@ describe('Universe package of the registry', () => {
   });
 
   it('renders mounted-volume mode pinned to one agent', async () => {
-    const app = await render({ registry: { 'mount-volume': { 'container-path': '/mnt/nfs/registry', 'pinned-hostname': '10.0.0.7' } }, service: { 'docker-image': 'site-registry:5000/dcos-registry/server:0.1.0' } });
+    const app = await render({
+      registry: { 'mount-volume': { 'container-path': '/mnt/nfs/registry', 'pinned-hostname': '10.0.0.7' } },
+      service: { 'docker-image': 'site-registry:5000/dcos-registry/server:0.1.0' },
+    });
     expectValidApp(app);
     expect(app.env.REGISTRY_STORAGE).toBe('file:/mnt/nfs/registry');
     expect(app.container.volumes).toEqual([{ containerPath: '/mnt/nfs/registry', hostPath: '/mnt/nfs/registry', mode: 'RW' }]);
@@ -176,7 +225,10 @@ describe('Universe package of the registry', () => {
 
   it('starts the server with flags it accepts', async () => {
     const app = await render();
-    const flags = /exec node \/app\/server\.js (.*)$/.exec(app.cmd)![1].replace(/"\$PORT0"/, '8080').split(/\s+/);
+    const flags = /exec node \/app\/server\.js (.*)$/
+      .exec(app.cmd)![1]
+      .replace(/"\$PORT0"/, '8080')
+      .split(/\s+/);
     expect(parseServerOptions(flags)).toMatchObject({ host: '0.0.0.0', port: 8080, shutdownGraceMs: 25_000 });
     // Marathon's SIGKILL comes after taskKillGracePeriodSeconds: the drain must fit inside it.
     expect(app.taskKillGracePeriodSeconds * 1000).toBeGreaterThan(25_000);
@@ -197,7 +249,8 @@ describe('Dockerfile', () => {
     const text = await readFile(path.join(ROOT, 'packaging/Dockerfile'), 'utf8');
     const copies = [...text.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => m[1].split(/\s+/));
     expect(copies.length).toBeGreaterThan(0);
-    for (const src of copies) await expect(readFile(path.join(ROOT, src)).catch((e) => (e.code === 'EISDIR' ? 'dir' : Promise.reject(e)))).resolves.toBeDefined();
+    for (const src of copies)
+      await expect(readFile(path.join(ROOT, src)).catch((e) => (e.code === 'EISDIR' ? 'dir' : Promise.reject(e)))).resolves.toBeDefined();
     expect(text).toMatch(/server\/build\.ts/);
     const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(text)![1]) as string[];
     expect(cmd.slice(0, 2)).toEqual(['node', '/app/server.js']);

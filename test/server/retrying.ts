@@ -48,7 +48,10 @@ export async function addWithRetries(url: string, bundle: TestBundle, stats: Ret
     const bytes = bundle.blobs.get(b.digest)!;
     const targets: Array<{ url: string; body: Buffer }> = b.upload.url
       ? [{ url: b.upload.url, body: bytes }]
-      : b.upload.multipart.parts.map((p: any) => ({ url: p.url, body: bytes.subarray((p.partNumber - 1) * b.upload.multipart.partSize, p.partNumber * b.upload.multipart.partSize) }));
+      : b.upload.multipart.parts.map((p: any) => ({
+          url: p.url,
+          body: bytes.subarray((p.partNumber - 1) * b.upload.multipart.partSize, p.partNumber * b.upload.multipart.partSize),
+        }));
     for (const t of targets) {
       const r = await retried(stats, () => fetch(t.url, { method: 'PUT', headers: b.upload.headers, body: t.body }));
       if (!r.ok) throw new Error(`PUT ${b.digest}: ${r.status} ${await r.text()}`);

@@ -24,13 +24,17 @@ describe('route table', () => {
       const events: any[] = fn.events ?? [];
       fromYaml[name] = {
         handler: fn.handler,
-        routes: events.filter((e) => e.httpApi).map((e) => (typeof e.httpApi === 'string' ? e.httpApi : `${e.httpApi.method.toUpperCase()} ${e.httpApi.path}`)),
+        routes: events
+          .filter((e) => e.httpApi)
+          .map((e) => (typeof e.httpApi === 'string' ? e.httpApi : `${e.httpApi.method.toUpperCase()} ${e.httpApi.path}`)),
         schedules: events.filter((e) => e.schedule).map((e) => (typeof e.schedule === 'string' ? e.schedule : e.schedule.rate)),
       };
     }
     const fromTable: typeof fromYaml = {};
-    for (const [name, fn] of Object.entries(HTTP_FUNCTIONS)) fromTable[name] = { handler: fn.handlerPath, routes: fn.routes, schedules: [] };
-    for (const [name, fn] of Object.entries(SCHEDULED_FUNCTIONS)) fromTable[name] = { handler: fn.handlerPath, routes: [], schedules: [fn.schedule] };
+    for (const [name, fn] of Object.entries(HTTP_FUNCTIONS))
+      fromTable[name] = { handler: fn.handlerPath, routes: fn.routes, schedules: [] };
+    for (const [name, fn] of Object.entries(SCHEDULED_FUNCTIONS))
+      fromTable[name] = { handler: fn.handlerPath, routes: [], schedules: [fn.schedule] };
     expect(fromTable).toEqual(fromYaml);
   });
 
@@ -42,9 +46,7 @@ describe('route table', () => {
 });
 
 describe('router', () => {
-  const router = new Router<string>(
-    Object.values(HTTP_FUNCTIONS).flatMap((f) => f.routes.map((r) => [r, r] as [string, string])),
-  );
+  const router = new Router<string>(Object.values(HTTP_FUNCTIONS).flatMap((f) => f.routes.map((r) => [r, r] as [string, string])));
 
   it('matches literal, parameter and greedy segments, decoding parameters', () => {
     expect(router.match('GET', '/')?.routeKey).toBe('GET /');
@@ -53,7 +55,10 @@ describe('router', () => {
       routeKey: 'GET /package/{name}/{version}',
       pathParameters: { name: 'hello-world', version: '1.0.0' },
     });
-    expect(router.match('POST', '/uploads/abc/complete')).toMatchObject({ routeKey: 'POST /uploads/{id}/complete', pathParameters: { id: 'abc' } });
+    expect(router.match('POST', '/uploads/abc/complete')).toMatchObject({
+      routeKey: 'POST /uploads/{id}/complete',
+      pathParameters: { id: 'abc' },
+    });
     expect(router.match('PUT', '/_store/uploads/a%2Fb/blobs/x')).toMatchObject({
       routeKey: 'PUT /_store/{key+}',
       pathParameters: { key: 'uploads/a/b/blobs/x' },
@@ -91,7 +96,16 @@ describe('API Gateway v2 event', () => {
       req.on('end', () => {
         const u = new URL(req.url!, 'http://x');
         const m = router.match(req.method!, u.pathname)!;
-        const event = toEvent({ req, url: u, routeKey: m.routeKey, pathParameters: m.pathParameters, body: Buffer.concat(chunks), requestId: 'r-1', secure: false, now: new Date(0) });
+        const event = toEvent({
+          req,
+          url: u,
+          routeKey: m.routeKey,
+          pathParameters: m.pathParameters,
+          body: Buffer.concat(chunks),
+          requestId: 'r-1',
+          secure: false,
+          now: new Date(0),
+        });
         events.push(event);
         seen.push(toRequest(event));
         res.end();
@@ -124,7 +138,12 @@ describe('API Gateway v2 event', () => {
     expect(r.origin).toBe(`${url}`);
     const e = events[0];
     expect(e).toMatchObject({ version: '2.0', rawQueryString: 'X-Sig=a%2Bb&n=1&n=2', cookies: ['a=1', 'b=2'], isBase64Encoded: true });
-    expect(e.requestContext.http).toMatchObject({ method: 'PUT', path: '/_store/uploads/x/blobs/y', protocol: 'HTTP/1.1', sourceIp: '127.0.0.1' });
+    expect(e.requestContext.http).toMatchObject({
+      method: 'PUT',
+      path: '/_store/uploads/x/blobs/y',
+      protocol: 'HTTP/1.1',
+      sourceIp: '127.0.0.1',
+    });
     expect(e.headers.cookie).toBeUndefined();
   });
 
@@ -132,7 +151,11 @@ describe('API Gateway v2 event', () => {
     seen = [];
     events = [];
     await fetch(`${url}/uploads`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"é":1}' });
-    await fetch(`${url}/uploads`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: Buffer.from([0x7b, 0xff, 0x7d]) });
+    await fetch(`${url}/uploads`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: Buffer.from([0x7b, 0xff, 0x7d]),
+    });
     await fetch(`${url}/repo`);
     expect(events[0]).toMatchObject({ body: '{"é":1}', isBase64Encoded: false });
     expect(events[1].isBase64Encoded).toBe(true);

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FileStorage } from '../../lib/storage/fs';
+import type { FileStorage } from '../../lib/storage/fs';
 import { fileStore, type TestStore } from '../support/stores';
 import { addBundle, api, auth, testBundle } from '../support/upload';
 import { sha256 } from '../support/fixtures';
@@ -19,7 +19,8 @@ import { startServer, type ServerProcess } from './harness';
 import { exchange, head } from './wire';
 
 const SIGNING_KEY = Buffer.alloc(32, 7); // the key test/support/stores.ts fileStore() uses
-const COSMOS_ACCEPT = 'application/vnd.dcos.universe.repo+json;charset=utf-8;version=v5,application/vnd.dcos.universe.repo+json;charset=utf-8;version=v4';
+const COSMOS_ACCEPT =
+  'application/vnd.dcos.universe.repo+json;charset=utf-8;version=v5,application/vnd.dcos.universe.repo+json;charset=utf-8;version=v4';
 const MiB = 1024 * 1024;
 
 /** Log lines arrive through a pipe, a moment after the answer. */
@@ -87,7 +88,7 @@ describe('production server on the filesystem driver', () => {
     expect(Buffer.from(await download.arrayBuffer()).equals(asset)).toBe(true);
   });
 
-  it('streams a single PUT above 10 MB (serverless-offline\'s cap) through /_store and back', async () => {
+  it("streams a single PUT above 10 MB (serverless-offline's cap) through /_store and back", async () => {
     const bytes = randomBytes(24 * MiB);
     const target = await files.signPut('test/streamed-put', { expiresIn: 300, origin: srv.url });
     const put = await fetch(target, { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body: bytes });
@@ -110,24 +111,35 @@ describe('production server on the filesystem driver', () => {
   });
 
   it('answers 413 to a body over the limit: declared, chunked, and streamed to /_store', async () => {
-    const declared = await exchange(srv.port, [head('POST', '/uploads', { ...auth, 'content-type': 'application/json', 'content-length': 2 * MiB }), Buffer.alloc(64 * 1024, 32)]);
+    const declared = await exchange(srv.port, [
+      head('POST', '/uploads', { ...auth, 'content-type': 'application/json', 'content-length': 2 * MiB }),
+      Buffer.alloc(64 * 1024, 32),
+    ]);
     expect(declared.status).toBe(413);
     expect(declared.response).toMatch(/"type":"PayloadTooLarge"/);
     expect(declared.closedByServer).toBe(true);
 
     // Expect: 100-continue: refused on the declared length, before the client sends a byte.
-    const expecting = await exchange(srv.port, [head('POST', '/uploads', { ...auth, 'content-type': 'application/json', 'content-length': 2 * MiB, expect: '100-continue' })]);
+    const expecting = await exchange(srv.port, [
+      head('POST', '/uploads', { ...auth, 'content-type': 'application/json', 'content-length': 2 * MiB, expect: '100-continue' }),
+    ]);
     expect(expecting.status).toBe(413);
     expect(expecting.response).not.toMatch(/100 Continue/);
 
     const chunk = Buffer.alloc(256 * 1024, 32);
     const frame = Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')]);
-    const chunked = await exchange(srv.port, [head('POST', '/uploads', { ...auth, 'content-type': 'application/json', 'transfer-encoding': 'chunked' }), ...Array(6).fill(frame)]);
+    const chunked = await exchange(srv.port, [
+      head('POST', '/uploads', { ...auth, 'content-type': 'application/json', 'transfer-encoding': 'chunked' }),
+      ...Array(6).fill(frame),
+    ]);
     expect(chunked.status).toBe(413);
 
     const target = new URL(await files.signPut('test/too-big', { expiresIn: 300, origin: srv.url }));
     // Declared length over --max-store-body: refused before a byte is stored.
-    const over = await exchange(srv.port, [head('PUT', `${target.pathname}${target.search}`, { 'content-length': 41 * MiB }), Buffer.alloc(64 * 1024)]); // a small first write: the server may close before a big one lands (reset, no status)
+    const over = await exchange(srv.port, [
+      head('PUT', `${target.pathname}${target.search}`, { 'content-length': 41 * MiB }),
+      Buffer.alloc(64 * 1024),
+    ]); // a small first write: the server may close before a big one lands (reset, no status)
     expect(over.status).toBe(413);
     await expect(files.head('test/too-big')).rejects.toThrow(/Not found/);
     const stream = await exchange(srv.port, [
@@ -143,13 +155,19 @@ describe('production server on the filesystem driver', () => {
     expect(slowHeaders.status).toBe(408);
     expect(slowHeaders.closedByServer).toBe(true);
 
-    const slowBody = await exchange(srv.port, [head('POST', '/uploads', { ...auth, 'content-type': 'application/json', 'content-length': 100 }), '{"manifest":']);
+    const slowBody = await exchange(srv.port, [
+      head('POST', '/uploads', { ...auth, 'content-type': 'application/json', 'content-length': 100 }),
+      '{"manifest":',
+    ]);
     expect(slowBody.status).toBe(408);
     expect(slowBody.response).toMatch(/"type":"RequestTimeout"/);
     expect(slowBody.closedByServer).toBe(true);
 
     const target = new URL(await files.signPut('test/stalled', { expiresIn: 300, origin: srv.url }));
-    const stalled = await exchange(srv.port, [head('PUT', `${target.pathname}${target.search}`, { 'content-length': 2 * MiB }), Buffer.alloc(MiB)]);
+    const stalled = await exchange(srv.port, [
+      head('PUT', `${target.pathname}${target.search}`, { 'content-length': 2 * MiB }),
+      Buffer.alloc(MiB),
+    ]);
     expect(stalled.status).toBe(408);
     await expect(files.head('test/stalled')).rejects.toThrow(/Not found/);
   });
@@ -158,7 +176,10 @@ describe('production server on the filesystem driver', () => {
     const missing = await api(srv.url, 'GET', '/nope');
     expect(missing.status).toBe(404);
     expect(missing.json).toMatchObject({ type: 'RouteNotFound' });
-    const preflight = await fetch(`${srv.url}/uploads`, { method: 'OPTIONS', headers: { origin: 'https://ui.example', 'access-control-request-method': 'POST' } });
+    const preflight = await fetch(`${srv.url}/uploads`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://ui.example', 'access-control-request-method': 'POST' },
+    });
     expect(preflight.status).toBe(204);
     expect(preflight.headers.get('access-control-allow-origin')).toBe('*');
     expect(preflight.headers.get('access-control-allow-methods')).toMatch(/POST/);
@@ -184,7 +205,27 @@ describe('production server with TLS', () => {
   beforeAll(async () => {
     store = await fileStore();
     const dir = await mkdtemp(path.join(os.tmpdir(), 'registry-tls-'));
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', `${dir}/key.pem`, '-out', `${dir}/cert.pem`], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        `${dir}/key.pem`,
+        '-out',
+        `${dir}/cert.pem`,
+      ],
+      { stdio: 'ignore' },
+    );
     cert = readFileSync(`${dir}/cert.pem`);
     srv = await startServer({ env: store.env, flags: ['--tls-cert', `${dir}/cert.pem`, '--tls-key', `${dir}/key.pem`], scheme: 'https' });
   });
@@ -209,7 +250,11 @@ describe('production server with TLS', () => {
     expect(health.status).toBe(200);
     expect(health.body).toMatch(/Healthy/);
     const bundle = testBundle(`tls-${randomBytes(3).toString('hex')}`, '1.0.0', { 'a.bin': randomBytes(1000) });
-    const started = await get('/uploads', { method: 'POST', headers: { ...auth, 'content-type': 'application/json' } }, JSON.stringify({ manifest: bundle.manifest }));
+    const started = await get(
+      '/uploads',
+      { method: 'POST', headers: { ...auth, 'content-type': 'application/json' } },
+      JSON.stringify({ manifest: bundle.manifest }),
+    );
     expect(started.status).toBe(201);
     const url: string = JSON.parse(started.body).blobs[0].upload.url;
     expect(url.startsWith(`${srv.url}/_store/`)).toBe(true);

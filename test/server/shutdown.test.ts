@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { FileStorage } from '../../lib/storage/fs';
+import type { FileStorage } from '../../lib/storage/fs';
 import { freePort } from '../support/offline';
 import { fileStore, s3Store, type TestStore } from '../support/stores';
 import { addBundle, api, auth, testBundle } from '../support/upload';

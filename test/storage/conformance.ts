@@ -202,7 +202,11 @@ export function storageConformance(name: string, make: () => Promise<MadeStorage
         const winners = results.flatMap((r, i) => (r.status === 'fulfilled' ? [{ i, etag: r.value.etag }] : []));
         expect(winners).toHaveLength(1);
         for (const r of results) {
-          if (r.status === 'rejected') expect([AlreadyExistsError, ConflictError].some((c) => r.reason instanceof c), String(r.reason)).toBe(true);
+          if (r.status === 'rejected')
+            expect(
+              [AlreadyExistsError, ConflictError].some((c) => r.reason instanceof c),
+              String(r.reason),
+            ).toBe(true);
         }
         const now = await storage.get(key);
         expect(now.body.toString()).toBe(`writer-${winners[0].i}`);
@@ -218,7 +222,11 @@ export function storageConformance(name: string, make: () => Promise<MadeStorage
         const winners = results.flatMap((r, i) => (r.status === 'fulfilled' ? [{ i, etag: r.value.etag }] : []));
         expect(winners).toHaveLength(1);
         for (const r of results) {
-          if (r.status === 'rejected') expect([PreconditionFailedError, ConflictError].some((c) => r.reason instanceof c), String(r.reason)).toBe(true);
+          if (r.status === 'rejected')
+            expect(
+              [PreconditionFailedError, ConflictError].some((c) => r.reason instanceof c),
+              String(r.reason),
+            ).toBe(true);
         }
         const now = await storage.get(key);
         expect(now.body.toString()).toBe(`swapper-${winners[0].i}`);

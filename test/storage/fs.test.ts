@@ -62,7 +62,9 @@ async function startStoreServer(storage: FileStorage): Promise<{ origin: string;
       const status = statusOf(err);
       req.resume(); // drain an unread upload body so the client sees the answer
       res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(err instanceof RegistryError && status < 500 ? { type: err.type, message: err.message } : { type: 'Internal' }));
+      res.end(
+        JSON.stringify(err instanceof RegistryError && status < 500 ? { type: err.type, message: err.message } : { type: 'Internal' }),
+      );
     }
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -103,7 +105,21 @@ describe('file storage: specifics', () => {
   });
 
   it('rejects keys that could leave the root or hit internal directories', async () => {
-    const bad = ['../escape', 'a/../../escape', '/etc/passwd', 'a//b', 'a/./b', 'a/', 'a\\..\\b', 'a\u0000b', '.tmp/x', '.locks/x', '.multipart/x', '..', ''];
+    const bad = [
+      '../escape',
+      'a/../../escape',
+      '/etc/passwd',
+      'a//b',
+      'a/./b',
+      'a/',
+      'a\\..\\b',
+      'a\u0000b',
+      '.tmp/x',
+      '.locks/x',
+      '.multipart/x',
+      '..',
+      '',
+    ];
     for (const key of bad) {
       await expect(storage.put(key, 'x'), key).rejects.toThrow(/Invalid storage key/);
       await expect(storage.get(key), key).rejects.toThrow(/Invalid storage key/);
@@ -145,7 +161,9 @@ describe('file storage: specifics', () => {
   });
 
   it('receivePut enforces the size limit and leaves no trace', async () => {
-    await expect(storage.receivePut('limited/object', Readable.from([Buffer.alloc(6), Buffer.alloc(6)]), 10)).rejects.toBeInstanceOf(PayloadTooLargeError);
+    await expect(storage.receivePut('limited/object', Readable.from([Buffer.alloc(6), Buffer.alloc(6)]), 10)).rejects.toBeInstanceOf(
+      PayloadTooLargeError,
+    );
     await expect(storage.head('limited/object')).rejects.toBeInstanceOf(NotFoundError);
     expect(await fsp.readdir(path.join(storage.root, '.tmp'))).toEqual([]);
     expect(await storage.receivePut('limited/object', Readable.from([Buffer.alloc(6), Buffer.alloc(4)]), 10)).toMatchObject({ size: 10 });
@@ -160,7 +178,9 @@ describe('file storage: specifics', () => {
     await storage.receivePart('mp/target', uploadId, 2, Buffer.from('last'), LIMIT);
     const parts = await storage.listParts('mp/target', uploadId);
     await expect(storage.completeMultipart('mp/target', uploadId, parts)).rejects.toMatchObject({ type: 'EntityTooSmall' });
-    await expect(storage.completeMultipart('mp/target', uploadId, [{ ...parts[1], etag: 'wrong' }])).rejects.toMatchObject({ type: 'InvalidPart' });
+    await expect(storage.completeMultipart('mp/target', uploadId, [{ ...parts[1], etag: 'wrong' }])).rejects.toMatchObject({
+      type: 'InvalidPart',
+    });
     await storage.completeMultipart('mp/target', uploadId, [parts[1]]);
     expect((await storage.get('mp/target')).body.toString()).toBe('last');
   });
@@ -172,7 +192,10 @@ describe('file storage: specifics', () => {
     const query = Object.fromEntries(url.searchParams);
     const key = keyFromStorePath(url.pathname)!;
     expect(verifyStoreRequest({ method: 'PUT', key, query, secret: SECRET, now })).toMatchObject({ kind: 'part', partNumber: 3 });
-    const check = (q: Record<string, string | undefined>, method = 'PUT') => () => verifyStoreRequest({ method, key, query: q, secret: SECRET, now });
+    const check =
+      (q: Record<string, string | undefined>, method = 'PUT') =>
+      () =>
+        verifyStoreRequest({ method, key, query: q, secret: SECRET, now });
     expect(check({ ...query, partNumber: '4' })).toThrow(ForbiddenError);
     expect(check({ ...query, uploadId: undefined, partNumber: undefined })).toThrow(ForbiddenError);
     expect(check(query, 'GET')).toThrow(ForbiddenError);
@@ -184,8 +207,13 @@ describe('file storage: specifics', () => {
     const getKey = keyFromStorePath(get.pathname)!;
     expect(getKey).toBe('k/é x');
     const getQuery = Object.fromEntries(get.searchParams);
-    expect(verifyStoreRequest({ method: 'HEAD', key: getKey, query: getQuery, secret: SECRET, now })).toMatchObject({ kind: 'get', filename: 'a.tgz' });
-    expect(() => verifyStoreRequest({ method: 'GET', key: getKey, query: { ...getQuery, filename: 'b.tgz' }, secret: SECRET, now })).toThrow(ForbiddenError);
+    expect(verifyStoreRequest({ method: 'HEAD', key: getKey, query: getQuery, secret: SECRET, now })).toMatchObject({
+      kind: 'get',
+      filename: 'a.tgz',
+    });
+    expect(() =>
+      verifyStoreRequest({ method: 'GET', key: getKey, query: { ...getQuery, filename: 'b.tgz' }, secret: SECRET, now }),
+    ).toThrow(ForbiddenError);
   });
 
   it('4 processes racing: one create per key, no lost compare-and-swap', async () => {
@@ -228,7 +256,9 @@ describe('file storage: specifics', () => {
       const wins = results.reduce((n, r) => n + r.casWins, 0);
       expect(wins).toBe(40);
       expect(Number((await counterStore.get('race/counter')).body.toString())).toBe(wins);
-      console.log(`race: ${results.reduce((n, r) => n + r.casLosses, 0)} CAS attempts lost and retried; creates per worker ${results.map((r) => r.created.length).join(',')}`);
+      console.log(
+        `race: ${results.reduce((n, r) => n + r.casLosses, 0)} CAS attempts lost and retried; creates per worker ${results.map((r) => r.created.length).join(',')}`,
+      );
     } finally {
       for (const child of children) if (child.exitCode === null) child.kill();
     }

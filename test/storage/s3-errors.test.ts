@@ -44,7 +44,9 @@ describe('S3 error translation', () => {
   it('keeps the SDK error as cause', async () => {
     const original = sdkError('NoSuchKey', 404);
     s3.on(GetObjectCommand).rejects(original);
-    const err = await storage().get('k').catch((e: unknown) => e);
+    const err = await storage()
+      .get('k')
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NotFoundError);
     expect((err as Error).cause).toBe(original);
   });
@@ -145,7 +147,10 @@ describe('S3 request shaping', () => {
     s3.on(ListObjectsV2Command).resolves({
       IsTruncated: true,
       NextContinuationToken: 'more',
-      Contents: [{ Key: 'root/a', Size: 1, ETag: '"1"' }, { Key: 'root/b', Size: 1, ETag: '"2"' }],
+      Contents: [
+        { Key: 'root/a', Size: 1, ETag: '"1"' },
+        { Key: 'root/b', Size: 1, ETag: '"2"' },
+      ],
     });
     await expect(storage().list('', { limit: 2 })).resolves.toHaveLength(2);
     expect(s3.commandCalls(ListObjectsV2Command)).toHaveLength(1);
@@ -184,13 +189,19 @@ describe('S3 request shaping', () => {
     s3.on(UploadPartCopyCommand).callsFake(async (input) => ({ CopyPartResult: { ETag: `"p${input.PartNumber}"` } }));
     s3.on(CompleteMultipartUploadCommand).resolves({ ETag: '"whole-3"' });
     await expect(big.copy('src', 'dst', { ifSourceEtag: 'src' })).resolves.toEqual({ etag: 'whole-3' });
-    const ranges = s3.commandCalls(UploadPartCopyCommand).map((c) => [c.args[0].input.PartNumber, c.args[0].input.CopySourceRange, c.args[0].input.CopySourceIfMatch]);
+    const ranges = s3
+      .commandCalls(UploadPartCopyCommand)
+      .map((c) => [c.args[0].input.PartNumber, c.args[0].input.CopySourceRange, c.args[0].input.CopySourceIfMatch]);
     expect(ranges.sort()).toEqual([
       [1, 'bytes=0-7', '"src"'],
       [2, 'bytes=8-15', '"src"'],
       [3, 'bytes=16-19', '"src"'],
     ]);
-    expect(s3.commandCalls(CompleteMultipartUploadCommand)[0].args[0].input.MultipartUpload?.Parts?.map((p) => p.ETag)).toEqual(['"p1"', '"p2"', '"p3"']);
+    expect(s3.commandCalls(CompleteMultipartUploadCommand)[0].args[0].input.MultipartUpload?.Parts?.map((p) => p.ETag)).toEqual([
+      '"p1"',
+      '"p2"',
+      '"p3"',
+    ]);
   });
 
   it('a source rewritten during a part-by-part copy fails the copy and removes the target', async () => {

@@ -17,7 +17,12 @@ import type { TestBundle } from './upload';
 export const ORIGIN = 'http://registry.test';
 
 export function registryOver(storage: Storage): Registry {
-  return { config: parseConfig({ REGISTRY_WRITE_TOKENS: 'x'.repeat(16) }), storage, catalog: new Catalog(storage), gate: new WriteGate(storage) };
+  return {
+    config: parseConfig({ REGISTRY_WRITE_TOKENS: 'x'.repeat(16) }),
+    storage,
+    catalog: new Catalog(storage),
+    gate: new WriteGate(storage),
+  };
 }
 
 /** Sends every blob the view asks for (or `override` bytes instead), as a client does. */
@@ -34,7 +39,8 @@ export async function send(storage: Storage, view: UploadView, bundle: TestBundl
     const { partSize, parts } = b.upload.multipart;
     for (const p of parts) {
       const chunk = bytes.subarray((p.partNumber - 1) * partSize, p.partNumber * partSize);
-      if (storage instanceof FileStorage) await storage.receivePart(staged, new URL(p.url).searchParams.get('uploadId')!, p.partNumber, chunk, Infinity);
+      if (storage instanceof FileStorage)
+        await storage.receivePart(staged, new URL(p.url).searchParams.get('uploadId')!, p.partNumber, chunk, Infinity);
       else expect((await fetch(p.url, { method: 'PUT', headers: b.upload.headers, body: chunk })).status).toBe(200);
     }
   }

@@ -35,7 +35,15 @@ export async function startOffline(env: Record<string, string>, timeoutMs = 90_0
   let out = '';
   const child: ChildProcess = spawn(
     process.execPath,
-    [path.join(ROOT, 'node_modules/serverless/bin/serverless.js'), 'offline', 'start', '--httpPort', String(port), '--lambdaPort', String(lambdaPort)],
+    [
+      path.join(ROOT, 'node_modules/serverless/bin/serverless.js'),
+      'offline',
+      'start',
+      '--httpPort',
+      String(port),
+      '--lambdaPort',
+      String(lambdaPort),
+    ],
     {
       cwd,
       env: {

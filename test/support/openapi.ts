@@ -71,7 +71,9 @@ function rewriteRefs(schema: unknown): unknown {
     return Object.fromEntries(
       Object.entries(schema).map(([k, v]) => [
         k,
-        k === '$ref' && typeof v === 'string' && v.startsWith('#/components/schemas/') ? `${COMPONENTS_ID}#/$defs/${v.slice(21)}` : rewriteRefs(v),
+        k === '$ref' && typeof v === 'string' && v.startsWith('#/components/schemas/')
+          ? `${COMPONENTS_ID}#/$defs/${v.slice(21)}`
+          : rewriteRefs(v),
       ]),
     );
   }
@@ -123,7 +125,11 @@ export function loadOpenApi(file = OPENAPI_PATH): OpenApi {
         const response = deref(doc, rawResponse);
         const headers = Object.entries<any>(response.headers ?? {}).map(([name, h]) => {
           const header = deref(doc, h);
-          return { name: name.toLowerCase(), required: header.required === true, validate: header.schema ? compile(header.schema, `${where} header ${name}`) : undefined };
+          return {
+            name: name.toLowerCase(),
+            required: header.required === true,
+            validate: header.schema ? compile(header.schema, `${where} header ${name}`) : undefined,
+          };
         });
         const content = Object.entries<any>(response.content ?? {}).map(([mediaType, media]) => ({
           mediaType: normalizeMediaType(mediaType),
@@ -172,7 +178,9 @@ function headerValue(headers: Headers | Record<string, string | undefined>, name
 function errorsText(validate: ValidateFunction): string {
   return (validate.errors ?? [])
     .slice(0, 8)
-    .map((e) => `${e.instancePath || '(root)'} ${e.message}${e.params && Object.keys(e.params).length ? ` ${JSON.stringify(e.params)}` : ''}`)
+    .map(
+      (e) => `${e.instancePath || '(root)'} ${e.message}${e.params && Object.keys(e.params).length ? ` ${JSON.stringify(e.params)}` : ''}`,
+    )
     .join('; ');
 }
 
@@ -194,7 +202,9 @@ export function checkResponse(
   const response = op.responses.get(String(status)) ?? op.responses.get(`${String(status)[0]}XX`);
   if (!response) {
     const shown = typeof body === 'string' ? body.slice(0, 300) : JSON.stringify(body)?.slice(0, 300);
-    throw new Error(`openapi: ${where} answered ${status}, which is not documented (documented: ${[...op.responses.keys()].join(', ')}); body: ${shown}`);
+    throw new Error(
+      `openapi: ${where} answered ${status}, which is not documented (documented: ${[...op.responses.keys()].join(', ')}); body: ${shown}`,
+    );
   }
   for (const h of response.headers) {
     const value = headerValue(headers, h.name);
@@ -202,7 +212,8 @@ export function checkResponse(
       if (h.required) throw new Error(`openapi: ${where} ${status} lacks the required header ${h.name}`);
       continue;
     }
-    if (h.validate && !h.validate(value)) throw new Error(`openapi: ${where} ${status} header ${h.name}: ${JSON.stringify(value)} ${errorsText(h.validate)}`);
+    if (h.validate && !h.validate(value))
+      throw new Error(`openapi: ${where} ${status} header ${h.name}: ${JSON.stringify(value)} ${errorsText(h.validate)}`);
   }
   const empty = body === undefined || body === '' || (body instanceof Uint8Array && body.length === 0);
   // A HEAD answer is the GET answer's headers without its body, whatever content is documented.
@@ -221,7 +232,9 @@ export function checkResponse(
     response.content.find((m) => !m.mediaType.includes(';') && m.mediaType === contentType.split(';')[0]) ??
     response.content.find((m) => m.mediaType === '*/*');
   if (!media) {
-    throw new Error(`openapi: ${where} ${status} answered Content-Type ${JSON.stringify(contentType)}, documented: ${response.content.map((m) => m.mediaType).join(', ')}`);
+    throw new Error(
+      `openapi: ${where} ${status} answered Content-Type ${JSON.stringify(contentType)}, documented: ${response.content.map((m) => m.mediaType).join(', ')}`,
+    );
   }
   if (!media.validate) return;
   let value = body;
@@ -234,6 +247,8 @@ export function checkResponse(
     }
   }
   if (!media.validate(value)) {
-    throw new Error(`openapi: ${where} ${status} body does not match the schema: ${errorsText(media.validate)}\nbody: ${JSON.stringify(value).slice(0, 500)}`);
+    throw new Error(
+      `openapi: ${where} ${status} body does not match the schema: ${errorsText(media.validate)}\nbody: ${JSON.stringify(value).slice(0, 500)}`,
+    );
   }
 }

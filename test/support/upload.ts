@@ -12,7 +12,12 @@ export interface TestBundle {
 }
 
 /** A package with one asset (and an icon) whose bytes are given. */
-export function testBundle(name: string, version: string, assets: Record<string, Buffer> = {}, extra: Record<string, unknown> = {}): TestBundle {
+export function testBundle(
+  name: string,
+  version: string,
+  assets: Record<string, Buffer> = {},
+  extra: Record<string, unknown> = {},
+): TestBundle {
   const blobs = new Map<string, Buffer>();
   const uris: Record<string, string> = {};
   const assetList = Object.entries(assets).map(([file, bytes], i) => {
@@ -28,14 +33,22 @@ export function testBundle(name: string, version: string, assets: Record<string,
     package: pkg as BundleManifest['package'],
     assets: assetList.sort((a, b) => (a.uri < b.uri ? -1 : 1)),
     images: [],
-    blobs: [...blobs.entries()].map(([digest, b]) => ({ digest: digest as `sha256:${string}`, size: b.length })).sort((a, b) => (a.digest < b.digest ? -1 : 1)),
+    blobs: [...blobs.entries()]
+      .map(([digest, b]) => ({ digest: digest as `sha256:${string}`, size: b.length }))
+      .sort((a, b) => (a.digest < b.digest ? -1 : 1)),
   };
   return { manifest, blobs };
 }
 
 export const auth = { authorization: `Bearer ${TEST_TOKEN}` };
 
-export async function api(url: string, method: string, path: string, body?: unknown, headers: Record<string, string> = auth): Promise<{ status: number; json: any; headers: Headers }> {
+export async function api(
+  url: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = auth,
+): Promise<{ status: number; json: any; headers: Headers }> {
   const res = await fetch(`${url}${path}`, {
     method,
     headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },

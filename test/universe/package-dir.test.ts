@@ -99,11 +99,15 @@ describe('readPackageDirectory', () => {
   });
 
   it('accepts a UTF-8 byte order mark', async () => {
-    expect((await readPackageDirectory(makeDir({ ...fullFiles(), 'config.json': '\uFEFF' + JSON.stringify(config) }))).config).toEqual(config);
+    expect((await readPackageDirectory(makeDir({ ...fullFiles(), 'config.json': '\uFEFF' + JSON.stringify(config) }))).config).toEqual(
+      config,
+    );
   });
 
   it('refuses an empty template and a field given twice', async () => {
-    expect((await rejection(readPackageDirectory(makeDir({ ...fullFiles(), 'marathon.json.mustache': '' })))).message).toMatch(/marathon\.json\.mustache is empty$/);
+    expect((await rejection(readPackageDirectory(makeDir({ ...fullFiles(), 'marathon.json.mustache': '' })))).message).toMatch(
+      /marathon\.json\.mustache is empty$/,
+    );
     const twice = makeDir({ ...fullFiles(), 'package.json': JSON.stringify({ ...pkg, config: {} }) });
     expect((await rejection(readPackageDirectory(twice))).message).toContain('has a "config" field and config.json exists too');
   });

@@ -23,18 +23,21 @@ describe('real Universe package directories', () => {
     expect(current.length).toBeGreaterThanOrEqual(5);
   });
 
-  it.each(current.map((d) => [`${d.name}/${d.revision}`, d] as const))('%s converts to a valid build definition and repo entry', async (_, d) => {
-    const definition = await readPackageDirectory(d.dir);
-    expect(definition.name).toBe(d.name);
-    expect(definition.packagingVersion).toBe(d.packagingVersion);
-    expect(definition).not.toHaveProperty('selected');
-    expect(definition).not.toHaveProperty('releaseVersion');
-    expect(validateBuildDefinition(definition)).toEqual({ ok: true, definition });
-    const entry = asEntry(definition, d.revision);
-    expect(validatePackage(entry)).toEqual({ ok: true, entry });
-    // selected is allowed in a repo entry
-    expect(validatePackage({ ...entry, selected: true }).ok).toBe(true);
-  });
+  it.each(current.map((d) => [`${d.name}/${d.revision}`, d] as const))(
+    '%s converts to a valid build definition and repo entry',
+    async (_, d) => {
+      const definition = await readPackageDirectory(d.dir);
+      expect(definition.name).toBe(d.name);
+      expect(definition.packagingVersion).toBe(d.packagingVersion);
+      expect(definition).not.toHaveProperty('selected');
+      expect(definition).not.toHaveProperty('releaseVersion');
+      expect(validateBuildDefinition(definition)).toEqual({ ok: true, definition });
+      const entry = asEntry(definition, d.revision);
+      expect(validatePackage(entry)).toEqual({ ok: true, entry });
+      // selected is allowed in a repo entry
+      expect(validatePackage({ ...entry, selected: true }).ok).toBe(true);
+    },
+  );
 
   it.each(legacy.map((d) => [`${d.name}/${d.revision} (${d.packagingVersion})`, d] as const))(
     '%s is refused without --upgrade and valid after it',
@@ -95,8 +98,19 @@ describe('cross-check against the official Universe repo schemas', () => {
     ['bad minDcosReleaseVersion', (e) => void (e.minDcosReleaseVersion = '1.x')],
     ['license url not http(s)', (e) => void (e.licenses = [{ name: 'MIT', url: 'ftp://example.com/l' }])],
     ['unknown resource section', (e) => void (e.resource = { assets: {}, extra: {} })],
-    ['cli binary without contentHash', (e) => void (e.resource = { cli: { binaries: { linux: { 'x86-64': { kind: 'executable', url: 'https://h/x' } } } } })],
-    ['cli hash algo md5', (e) => void (e.resource = { cli: { binaries: { linux: { 'x86-64': { kind: 'zip', url: 'https://h/x', contentHash: [{ algo: 'md5', value: 'a'.repeat(64) }] } } } } })],
+    [
+      'cli binary without contentHash',
+      (e) => void (e.resource = { cli: { binaries: { linux: { 'x86-64': { kind: 'executable', url: 'https://h/x' } } } } }),
+    ],
+    [
+      'cli hash algo md5',
+      (e) =>
+        void (e.resource = {
+          cli: {
+            binaries: { linux: { 'x86-64': { kind: 'zip', url: 'https://h/x', contentHash: [{ algo: 'md5', value: 'a'.repeat(64) }] } } },
+          },
+        }),
+    ],
   ];
 
   it.each(mutations)('both reject: %s', async (_, mutate) => {

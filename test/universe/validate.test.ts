@@ -16,7 +16,9 @@ const base = {
     images: { 'icon-small': 'https://example.com/s.png', screenshots: ['https://example.com/1.png'] },
     cli: {
       binaries: {
-        linux: { 'x86-64': { kind: 'executable', url: 'https://example.com/cli', contentHash: [{ algo: 'sha256', value: 'ab'.repeat(32) }] } },
+        linux: {
+          'x86-64': { kind: 'executable', url: 'https://example.com/cli', contentHash: [{ algo: 'sha256', value: 'ab'.repeat(32) }] },
+        },
       },
     },
   },
@@ -37,7 +39,9 @@ describe('validatePackage', () => {
   });
 
   it('accepts a 5.0 entry with a manager, and refuses manager in 4.0', () => {
-    expect(validatePackage({ ...base, packagingVersion: '5.0', manager: { packageName: 'beta-mke', minPackageVersion: '1.0' } }).ok).toBe(true);
+    expect(validatePackage({ ...base, packagingVersion: '5.0', manager: { packageName: 'beta-mke', minPackageVersion: '1.0' } }).ok).toBe(
+      true,
+    );
     expect(errorsOf({ ...base, manager: { packageName: 'beta-mke' } })).toEqual(['(root): unknown property "manager"']);
     expect(errorsOf({ ...base, packagingVersion: '5.0', manager: {} })).toEqual(["/manager: must have required property 'packageName'"]);
   });
@@ -84,7 +88,9 @@ describe('validatePackage', () => {
     expect(
       errorsOf({
         ...base,
-        resource: { cli: { binaries: { linux: { 'x86-64': { kind: 'tarball', url: 'u', contentHash: [{ algo: 'sha256', value: 'xyz' }] } } } } },
+        resource: {
+          cli: { binaries: { linux: { 'x86-64': { kind: 'tarball', url: 'u', contentHash: [{ algo: 'sha256', value: 'xyz' }] } } } },
+        },
       }),
     ).toEqual([
       '/resource/cli/binaries/linux/x86-64/kind: must be one of "executable", "zip"',
@@ -137,7 +143,10 @@ describe('validateBuildDefinition', () => {
   });
 
   it('refuses releaseVersion and selected, which only repo entries carry', () => {
-    expect(validateBuildDefinition({ ...base, releaseVersion: 1 })).toEqual({ ok: false, errors: ['(root): unknown property "releaseVersion"'] });
+    expect(validateBuildDefinition({ ...base, releaseVersion: 1 })).toEqual({
+      ok: false,
+      errors: ['(root): unknown property "releaseVersion"'],
+    });
     expect(validateBuildDefinition({ ...base, packagingVersion: '5.0', selected: false })).toEqual({
       ok: false,
       errors: ['(root): unknown property "selected"'],
@@ -145,7 +154,10 @@ describe('validateBuildDefinition', () => {
   });
 
   it('applies the branch of its packagingVersion only, without "must match then schema" noise', () => {
-    expect(validateBuildDefinition({ ...base, manager: { packageName: 'x-y' } })).toEqual({ ok: false, errors: ['(root): unknown property "manager"'] });
+    expect(validateBuildDefinition({ ...base, manager: { packageName: 'x-y' } })).toEqual({
+      ok: false,
+      errors: ['(root): unknown property "manager"'],
+    });
     expect(validateBuildDefinition({ ...base, name: 'Bad', tags: [1] })).toEqual({
       ok: false,
       errors: [expect.stringMatching(/^\/name: must/), '/tags/0: must be string'],

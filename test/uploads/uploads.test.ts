@@ -87,7 +87,9 @@ describe.each(drivers)('uploads on $name storage', ({ make }) => {
     const view = await uploads.start({ manifest: bundle.manifest }, ORIGIN);
     await send(registry.storage, view, bundle);
     await uploads.abort(view.id);
-    expect(await registry.storage.list(keys.uploadPrefix(view.id))).toEqual([expect.objectContaining({ key: keys.uploadSession(view.id) })]);
+    expect(await registry.storage.list(keys.uploadPrefix(view.id))).toEqual([
+      expect.objectContaining({ key: keys.uploadSession(view.id) }),
+    ]);
     await expect(uploads.complete(view.id)).rejects.toMatchObject({ type: 'UploadAborted' });
     expect((await registry.catalog.read()).state.versions).toEqual([]);
     await store.cleanup();

@@ -45,7 +45,10 @@ beforeAll(async () => {
   await pushWithSkopeo(image, refs.app);
   await pushWithSkopeo(image, refs.s2, { format: 'v2s2' });
   served = { app: await skopeoInspectRaw(refs.app), s2: await skopeoInspectRaw(refs.s2) };
-  for (const [v, docker] of [['v1', { app: refs.app, s2: refs.s2 }], ['v2', { app: refs.app }]] as const) {
+  for (const [v, docker] of [
+    ['v1', { app: refs.app, s2: refs.s2 }],
+    ['v2', { app: refs.app }],
+  ] as const) {
     const def = { ...definition({ assets: { container: { docker } } }, 'imgpkg'), version: v === 'v1' ? '1.0.0' : '2.0.0' };
     const file = join(work, `${v}.json`);
     await writeFile(file, JSON.stringify(def));
@@ -83,7 +86,9 @@ describe.each(drivers)('skopeo pulls from /v2 through serverless offline on $nam
     const index = JSON.parse(readFileSync(join(dest, 'index.json'), 'utf8'));
     expect(index.manifests[0].digest).toBe(served.app.digest);
     const manifest = JSON.parse(readFileSync(join(dest, 'blobs/sha256', served.app.digest.slice(7)), 'utf8'));
-    expect(manifest.layers.map((l: { digest: string }) => l.digest)).toEqual(served.app.json.layers.map((l: { digest: string }) => l.digest));
+    expect(manifest.layers.map((l: { digest: string }) => l.digest)).toEqual(
+      served.app.json.layers.map((l: { digest: string }) => l.digest),
+    );
     expect(manifest.layers).toHaveLength(3);
     expect(manifest.config.digest).toBe(served.app.json.config.digest);
   }, 120_000);

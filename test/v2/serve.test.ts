@@ -39,7 +39,8 @@ function image(layerSizes = [1000, 3000], mediaType = mt.OCI_MANIFEST): Image {
 
 let store: TestStore;
 let registry: Registry;
-const make = (env: Record<string, string> = {}) => createRegistry(parseConfig({ ...store.env, REGISTRY_WRITE_TOKENS: 'x'.repeat(16), ...env }));
+const make = (env: Record<string, string> = {}) =>
+  createRegistry(parseConfig({ ...store.env, REGISTRY_WRITE_TOKENS: 'x'.repeat(16), ...env }));
 
 async function put(img: Image): Promise<void> {
   await registry.storage.put(keys.blob(img.digest), img.manifest).catch(() => undefined);
@@ -47,7 +48,11 @@ async function put(img: Image): Promise<void> {
 }
 
 /** A catalog version carrying the given images as repository:tag (recorded blob lists unless `legacy`). */
-async function addWith(name: string, version: string, images: Array<{ img: Image; repository: string; tag: string | null; legacy?: boolean; mediaType?: string }>): Promise<number> {
+async function addWith(
+  name: string,
+  version: string,
+  images: Array<{ img: Image; repository: string; tag: string | null; legacy?: boolean; mediaType?: string }>,
+): Promise<number> {
   for (const i of images) await put(i.img);
   const entry: Omit<CatalogVersion, 'seq'> = {
     ...catalogEntry(name, version, randomBytes(4).toString('hex')),
@@ -61,7 +66,10 @@ async function addWith(name: string, version: string, images: Array<{ img: Image
       ...(i.legacy ? {} : { blobs: i.img.blobs.map((b) => b.digest) }),
     })),
     blobs: images
-      .flatMap((i) => [{ digest: i.img.digest, size: i.img.manifest.length }, ...i.img.blobs.map((b) => ({ digest: b.digest, size: b.bytes.length }))])
+      .flatMap((i) => [
+        { digest: i.img.digest, size: i.img.manifest.length },
+        ...i.img.blobs.map((b) => ({ digest: b.digest, size: b.bytes.length })),
+      ])
       .sort((a, b) => (a.digest < b.digest ? -1 : 1)),
   };
   return addVersion(registry.catalog, entry);
@@ -69,7 +77,14 @@ async function addWith(name: string, version: string, images: Array<{ img: Image
 
 function req(path: string, headers: Record<string, string> = {}, method = 'GET'): V2Request {
   const [p, q] = path.split('?');
-  return { method, path: p, query: Object.fromEntries(new URLSearchParams(q ?? '')), headers, origin: 'http://registry.test', requestId: 't' };
+  return {
+    method,
+    path: p,
+    query: Object.fromEntries(new URLSearchParams(q ?? '')),
+    headers,
+    origin: 'http://registry.test',
+    requestId: 't',
+  };
 }
 
 async function call(r: Registry, path: string, headers: Record<string, string> = {}, method = 'GET') {
@@ -161,7 +176,10 @@ describe('/v2 served from the catalog', () => {
   it('blobs: redirect to a signed store URL with the digest; HEAD answers the size; only blobs of the repository', async () => {
     const img = image([5000]);
     const other = image([10]);
-    await addWith('blobs', '1.0.0', [{ img, repository: 'blob/one', tag: 'v1' }, { img: other, repository: 'blob/two', tag: 'v1' }]);
+    await addWith('blobs', '1.0.0', [
+      { img, repository: 'blob/one', tag: 'v1' },
+      { img: other, repository: 'blob/two', tag: 'v1' },
+    ]);
     const layer = img.blobs[1];
     const r = await call(registry, `/v2/blob/one/blobs/${layer.digest}`);
     expect(r.status).toBe(307);
@@ -181,7 +199,8 @@ describe('/v2 served from the catalog', () => {
     const img = image([300, 400]);
     await addWith('legacy', '1.0.0', [{ img, repository: 'old/img', tag: 'v1', legacy: true }]);
     const fresh = make(); // another instance: nothing cached
-    for (const b of img.blobs) expect((await call(fresh, `/v2/old/img/blobs/${b.digest}`, {}, 'HEAD')).headers['content-length']).toBe(String(b.bytes.length));
+    for (const b of img.blobs)
+      expect((await call(fresh, `/v2/old/img/blobs/${b.digest}`, {}, 'HEAD')).headers['content-length']).toBe(String(b.bytes.length));
     expect((await call(fresh, `/v2/old/img/blobs/sha256:${'0'.repeat(64)}`)).status).toBe(404);
   });
 
@@ -207,7 +226,11 @@ describe('/v2 served from the catalog', () => {
 
   it('tags/list and _catalog page with n/last and a Link header', async () => {
     const imgs = ['a', 'b', 'c', 'd', 'e'].map(() => image([10]));
-    await addWith('paged', '1.0.0', imgs.map((img, i) => ({ img, repository: 'page/img', tag: `t${i}` })));
+    await addWith(
+      'paged',
+      '1.0.0',
+      imgs.map((img, i) => ({ img, repository: 'page/img', tag: `t${i}` })),
+    );
     const all = await call(registry, '/v2/page/img/tags/list');
     expect(all.json).toEqual({ name: 'page/img', tags: ['t0', 't1', 't2', 't3', 't4'] });
     expect(all.headers.link).toBeUndefined();
@@ -239,7 +262,10 @@ describe('/v2 served from the catalog', () => {
     expect((await call(registry, '/v2/team/app/blobs/sha256:xyz')).status).toBe(400);
     expect((await call(registry, '/v2/team/app/blobs/sha256:xyz')).json.errors[0].code).toBe('DIGEST_INVALID');
     expect((await call(registry, '/v2/team/app/manifests/md5:abc')).json.errors[0].code).toBe('DIGEST_INVALID');
-    expect((await call(registry, '/v2/team/app/manifests/nope')).json.errors[0]).toMatchObject({ code: 'MANIFEST_UNKNOWN', detail: { tag: 'nope' } });
+    expect((await call(registry, '/v2/team/app/manifests/nope')).json.errors[0]).toMatchObject({
+      code: 'MANIFEST_UNKNOWN',
+      detail: { tag: 'nope' },
+    });
     expect((await call(registry, '/v2/team/app/manifests/v1', {}, 'DELETE')).json.errors[0].code).toBe('UNSUPPORTED');
     expect((await call(registry, '/v2/team/app/whatever')).status).toBe(404);
   });
