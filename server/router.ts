@@ -60,7 +60,10 @@ export class Router<T> {
 
   /** Route for method + raw (percent-encoded) path, or undefined (404). */
   match(method: string, rawPath: string): RouteMatch<T> | undefined {
-    return this.find(method, rawPath) ?? (method === 'HEAD' ? this.find('GET', rawPath) : undefined);
+    const exact = this.find(method, rawPath) ?? (method === 'HEAD' ? this.find('GET', rawPath) : undefined);
+    // A trailing slash names the same route, as under API Gateway and serverless-offline
+    // (`GET /v2/` is the first request of every Docker client).
+    return exact ?? (rawPath.length > 1 && rawPath.endsWith('/') ? this.match(method, rawPath.slice(0, -1)) : undefined);
   }
 
   /** Methods that have a route for this path (CORS preflight, 404 vs 405 diagnostics). */

@@ -70,10 +70,15 @@ describe('router', () => {
     expect(router.match('GET', '/package/a')).toBeUndefined();
     expect(router.match('GET', '/package/a/b/c')).toBeUndefined();
     expect(router.match('GET', '/package//b')).toBeUndefined();
-    expect(router.match('GET', '/repo/')).toBeUndefined();
     expect(router.match('PATCH', '/repo')).toBeUndefined();
     expect(router.match('GET', '/_store/')).toBeUndefined();
     expect(router.match('GET', '/resource/%E0%A4%A/x')).toBeUndefined();
+  });
+
+  it("takes a trailing slash as the same route, as serverless-offline does (GET /v2/ is every Docker client's first request)", () => {
+    expect(router.match('GET', '/v2/')?.routeKey).toBe('GET /v2');
+    expect(router.match('GET', '/repo/')?.routeKey).toBe('GET /repo');
+    expect(router.match('GET', '/v2/library/x/manifests/latest/')?.routeKey).toBe('GET /v2/{proxy+}');
   });
 
   it('answers HEAD from the GET route', () => {

@@ -64,6 +64,14 @@ describe('production server on the filesystem driver', () => {
     expect(h.response).not.toMatch(/checks/);
   });
 
+  it('answers the Docker API base as clients ask it: /v2/ (docker, skopeo, Mesos) and /v2, with the API version header', async () => {
+    for (const p of ['/v2/', '/v2']) {
+      const res = await fetch(`${srv.url}${p}`);
+      expect(res.status, p).toBe(200);
+      expect(res.headers.get('docker-distribution-api-version'), p).toBe('registry/2.0');
+    }
+  });
+
   it('adds a package with a multipart blob through /_store, serves /repo with 304, and streams the resource', async () => {
     const name = `srv-${randomBytes(3).toString('hex')}`;
     const asset = randomBytes(12 * MiB); // above the 8 MiB part size: two parts
