@@ -16,6 +16,7 @@
  * | REGISTRY_REPO_INLINE_BYTES    | 262144 (256 KiB) | largest /repo body (after gzip) answered inline; bigger
  * |                               |                  | ones redirect to a pre-rendered object (0..4194304;
  * |                               |                  | proxy downloads: always up to 4 MiB, the store is unreachable)
+ * | REGISTRY_REPO_RENDERINGS_PER_STATE | 4           | /repo renderings an instance holds in memory per catalog state (1..64)
  * | REGISTRY_SIGNING_KEY          | (in the store)   | hex/base64 HMAC key for filesystem signed URLs
  * | REGISTRY_LOG_LEVEL            | info             | debug | info | warn | error
  */
@@ -40,6 +41,8 @@ export interface Config {
   downloads: 'redirect' | 'proxy';
   /** Largest /repo body (after gzip when accepted) answered inline; bigger ones redirect. */
   repoInlineBytes: number;
+  /** /repo renderings held in memory per catalog state (the only ones for a header-derived base). */
+  repoRenderingsPerState: number;
   signingKey?: Buffer;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
@@ -77,6 +80,14 @@ function byteCount(env: Env, name: string, max: number, fallback: number): numbe
   if (!raw) return fallback;
   if (!/^\d+$/.test(raw) || Number(raw) > max)
     throw new ConfigError(name, `must be a whole number of bytes from 0 to ${max} (got "${raw}")`);
+  return Number(raw);
+}
+
+function renderingsPerState(env: Env): number {
+  const raw = env.REGISTRY_REPO_RENDERINGS_PER_STATE?.trim();
+  if (!raw) return 4;
+  if (!/^\d{1,2}$/.test(raw) || Number(raw) < 1 || Number(raw) > 64)
+    throw new ConfigError('REGISTRY_REPO_RENDERINGS_PER_STATE', `must be a whole number from 1 to 64 (got "${raw}")`);
   return Number(raw);
 }
 
@@ -134,6 +145,7 @@ export function parseConfig(env: Env): Config {
     downloads: oneOf(env, 'REGISTRY_DOWNLOADS', ['redirect', 'proxy'] as const, 'redirect'),
     // The upper bound is lib/repo.ts's INLINE_LIMIT (Lambda's 6 MB response cap, base64 included).
     repoInlineBytes: byteCount(env, 'REGISTRY_REPO_INLINE_BYTES', 4 * 1024 * 1024, 256 * 1024),
+    repoRenderingsPerState: renderingsPerState(env),
     signingKey: parseSigningKey(env),
     logLevel: oneOf(env, 'REGISTRY_LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, 'info'),
   });

@@ -1,16 +1,26 @@
 /**
- * GET /repo: content negotiation as Cosmos expects, strong ETags, 304s, gzip, and a
- * redirect to a pre-rendered object for any answer bigger than a small inline limit
- * (config.repoInlineBytes), so the index's bytes go from the store to the client and the
- * function only answers a few hundred bytes (DESIGN §10; a Lambda response also caps at 6 MB).
+ * GET /repo: content negotiation as Cosmos expects, strong ETags, 304s, gzip, and, when the
+ * public URL is configured, a redirect to a pre-rendered object for any answer bigger than a
+ * small inline limit (config.repoInlineBytes), so the index's bytes go from the store to the
+ * client and the function only answers a few hundred bytes (DESIGN §10; a Lambda response also
+ * caps at 6 MB).
+ *
+ * Anonymous clients choose the request headers, so nothing derived from them is ever stored
+ * (issue 10): a stored rendering is named by the catalog's content, the repo version, the
+ * catalog's own DC/OS threshold interval and the configured base. A base taken from the request
+ * (no REGISTRY_PUBLIC_URL) is rendered into memory only, at most
+ * config.repoRenderingsPerState renderings per catalog state, and answered inline. Headers are
+ * capped and split and scanned, never fed to a backtracking pattern.
  */
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { AlreadyExistsError, NotAcceptableError } from './errors';
+import type { CatalogState } from './catalog/model';
+import { AlreadyExistsError, BadRequestError, NotAcceptableError } from './errors';
 import { keys } from './keys';
+import { log } from './log';
 import type { Response } from './http/handler';
 import type { Registry } from './registry';
-import { dcosVersionFromUserAgent, renderRepo, type RepoVersion } from './universe/render';
+import { dcosInterval, dcosThresholds, dcosVersionFromUserAgent, renderRepo, type RepoVersion } from './universe/render';
 
 export const REPO_MEDIA_TYPE = 'application/vnd.dcos.universe.repo+json';
 /** Lambda caps responses at 6 MB including base64 overhead; no answer inline is ever bigger. */
@@ -58,67 +68,166 @@ export function negotiate(accept: string | undefined): Variant {
   });
 }
 
-function acceptsGzip(acceptEncoding: string | undefined): boolean {
-  return /(^|,)\s*gzip\s*(;\s*q=(?!0(\.0*)?\s*($|,))[\d.]+)?\s*($|,)/i.test(acceptEncoding ?? '');
+/** Longest Accept, Accept-Encoding, If-None-Match or User-Agent /repo reads (Cosmos sends about 200 characters). */
+export const MAX_HEADER_CHARS = 2048;
+
+function capped(name: string, value: string | undefined): string | undefined {
+  if (value !== undefined && value.length > MAX_HEADER_CHARS) {
+    throw new BadRequestError(`The ${name} header is longer than ${MAX_HEADER_CHARS} characters`, {
+      header: name,
+      limit: MAX_HEADER_CHARS,
+    });
+  }
+  return value;
+}
+
+/** A qvalue (RFC 9110 12.4.2): 0 to 1 with up to three decimals; anything else counts as 0. */
+function qvalue(raw: string): number {
+  const q = raw.trim();
+  if (q.length === 0 || q.length > 5) return 0;
+  for (let i = 0; i < q.length; i++) {
+    const c = q.charCodeAt(i);
+    if (!(c === 46 || (c >= 48 && c <= 57))) return 0;
+  }
+  const n = Number(q);
+  return Number.isFinite(n) && n >= 0 && n <= 1 ? n : 0;
+}
+
+/**
+ * Whether the client takes gzip (RFC 9110 12.5.3): a `gzip` (or `x-gzip`) coding with a
+ * non-zero q, else a `*` with one. Split and scanned: a header is never fed to a pattern
+ * that backtracks (issue 10: a 15 KB value cost 0.4 s of CPU).
+ */
+export function acceptsGzip(acceptEncoding: string | undefined): boolean {
+  let gzip: number | undefined;
+  let any: number | undefined;
+  for (const item of (acceptEncoding ?? '').split(',')) {
+    const [coding = '', ...params] = item.split(';');
+    const name = coding.trim().toLowerCase();
+    if (name !== 'gzip' && name !== 'x-gzip' && name !== '*') continue;
+    let q = 1;
+    for (const p of params) {
+      const eq = p.indexOf('=');
+      if (eq >= 0 && p.slice(0, eq).trim().toLowerCase() === 'q') q = qvalue(p.slice(eq + 1));
+    }
+    if (name === '*') any = q;
+    else gzip = Math.max(gzip ?? 0, q);
+  }
+  return (gzip ?? any ?? 0) > 0;
+}
+
+/** If-None-Match names this ETag (weak comparison, RFC 9110 13.1.2) or is `*`. */
+function matches(ifNoneMatch: string | undefined, etag: string): boolean {
+  if (!ifNoneMatch) return false;
+  for (const raw of ifNoneMatch.split(',')) {
+    const tag = raw.trim();
+    if (tag === '*' || tag === etag || (tag.startsWith('W/') && tag.slice(2) === etag)) return true;
+  }
+  return false;
 }
 
 interface Rendered {
-  etag: string;
   body: Buffer;
   gzipped?: Buffer;
   /** The answers' bodies as the function response carries them, encoded once. */
   text?: string;
   gzippedBase64?: string;
-  /** Written to the store for redirects (by this or another instance). */
-  stored?: boolean;
 }
 
 /**
- * Per-instance cache of rendered variants, keyed by catalog content + variant; one per catalog,
- * so two registries in one process (tests, the bench) never share a "stored" flag. Small.
+ * What an instance holds for the catalog state it last served: at most
+ * config.repoRenderingsPerState renderings (least recently used goes first), the state's DC/OS
+ * thresholds, and which stored renderings are known to be written. Renderings for a base
+ * taken from request headers live here only: nothing a client sends is ever persisted.
  */
-const caches = new WeakMap<object, Map<string, Rendered>>();
-const CACHE_ENTRIES = 8;
+interface StateRenderings {
+  contentId: string;
+  /** A too-big inline answer for a header-derived base was logged (once per state). */
+  warned?: boolean;
+  thresholds: string[];
+  held: Map<string, Rendered>;
+  /** Ids of renderings for the configured base written to the store (by this or another instance). */
+  stored: Set<string>;
+}
+
+/** One per catalog object, so two registries in one process (tests, the bench) never share one. */
+const states = new WeakMap<object, StateRenderings>();
+
+function renderingsOf(registry: Registry, state: CatalogState): StateRenderings {
+  const contentId = registry.catalog.contentId();
+  let current = states.get(registry.catalog);
+  if (current?.contentId !== contentId) {
+    // A new state replaces the old one's renderings: their answers are gone for good.
+    current = { contentId, thresholds: dcosThresholds(state), held: new Map(), stored: new Set() };
+    states.set(registry.catalog, current);
+  }
+  return current;
+}
+
+/** How many renderings the instance holds for the registry's current catalog state. */
+export function heldRenderings(registry: Registry): number {
+  return states.get(registry.catalog)?.held.size ?? 0;
+}
 
 export interface RepoRequest {
+  /** The raw request headers /repo reads; each is capped at MAX_HEADER_CHARS. */
   accept?: string;
   acceptEncoding?: string;
   ifNoneMatch?: string;
   userAgent?: string;
+  /** scheme://host the client used: the base only when REGISTRY_PUBLIC_URL is not set. */
   origin: string;
 }
 
+const hash = (parts: unknown[]) => createHash('sha256').update(JSON.stringify(parts)).digest('base64url').slice(0, 32);
+
 export async function repoAnswer(registry: Registry, req: RepoRequest): Promise<Response> {
-  const variant = negotiate(req.accept);
-  const dcosVersion = dcosVersionFromUserAgent(req.userAgent);
-  const publicUrl = registry.config.publicUrl ?? req.origin;
+  const variant = negotiate(capped('Accept', req.accept));
+  const gzip = acceptsGzip(capped('Accept-Encoding', req.acceptEncoding));
+  const ifNoneMatch = capped('If-None-Match', req.ifNoneMatch);
+  const dcosVersion = dcosVersionFromUserAgent(capped('User-Agent', req.userAgent));
+  const configured = registry.config.publicUrl;
+  const publicUrl = configured ?? req.origin;
   const dockerHost = registry.config.dockerHost ?? new URL(publicUrl).host;
   const { state } = await registry.catalog.read();
-  const catalogState = registry.catalog.contentId();
-  const id = createHash('sha256')
-    .update(JSON.stringify([catalogState, variant.repoVersion, variant.contentType, dcosVersion ?? '', publicUrl, dockerHost]))
-    .digest('base64url')
-    .slice(0, 32);
-  const etag = `"${id}"`;
+  const renderings = renderingsOf(registry, state);
+  // A rendering is named by what decides its bytes, and nothing else: the catalog's content,
+  // the repo version, the DC/OS threshold interval and the base of its URLs. Only renderings
+  // for the configured base are ever stored, so no request header reaches a stored key.
+  const interval = dcosInterval(renderings.thresholds, dcosVersion);
+  const id = hash([renderings.contentId, variant.repoVersion, interval, publicUrl, dockerHost]);
+  const etag = `"${hash([id, variant.contentType])}"`;
   const headers: Record<string, string> = { etag, 'cache-control': 'no-cache', vary: 'Accept, Accept-Encoding, User-Agent' };
-  if (req.ifNoneMatch?.split(',').some((t) => t.trim() === etag || t.trim() === '*')) {
-    return { statusCode: 304, headers, body: '' };
+  if (matches(ifNoneMatch, etag)) return { statusCode: 304, headers, body: '' };
+
+  let rendered = renderings.held.get(id);
+  if (rendered) {
+    renderings.held.delete(id); // re-inserted below: most recently used last
+  } else {
+    const visibleTo = interval === renderings.thresholds.length ? undefined : dcosVersion;
+    const doc = renderRepo(state, { repoVersion: variant.repoVersion, publicUrl, dockerHost, dcosVersion: visibleTo });
+    rendered = { body: Buffer.from(JSON.stringify(doc)) };
   }
-  let cache = caches.get(registry.catalog);
-  if (!cache) caches.set(registry.catalog, (cache = new Map()));
-  let rendered = cache.get(id);
-  if (!rendered) {
-    const body = Buffer.from(JSON.stringify(renderRepo(state, { repoVersion: variant.repoVersion, publicUrl, dockerHost, dcosVersion })));
-    rendered = { etag, body };
-    cache.set(id, rendered);
-    if (cache.size > CACHE_ENTRIES) cache.delete(cache.keys().next().value!);
-  }
+  renderings.held.set(id, rendered);
+  while (renderings.held.size > registry.config.repoRenderingsPerState) renderings.held.delete(renderings.held.keys().next().value!);
+
   headers['content-type'] = variant.contentType;
   // Inline only small answers: bigger ones cost more passing through a function (base64 between
   // worker threads in serverless offline, per-byte streaming on Lambda) than a redirect hop.
   // With proxy downloads the client cannot reach the store: inline up to what a response holds.
-  const limit = registry.config.downloads === 'proxy' ? INLINE_LIMIT : Math.min(registry.config.repoInlineBytes, INLINE_LIMIT);
-  if (acceptsGzip(req.acceptEncoding)) {
+  // A base from request headers is never stored, so its answers are always inline.
+  const limit = !configured
+    ? Number.POSITIVE_INFINITY
+    : registry.config.downloads === 'proxy'
+      ? INLINE_LIMIT
+      : Math.min(registry.config.repoInlineBytes, INLINE_LIMIT);
+  if (!configured && !renderings.warned && rendered.body.length > INLINE_LIMIT) {
+    renderings.warned = true;
+    log.warn('/repo answers inline past 4 MiB: a Lambda deployment needs REGISTRY_PUBLIC_URL to answer them by redirect', {
+      bytes: rendered.body.length,
+    });
+  }
+  if (gzip) {
     if (rendered.body.length > limit * 32) {
       // Cannot fit even gzipped (JSON rarely shrinks 32×): skip the compression.
     } else if ((rendered.gzipped ??= gzipSync(rendered.body, { level: 6 })).length <= limit) {
@@ -129,15 +238,17 @@ export async function repoAnswer(registry: Registry, req: RepoRequest): Promise<
     rendered.text ??= rendered.body.toString('utf8');
     return { statusCode: 200, headers, body: rendered.text };
   }
-  // Write the variant once (create-only: the key names its content) and redirect to it. The
-  // object stays uncompressed: a signed GET returns a stored Content-Encoding to every client.
-  const key = keys.rendered(catalogState, `${id}-repo-${variant.repoVersion}.json`);
-  if (!rendered.stored) {
+  // The configured base only: write the rendering once (create-only: the key names its content)
+  // and redirect to it. The object stays uncompressed: a signed GET returns a stored
+  // Content-Encoding to every client. The signed URL sets the Content-Type, so the plain JSON
+  // and the vendor type share one object.
+  const key = keys.rendered(renderings.contentId, `${hash([id, 'identity'])}-repo-${variant.repoVersion}.json`);
+  if (!renderings.stored.has(id)) {
     await registry.storage.put(key, rendered.body, { ifNoneMatch: '*', contentType: variant.contentType }).catch((e) => {
       if (!(e instanceof AlreadyExistsError)) throw e;
     });
-    rendered.stored = true;
+    renderings.stored.add(id);
   }
-  const location = await registry.storage.signGet(key, { expiresIn: REDIRECT_TTL_S, origin: req.origin, contentType: variant.contentType });
+  const location = await registry.storage.signGet(key, { expiresIn: REDIRECT_TTL_S, origin: publicUrl, contentType: variant.contentType });
   return { statusCode: 307, headers: { ...headers, location, 'cache-control': 'no-store' }, body: '' };
 }

@@ -105,21 +105,27 @@ function packagingMajor(v: CatalogVersion): number {
   return Number.parseFloat(String(v.package.packagingVersion ?? '0'));
 }
 
-/** "1.11.0" and "1.11" name the same DC/OS release. */
-const trimZeros = (v: string) => v.replace(/(\.0+)+$/, '');
+/** "1.11.0" and "1.11" name the same DC/OS release. (A scan: the version may come from a request header.) */
+function trimZeros(v: string): string {
+  const parts = v.split('.');
+  while (parts.length > 1 && /^0+$/.test(parts[parts.length - 1]!)) parts.pop();
+  return parts.join('.');
+}
 
-function visible(v: CatalogVersion, options: RenderOptions): boolean {
-  if (packagingMajor(v) > MAX_PACKAGING[options.repoVersion]) return false;
+/** `dcos`: the client's DC/OS release, trimmed once per rendering. */
+function visible(v: CatalogVersion, repoVersion: RepoVersion, dcos: string | undefined): boolean {
+  if (packagingMajor(v) > MAX_PACKAGING[repoVersion]) return false;
   const min = v.package.minDcosReleaseVersion;
-  if (options.dcosVersion && typeof min === 'string' && compareVersions(trimZeros(min), trimZeros(options.dcosVersion)) > 0) return false;
+  if (dcos && typeof min === 'string' && compareVersions(trimZeros(min), dcos) > 0) return false;
   return true;
 }
 
 /** The repository index object for one variant. Entries sorted by name, then releaseVersion. */
 export function renderRepo(state: CatalogState, options: RenderOptions): { packages: Json[] } {
+  const dcos = options.dcosVersion ? trimZeros(options.dcosVersion) : undefined;
   const rv = releaseVersions(state);
   const packages = state.versions
-    .filter((v) => visible(v, options))
+    .filter((v) => visible(v, options.repoVersion, dcos))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : rv.get(a)! - rv.get(b)!))
     .map((v) => {
       const entry: Json = { ...v.package, releaseVersion: rv.get(v)!, selected: false };
@@ -130,7 +136,57 @@ export function renderRepo(state: CatalogState, options: RenderOptions): { packa
   return { packages };
 }
 
-/** "Mozilla/5.0 ... dcos/1.13.0" → "1.13.0" */
+/**
+ * "Mozilla/5.0 ... dcos/1.13.0" → "1.13.0": the first whitespace-separated product token
+ * `dcos/<digits>(.<digits>)*`, its version cut where the pattern stops. Scanned in one pass
+ * (no backtracking pattern over a header a client controls).
+ */
 export function dcosVersionFromUserAgent(userAgent: string | undefined): string | undefined {
-  return userAgent ? /(?:^|\s)dcos\/(\d+(?:\.\d+)*)/i.exec(userAgent)?.[1] : undefined;
+  if (!userAgent) return undefined;
+  const lower = userAgent.toLowerCase();
+  let at = 0;
+  for (;;) {
+    const found = lower.indexOf('dcos/', at);
+    if (found < 0) return undefined;
+    at = found + 'dcos/'.length;
+    if (found > 0 && !/\s/.test(userAgent[found - 1]!)) continue;
+    let end = at;
+    // Digits, and a dot only between digits.
+    while (end < userAgent.length) {
+      const c = userAgent.charCodeAt(end);
+      if (c >= 48 && c <= 57) end++;
+      else if (c === 46 && end > at && isDigit(userAgent, end - 1) && isDigit(userAgent, end + 1)) end++;
+      else break;
+    }
+    if (end > at) return userAgent.slice(at, end);
+  }
+}
+
+const isDigit = (s: string, i: number) => i < s.length && s.charCodeAt(i) >= 48 && s.charCodeAt(i) <= 57;
+
+/**
+ * The catalog's own DC/OS release thresholds: its distinct minDcosReleaseVersion values
+ * (trailing ".0"s dropped), oldest first. Every DC/OS version between two neighbours sees
+ * the same packages, so a rendering is chosen by interval, not by the client's exact version.
+ */
+export function dcosThresholds(state: CatalogState): string[] {
+  const distinct = new Set<string>();
+  for (const v of state.versions) {
+    const min = v.package.minDcosReleaseVersion;
+    if (typeof min === 'string') distinct.add(trimZeros(min));
+  }
+  return [...distinct].sort(compareVersions);
+}
+
+/**
+ * How many thresholds a client of `dcosVersion` has reached (0..thresholds.length); a client
+ * that names no version sees everything, as one past the newest threshold does. Two clients in
+ * the same interval get the same rendering (visible() hides exactly the thresholds above it).
+ */
+export function dcosInterval(thresholds: readonly string[], dcosVersion: string | undefined): number {
+  if (dcosVersion === undefined) return thresholds.length;
+  const v = trimZeros(dcosVersion);
+  let reached = 0;
+  while (reached < thresholds.length && compareVersions(thresholds[reached]!, v) <= 0) reached++;
+  return reached;
 }

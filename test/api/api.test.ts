@@ -263,39 +263,30 @@ describe.each(drivers)('HTTP API on $name storage', ({ name: driver, make }) => 
     }
   });
   // Last: it makes the catalog big for every test after it.
-  it('an index past the inline limit (256 KiB after gzip), and past the Lambda response limit, is served by a same-scheme redirect to a pre-rendered object', async () => {
+  it('an index past the inline limit (256 KiB after gzip) with no public URL configured is answered inline: nothing a request names is stored', async () => {
     const catalog = new Catalog(store.another());
     const filler = randomBytes(45_000).toString('base64');
-    // About 600 KB of base64 (450 KB gzipped): inline before the limit was lowered, a redirect now.
+    // About 600 KB of base64 (450 KB gzipped): a redirect to a stored rendering when REGISTRY_PUBLIC_URL
+    // is set (test/api/openapi.test.ts, test/api/repo.test.ts); the base here comes from the request.
     for (let i = 0; i < 10; i++) {
       const entry = catalogEntry('big-catalog', `1.${i}.0`);
       entry.package = { ...entry.package, description: `${i} ${filler.slice(i)}` };
       await addVersion(catalog, entry);
     }
-    const mid = await fetch(`${reg.url}/repo`, { headers: { accept: COSMOS_ACCEPT, 'accept-encoding': 'gzip' }, redirect: 'manual' });
-    expect(mid.status).toBe(307);
-    expect(mid.headers.get('cache-control')).toBe('no-store');
-    const midEtag = mid.headers.get('etag')!;
-    expect(midEtag).toMatch(/^"[^"]+"$/);
-    const fresh = await fetch(`${reg.url}/repo`, { headers: { accept: COSMOS_ACCEPT, 'if-none-match': midEtag }, redirect: 'manual' });
-    expect(fresh.status).toBe(304);
-    const midIndex = (await (await fetch(mid.headers.get('location')!)).json()) as any;
-    expect(midIndex.packages.filter((p: any) => p.name === 'big-catalog')).toHaveLength(10);
-    for (let i = 10; i < 110; i++) {
-      const entry = catalogEntry('big-catalog', `1.${i}.0`);
-      entry.package = { ...entry.package, description: `${i} ${filler.slice(i)}` };
-      await addVersion(catalog, entry);
+    for (const host of ['one.example', 'two.example']) {
+      const res = await fetch(`${reg.url}/repo`, {
+        headers: { accept: COSMOS_ACCEPT, 'accept-encoding': 'gzip', 'x-forwarded-host': host },
+        redirect: 'manual',
+      });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-encoding')).toBe('gzip');
+      const etag = res.headers.get('etag')!;
+      expect(etag).toMatch(/^"[^"]+"$/);
+      const index = (await res.json()) as any;
+      expect(index.packages.filter((p: any) => p.name === 'big-catalog')).toHaveLength(10);
+      const again = await fetch(`${reg.url}/repo`, { headers: { accept: COSMOS_ACCEPT, 'if-none-match': etag, 'x-forwarded-host': host } });
+      expect(again.status).toBe(304);
     }
-    for (const encoding of ['gzip', 'identity']) {
-      const res = await fetch(`${reg.url}/repo`, { headers: { accept: COSMOS_ACCEPT, 'accept-encoding': encoding }, redirect: 'manual' });
-      expect(res.status).toBe(307);
-      const location = res.headers.get('location')!;
-      expect(new URL(location).protocol).toBe(new URL(reg.url).protocol);
-      const followed = await fetch(location);
-      expect(followed.status).toBe(200);
-      expect(followed.headers.get('content-type')).toBe('application/vnd.dcos.universe.repo+json;charset=utf-8;version=v5');
-      const index = (await followed.json()) as any;
-      expect(index.packages.filter((p: any) => p.name === 'big-catalog')).toHaveLength(110);
-    }
+    expect(await store.storage.list('rendered/')).toEqual([]);
   });
 });

@@ -244,8 +244,12 @@ describe('the registry answers as documented (serverless offline, filesystem dri
   beforeAll(async () => {
     store = await fileStore();
     // Two instances over one store (the filesystem driver allows several processes of one
-    // machine): redirect downloads (the default) and proxy mode for 200 on /resource.
-    [reg, proxy] = await Promise.all([startOffline(store.env), startOffline({ ...store.env, REGISTRY_DOWNLOADS: 'proxy' })]);
+    // machine): redirect downloads (the default) and proxy mode for 200 on /resource. The first
+    // has its own URL as the configured public URL: /repo stores renderings (307) only then.
+    [reg, proxy] = await Promise.all([
+      startOffline((url) => ({ ...store.env, REGISTRY_PUBLIC_URL: url })),
+      startOffline({ ...store.env, REGISTRY_DOWNLOADS: 'proxy' }),
+    ]);
   }, 180_000);
   afterAll(async () => {
     await Promise.all([reg?.stop(), proxy?.stop()]);
@@ -363,7 +367,7 @@ describe('the registry answers as documented (serverless offline, filesystem dri
     expect(done.status).toBe(200);
   });
 
-  it('/repo: Cosmos media types v5/v4/v3, plain JSON, ETag and 304, gzip, 406', async () => {
+  it('/repo: Cosmos media types v5/v4/v3, plain JSON, ETag and 304, gzip, 406, 400', async () => {
     const name = unique('repo');
     const bundle = testBundle(name, '2.0.0', { 'r.bin': randomBytes(1000) }, { packagingVersion: '5.0' });
     const started = await call('POST', '/uploads', { body: { manifest: bundle.manifest }, headers: auth });
@@ -402,6 +406,11 @@ describe('the registry answers as documented (serverless offline, filesystem dri
     const html = await call('GET', '/repo', { headers: { accept: 'text/html' } });
     expect(html.status).toBe(406);
     expect(html.json.type).toBe('NotAcceptable');
+
+    // Headers are capped before they are parsed (test/security/headers.test.ts).
+    const long = await call('GET', '/repo', { headers: { accept: COSMOS_ACCEPT, 'accept-encoding': `gzip${' '.repeat(3000)}x` } });
+    expect(long.status).toBe(400);
+    expect(long.json.type).toBe('BadRequest');
   });
 
   it('GET and HEAD /resource: 307 to a signed /_store URL whose answer is 200 with a Content-Length; 200 in proxy mode; ranges; 304; 404', async () => {

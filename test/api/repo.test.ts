@@ -2,7 +2,9 @@
  * lib/repo.ts in-process on both drivers: which answers go inline and which by redirect to
  * the pre-rendered object (config.repoInlineBytes, measured after gzip when accepted), what
  * the redirect and its target look like, and that the redirect keeps /repo's ETag/304
- * behaviour and costs one store request once the variant is written.
+ * behaviour and costs one store request once the variant is written. Stored renderings need a
+ * configured public URL (REGISTRY_PUBLIC_URL); without one, every answer is inline
+ * (test/security/repo.test.ts).
  * (Through serverless offline with the default limit: test/api/api.test.ts.)
  */
 import { randomBytes } from 'node:crypto';
@@ -47,9 +49,10 @@ function counting(inner: Storage): { storage: Storage; calls: string[] } {
   return { storage, calls };
 }
 
+/** A registry with a configured public URL: only then are large answers stored (test/security/repo.test.ts). */
 function registry(storage: Storage, env: Record<string, string> = {}): Registry {
   return {
-    config: parseConfig({ REGISTRY_WRITE_TOKENS: 'x'.repeat(16), ...env }),
+    config: parseConfig({ REGISTRY_WRITE_TOKENS: 'x'.repeat(16), REGISTRY_PUBLIC_URL: ORIGIN, ...env }),
     storage,
     catalog: new Catalog(storage),
     gate: new WriteGate(storage),

@@ -186,7 +186,8 @@ describe.each(drivers)('garbage collection on $name storage', ({ make }) => {
   it('pre-rendered /repo answers of replaced catalog states go on a later run after the grace period; the current one stays', async () => {
     const s = await fresh();
     const registry = registryOver(s.another());
-    registry.config = { ...registry.config, repoInlineBytes: 0 }; // every answer by redirect
+    // Every answer by redirect (stored renderings are made for a configured public URL only).
+    registry.config = { ...registry.config, repoInlineBytes: 0, publicUrl: 'http://registry.test' };
     const repo = async () => {
       const answer = await repoAnswer(registry, { origin: 'http://registry.test', acceptEncoding: 'gzip' });
       expect(answer.statusCode).toBe(307);

@@ -28,10 +28,18 @@ export interface Offline {
   output(): string;
 }
 
-/** `cwd`: the checkout to run (the benchmark runs a snapshot copy of the code). */
-export async function startOffline(env: Record<string, string>, timeoutMs = 90_000, cwd = ROOT): Promise<Offline> {
+/**
+ * `env` may be a function of the instance's URL (to configure REGISTRY_PUBLIC_URL as itself).
+ * `cwd`: the checkout to run (the benchmark runs a snapshot copy of the code).
+ */
+export async function startOffline(
+  envOrOfUrl: Record<string, string> | ((url: string) => Record<string, string>),
+  timeoutMs = 90_000,
+  cwd = ROOT,
+): Promise<Offline> {
   const port = await freePort();
   const lambdaPort = await freePort();
+  const env = typeof envOrOfUrl === 'function' ? envOrOfUrl(`http://127.0.0.1:${port}`) : envOrOfUrl;
   let out = '';
   const child: ChildProcess = spawn(
     process.execPath,
