@@ -26,16 +26,24 @@ export interface Launched {
 export interface LaunchOptions {
   /** Secret store: source path → content. */
   secrets: Record<string, string>;
-  /** dist/server.js built from the current sources. */
+  /** dist/server.js built from the current sources (unused with `image`). */
   bundle: string;
   /** PEM of the cluster CA, placed at $MESOS_SANDBOX/.ssl/ca-bundle.crt. */
   caBundle?: string;
   /** Stand-in for the agent's directory of a host path volume. */
   hostDir?: string;
+  /**
+   * The image's unpacked root filesystem: the cmd runs chrooted into it, unchanged (its
+   * /app/server.js is the image's), with the sandbox at /mnt/mesos/sandbox inside it, as the
+   * Mesos containerizer mounts it; `env` is the image's config Env.
+   */
+  image?: { rootfs: string; env: string[] };
 }
 
 export async function launch(app: Json, opts: LaunchOptions): Promise<Launched> {
-  const sandbox = mkdtempSync(join(tmpdir(), 'mesos-sandbox-'));
+  const sandbox = opts.image ? join(opts.image.rootfs, 'mnt/mesos/sandbox') : mkdtempSync(join(tmpdir(), 'mesos-sandbox-'));
+  if (opts.image) mkdirSync(sandbox, { recursive: true });
+  const sandboxInTask = opts.image ? '/mnt/mesos/sandbox' : sandbox;
   const secret = (name: string) => {
     const source = app.secrets?.[name]?.source;
     if (!(source in opts.secrets)) throw new Error(`secret ${name} (${source}) is not in the secret store`);
@@ -50,6 +58,7 @@ export async function launch(app: Json, opts: LaunchOptions): Promise<Launched> 
     } else if (v.persistent) mkdirSync(at);
     else if (v.hostPath) {
       if (!opts.hostDir) throw new Error(`host path volume ${v.hostPath} needs a stand-in directory`);
+      if (opts.image) throw new Error('host path volumes are not supported with an image here');
       symlinkSync(opts.hostDir, at);
     }
   }
@@ -62,14 +71,19 @@ export async function launch(app: Json, opts: LaunchOptions): Promise<Launched> 
   const port = await freePort();
   const occurrences = app.cmd.split('/app/server.js').length - 1;
   if (occurrences !== 1) throw new Error(`the cmd names /app/server.js ${occurrences} times`);
-  const cmd = app.cmd.replace('/app/server.js', opts.bundle);
+  const cmd = opts.image ? app.cmd : app.cmd.replace('/app/server.js', opts.bundle);
+  const imageEnv = Object.fromEntries((opts.image?.env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
   let out = '';
-  const child = spawn('/bin/sh', ['-c', cmd], {
+  const [file, args] = opts.image
+    ? ['chroot', [opts.image.rootfs, '/bin/sh', '-c', `cd ${sandboxInTask} && ${cmd}`]]
+    : ['/bin/sh', ['-c', cmd]];
+  const child = spawn(file, args, {
     cwd: sandbox,
     env: {
       PATH: process.env.PATH,
+      ...imageEnv,
       ...env,
-      MESOS_SANDBOX: sandbox,
+      MESOS_SANDBOX: sandboxInTask,
       PORT0: String(port),
       PORT: String(port),
       PORTS: String(port),
