@@ -95,14 +95,21 @@ export async function launch(app: Json, opts: LaunchOptions): Promise<Launched> 
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  await new Promise<void>((resolve, reject) => {
-    const check = () => {
-      if (/listening on https?:\/\/\S+\n/.test(out)) resolve();
-    };
-    child.stdout!.on('data', check);
-    child.once('exit', (code) => reject(new Error(`the app exited (${code}) before listening:\n${out.slice(-3000)}`)));
-    setTimeout(() => reject(new Error(`the app did not start:\n${out.slice(-3000)}`)), 60_000).unref();
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (/listening on https?:\/\/\S+\n/.test(out)) resolve();
+      };
+      child.stdout!.on('data', check);
+      child.once('exit', (code) => reject(new Error(`the app exited (${code}) before listening:\n${out.slice(-3000)}`)));
+      setTimeout(() => reject(new Error(`the app did not start:\n${out.slice(-3000)}`)), 60_000).unref();
+    });
+  } catch (error) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+    rmSync(sandbox, { recursive: true, force: true });
+    throw error;
+  }
   return {
     sandbox,
     port,
