@@ -5,7 +5,7 @@
  * describes the same runtime as packaging/Dockerfile; pushed to Debian's docker-registry,
  * skopeo inspects it there; and the rendered Marathon app's command runs from its unpacked
  * root filesystem (chroot, sandbox at /mnt/mesos/sandbox) and serves the registry over HTTPS
- * with a certificate from the DC/OS CA. The root filesystem download (minutes) is cached in
+ * with a certificate from the DC/OS CA. The root filesystem download (7m40s here; up to 30 min allowed) is cached in
  * .test-services/image; everything else is rebuilt from the current sources each run.
  */
 import { execFile, execFileSync } from 'node:child_process';
@@ -46,7 +46,7 @@ beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'image-test-'));
   execFileSync('umoci', ['unpack', '--image', image.ref, join(work, 'bundle')]);
   rootfs = join(work, 'bundle', 'rootfs');
-}, 900_000);
+}, 1_800_000);
 
 afterAll(async () => {
   await registry?.stop();
