@@ -10,6 +10,7 @@ import { registry } from '../lib/registry';
 import { parseServerOptions, USAGE } from './options';
 import { createRegistryServer } from './server';
 import { startSchedules } from './schedules';
+import { startTls } from './tls';
 
 async function main(argv: string[]): Promise<void> {
   const options = parseServerOptions(argv);
@@ -19,9 +20,12 @@ async function main(argv: string[]): Promise<void> {
   }
   const cfg = config();
   registry();
-  const server = createRegistryServer(options, registry);
+  // A certificate from the DC/OS CA (--tls-dcos-service-account): obtained before listening, renewed in place.
+  const tls = await startTls(options);
+  const server = createRegistryServer(options, registry, tls?.current);
   const address = await server.listen();
-  const scheme = options.tls ? 'https' : 'http';
+  tls?.keepFresh((material) => server.setSecureContext(material));
+  const scheme = options.tls || tls ? 'https' : 'http';
   const url = `${scheme}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
   // On stdout whatever the log level: scripts and supervisors wait for this line (--port 0).
   process.stdout.write(`dcos-registry server listening on ${url}\n`);
@@ -39,6 +43,7 @@ async function main(argv: string[]): Promise<void> {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
+    tls?.stop();
     log.info('shutting down', { signal, inFlight: server.inFlight });
     const [result] = await Promise.all([server.shutdown(), schedules.stop()]);
     log.info('stopped', result);

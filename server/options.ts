@@ -7,6 +7,10 @@
  * | --host                  | 127.0.0.1 | address to listen on (0.0.0.0 in a container)
  * | --port                  | 3000      | TCP port (0: any free port, printed in the "listening" log line)
  * | --tls-cert / --tls-key  |           | PEM files: serve HTTPS (both or neither)
+ * | --tls-dcos-service-account |        | DC/OS service account secret (JSON file): serve HTTPS with a certificate
+ * |                         |           | from the DC/OS CA for --tls-hosts, renewed before it expires (server/tls.ts)
+ * | --tls-hosts             |           | comma-separated DNS names the certificate must name (the VIP name)
+ * | --tls-dcos-ca-url       | (login's) | base URL of the CA's cfssl API (default: /ca/api/v2 on the login endpoint's host)
  * | --max-body              | 6mb       | request bodies of handler routes are buffered up to this (Lambda's payload limit)
  * | --max-store-body        | 5gb       | streamed /_store PUT bodies (S3's single-PUT limit)
  * | --headers-timeout       | 20s       | request line and headers must arrive within this (408)
@@ -23,6 +27,8 @@ export interface ServerOptions {
   host: string;
   port: number;
   tls?: { cert: string; key: string };
+  /** HTTPS with a certificate from the DC/OS CA (server/tls.ts). */
+  dcosTls?: { serviceAccountFile: string; hosts: string[]; caUrl?: string };
   maxBodyBytes: number;
   maxStoreBodyBytes: number;
   headersTimeoutMs: number;
@@ -54,6 +60,7 @@ function quantity(flag: string, raw: string, units: Record<string, number>): num
 }
 
 export const USAGE = `Usage: node dist/server.js [--host H] [--port P] [--tls-cert F --tls-key F]
+  [--tls-dcos-service-account F --tls-hosts H[,H...] [--tls-dcos-ca-url URL]]
   [--max-body 6mb] [--max-store-body 5gb] [--headers-timeout 20s] [--body-timeout 30s]
   [--idle-timeout 30s] [--handler-timeout 29s] [--keep-alive-timeout 65s]
   [--shutdown-grace 25s] [--schedules on|off]
@@ -75,6 +82,9 @@ export function parseServerOptions(argv: string[]): ServerOptions | 'help' {
       port: str,
       'tls-cert': str,
       'tls-key': str,
+      'tls-dcos-service-account': str,
+      'tls-hosts': str,
+      'tls-dcos-ca-url': str,
       'max-body': str,
       'max-store-body': str,
       'headers-timeout': str,
@@ -90,6 +100,9 @@ export function parseServerOptions(argv: string[]): ServerOptions | 'help' {
   const port = Number(values.port ?? '3000');
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new OptionsError('port', `must be 0..65535 (got "${values.port}")`);
   if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) throw new OptionsError('tls-cert', 'and --tls-key go together');
+  const dcosTls = dcosTlsOption(values['tls-dcos-service-account'], values['tls-hosts'], values['tls-dcos-ca-url']);
+  if (dcosTls && values['tls-cert'])
+    throw new OptionsError('tls-dcos-service-account', 'and --tls-cert are two sources of one certificate: give one');
   const size = (flag: keyof typeof values, fallback: string) =>
     quantity(flag, (values[flag] as string | undefined) ?? fallback, SIZE_UNITS);
   const time = (flag: keyof typeof values, fallback: string) =>
@@ -102,6 +115,7 @@ export function parseServerOptions(argv: string[]): ServerOptions | 'help' {
     host: values.host ?? '127.0.0.1',
     port,
     tls: values['tls-cert'] ? { cert: values['tls-cert'], key: values['tls-key']! } : undefined,
+    dcosTls,
     maxBodyBytes: positive('max-body', size('max-body', '6mb')),
     maxStoreBodyBytes: positive('max-store-body', size('max-store-body', '5gb')),
     headersTimeoutMs: positive('headers-timeout', time('headers-timeout', '20s')),
@@ -112,4 +126,22 @@ export function parseServerOptions(argv: string[]): ServerOptions | 'help' {
     shutdownGraceMs: positive('shutdown-grace', time('shutdown-grace', '25s')),
     schedules: onOff('schedules', values.schedules ?? 'on'),
   };
+}
+
+function dcosTlsOption(account?: string, hostList?: string, caUrl?: string): ServerOptions['dcosTls'] {
+  if (!account) {
+    if (hostList || caUrl) throw new OptionsError(hostList ? 'tls-hosts' : 'tls-dcos-ca-url', 'needs --tls-dcos-service-account');
+    return undefined;
+  }
+  const hosts = (hostList ?? '')
+    .split(',')
+    .map((h) => h.trim().toLowerCase())
+    .filter(Boolean);
+  if (hosts.length === 0)
+    throw new OptionsError('tls-hosts', 'is needed with --tls-dcos-service-account: the names the certificate is for');
+  for (const h of hosts)
+    if (!/^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/.test(h))
+      throw new OptionsError('tls-hosts', `"${h}" is not a DNS name`);
+  if (caUrl && !/^https?:\/\/[^/]/.test(caUrl)) throw new OptionsError('tls-dcos-ca-url', `must be an http(s) URL (got "${caUrl}")`);
+  return { serviceAccountFile: account, hosts, caUrl: caUrl || undefined };
 }

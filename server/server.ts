@@ -47,6 +47,8 @@ export interface RegistryServer {
   /** Stop accepting, let in-flight requests finish (up to the grace period), close everything. */
   shutdown(): Promise<{ drained: boolean; cutOff: number }>;
   readonly inFlight: number;
+  /** HTTPS: replace the certificate and key for new connections (renewal without a restart; server/tls.ts). */
+  setSecureContext(material: { cert: string; key: string }): void;
 }
 
 export function buildRouter(functions = HTTP_FUNCTIONS): Router<Target> {
@@ -91,9 +93,14 @@ class HandlerTimeout extends Error {
   }
 }
 
-export function createRegistryServer(options: ServerOptions, registry: () => Registry): RegistryServer {
+export function createRegistryServer(
+  options: ServerOptions,
+  registry: () => Registry,
+  /** A certificate held in memory (server/tls.ts) instead of options.tls's files. */
+  tls?: { cert: string; key: string },
+): RegistryServer {
   const router = buildRouter();
-  const secure = Boolean(options.tls);
+  const secure = Boolean(options.tls || tls);
   let draining = false;
   let inFlight = 0;
   const responses = new Set<ServerResponse>();
@@ -240,10 +247,9 @@ export function createRegistryServer(options: ServerOptions, registry: () => Reg
     // How often node checks headersTimeout (default 30 s: far coarser than the timeout).
     connectionsCheckingInterval: Math.min(1000, options.headersTimeoutMs),
   };
-  const server = options.tls
-    ? https.createServer({ ...serverOptions, cert: readFileSync(options.tls.cert), key: readFileSync(options.tls.key) }, (q, s) =>
-        onRequest(q, s),
-      )
+  const material = tls ?? (options.tls && { cert: readFileSync(options.tls.cert), key: readFileSync(options.tls.key) });
+  const server = material
+    ? https.createServer({ ...serverOptions, cert: material.cert, key: material.key }, (q, s) => onRequest(q, s))
     : http.createServer(serverOptions, (q, s) => onRequest(q, s));
   // Answer Expect: 100-continue only once the size is known to be acceptable.
   server.on('checkContinue', (q, s) => onRequest(q, s, true));
@@ -252,6 +258,10 @@ export function createRegistryServer(options: ServerOptions, registry: () => Reg
   return {
     get inFlight() {
       return inFlight;
+    },
+    setSecureContext: (next) => {
+      if (!(server instanceof https.Server)) throw new Error('setSecureContext: the server is not serving HTTPS');
+      server.setSecureContext({ cert: next.cert, key: next.key });
     },
     listen: () =>
       new Promise((resolve, reject) => {

@@ -1,190 +1,200 @@
 /**
- * Packaging of the registry itself: the Universe package directory passes the project's
- * own migrate; its Marathon template, rendered as Cosmos renders it (mustache over the
- * config defaults merged with the user's options, plus `resource`), is a valid Marathon app
- * in each storage mode; the example Marathon app is exactly such a rendering; and the
- * Dockerfile (which cannot be built here: no Docker engine) copies files that exist and
- * starts the server with flags it accepts.
+ * Packaging of the registry itself: the Universe package `package-registry` passes the
+ * project's own migrate; its Marathon template, rendered as Cosmos renders it (config.json
+ * defaults merged with the options, checked against config.json, then mustache), is a valid
+ * Marathon app in each storage and TLS mode, with the seed's names and options; the
+ * combinations the seed rules out are refused with a message; the command line derives the
+ * VIP name as DC/OS does; the example Marathon app is exactly such a rendering; and the
+ * Dockerfile copies files that exist and starts the server with flags it accepts.
  */
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import Ajv from 'ajv';
-import Mustache from 'mustache';
 import { describe, expect, it } from 'vitest';
 import { migrateToFile } from '../../lib/build/migrate';
 import { migratePackageDirectory } from '../../lib/universe/package-dir';
 import { parseServerOptions } from '../../server/options';
+import { expectValidApp } from '../dcos/marathon-app';
+import {
+  defaultsOf,
+  type Json,
+  optionErrors,
+  PKG,
+  packageConfig,
+  ROOT,
+  render,
+  renderText,
+  SEED_OPTIONS_TEXT,
+  seedOptions,
+  vipHost,
+} from '../dcos/render';
 
-const ROOT = path.resolve(__dirname, '../..');
-const PKG = path.join(ROOT, 'packaging/universe');
+const LOCAL_ONE_INSTANCE = 'Local storage and a mounted volume live on one agent: more than one instance needs registry.s3.bucket.';
+const TLS_NEEDS_A_SOURCE = 'TLS needs a certificate: set registry.service-account-secret-path';
 
-/** What mustache.java (Cosmos) escapes; unlike mustache.js it leaves "/" alone. */
-const cosmosEscape = (s: unknown) => String(s).replace(/[&<>"'`=]/g, (c) => `&#${c.charCodeAt(0)};`);
-
-type Json = Record<string, any>;
-function defaultsOf(schema: Json): Json {
-  const out: Json = {};
-  for (const [k, p] of Object.entries<Json>(schema.properties ?? {})) {
-    if (p.type === 'object') out[k] = defaultsOf(p);
-    else if ('default' in p) out[k] = p.default;
+/** Runs the rendered cmd under sh with a stand-in `node` that records its argv and environment. */
+function runCmd(app: Json, appId: string): { args: string[]; env: Record<string, string> } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'registry-cmd-'));
+  try {
+    writeFileSync(path.join(dir, 'node'), '#!/bin/sh\nprintf "%s\\n" "$@" > "$OUT/args"\nenv > "$OUT/env"\n');
+    chmodSync(path.join(dir, 'node'), 0o755);
+    execFileSync('/bin/sh', ['-c', app.cmd], {
+      env: { PATH: `${dir}:/usr/bin:/bin`, OUT: dir, MESOS_SANDBOX: '/mnt/mesos/sandbox', PORT0: '31337', MARATHON_APP_ID: appId },
+    });
+    const env = Object.fromEntries(
+      readFileSync(path.join(dir, 'env'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
+    return { args: readFileSync(path.join(dir, 'args'), 'utf8').trim().split('\n'), env };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
-  return out;
-}
-function merge(base: Json, over: Json): Json {
-  const out: Json = { ...base };
-  for (const [k, v] of Object.entries(over)) out[k] = v && typeof v === 'object' && !Array.isArray(v) ? merge(base[k] ?? {}, v) : v;
-  return out;
 }
 
-async function render(options: Json = {}): Promise<Json> {
-  const [template, config, resource] = await Promise.all([
-    readFile(path.join(PKG, 'marathon.json.mustache'), 'utf8'),
-    readFile(path.join(PKG, 'config.json'), 'utf8').then(JSON.parse),
-    readFile(path.join(PKG, 'resource.json'), 'utf8').then(JSON.parse),
-  ]);
-  const view = { ...merge(defaultsOf(config), options), resource };
-  const text = Mustache.render(template, view, undefined, { escape: cosmosEscape });
-  return JSON.parse(text);
-}
-
-/** The fields of a Marathon app definition this package relies on (Marathon's AppDefinition, abridged). */
-const MARATHON_APP = {
-  type: 'object',
-  required: ['id', 'instances', 'cpus', 'mem', 'cmd', 'container', 'env', 'healthChecks', 'portDefinitions'],
-  properties: {
-    id: {
-      type: 'string',
-      pattern: '^(\\/?((\\.\\.)|(([a-z0-9]|[a-z0-9][a-z0-9\\-]*[a-z0-9])\\.)*([a-z0-9]|[a-z0-9][a-z0-9\\-]*[a-z0-9]))?($|\\/))+$',
-    },
-    instances: { type: 'integer', minimum: 0 },
-    cpus: { type: 'number', exclusiveMinimum: 0 },
-    mem: { type: 'number', exclusiveMinimum: 0 },
-    cmd: { type: 'string', minLength: 1 },
-    container: {
-      type: 'object',
-      required: ['type', 'docker'],
-      properties: {
-        type: { enum: ['MESOS', 'DOCKER'] },
-        docker: { type: 'object', required: ['image'], properties: { image: { type: 'string', pattern: '^[a-z0-9]' } } },
-        volumes: {
-          type: 'array',
-          items: {
-            type: 'object',
-            required: ['containerPath'],
-            properties: {
-              containerPath: { type: 'string', minLength: 1 },
-              hostPath: { type: 'string', pattern: '^/' },
-              mode: { enum: ['RO', 'RW'] },
-              secret: { type: 'string' },
-              persistent: {
-                type: 'object',
-                required: ['size'],
-                properties: { size: { type: 'integer', minimum: 1 }, type: { enum: ['root', 'path', 'mount'] } },
-              },
-            },
-          },
-        },
-      },
-    },
-    env: {
-      type: 'object',
-      additionalProperties: {
-        oneOf: [
-          { type: 'string' },
-          { type: 'object', required: ['secret'], properties: { secret: { type: 'string' } }, additionalProperties: false },
-        ],
-      },
-    },
-    secrets: {
-      type: 'object',
-      additionalProperties: { type: 'object', required: ['source'], properties: { source: { type: 'string', minLength: 1 } } },
-    },
-    constraints: { type: 'array', items: { type: 'array', minItems: 2, maxItems: 3, items: { type: 'string' } } },
-    portDefinitions: {
-      type: 'array',
-      minItems: 1,
-      items: { type: 'object', required: ['port'], properties: { port: { type: 'integer', minimum: 0 } } },
-    },
-    healthChecks: {
-      type: 'array',
-      minItems: 1,
-      items: {
-        type: 'object',
-        required: ['protocol'],
-        properties: {
-          protocol: { enum: ['HTTP', 'HTTPS', 'TCP', 'COMMAND', 'MESOS_HTTP', 'MESOS_HTTPS', 'MESOS_TCP'] },
-          path: { type: 'string', pattern: '^/' },
-          portIndex: { type: 'integer' },
-        },
-      },
-    },
-    upgradeStrategy: {
-      type: 'object',
-      properties: {
-        minimumHealthCapacity: { type: 'number', minimum: 0, maximum: 1 },
-        maximumOverCapacity: { type: 'number', minimum: 0, maximum: 1 },
-      },
-    },
-    taskKillGracePeriodSeconds: { type: 'integer', minimum: 0 },
-  },
-};
-const validApp = new Ajv({ allErrors: true, strict: false }).compile(MARATHON_APP);
-function expectValidApp(app: Json): void {
-  const ok = validApp(app);
-  expect(validApp.errors ?? []).toEqual([]);
-  expect(ok).toBe(true);
-  // Every secret an env var or volume names is declared.
-  const used = [
-    ...Object.values<any>(app.env)
-      .filter((v) => typeof v === 'object')
-      .map((v) => v.secret),
-    ...(app.container.volumes ?? []).filter((v: any) => v.secret).map((v: any) => v.secret),
-  ];
-  for (const s of used) expect(app.secrets?.[s]).toBeDefined();
-}
-
-describe('Universe package of the registry', () => {
+describe('Universe package package-registry', () => {
   it("is accepted by the project's migrate", async () => {
     const { definition } = await migratePackageDirectory(PKG);
-    expect(definition).toMatchObject({ packagingVersion: '4.0', name: 'dcos-registry' });
+    expect(definition).toMatchObject({ packagingVersion: '4.0', name: 'package-registry' });
     expect(definition).not.toHaveProperty('selected');
     const out = await mkdtemp(path.join(os.tmpdir(), 'registry-migrate-'));
     const written = await migrateToFile({ packageDirectory: PKG, outputDirectory: out });
-    expect(written.path).toBe(path.join(out, `dcos-registry-${definition.version}.json`));
+    expect(written.path).toBe(path.join(out, `package-registry-${definition.version}.json`));
   });
 
-  it("has the version of the server it packages, and the original's options with defaults", async () => {
+  it("has the version of the server it packages, and the seed's options with defaults", async () => {
     const pkg = JSON.parse(await readFile(path.join(PKG, 'package.json'), 'utf8'));
     const project = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8'));
     expect(pkg.version).toBe(project.version);
-    const d = defaultsOf(JSON.parse(await readFile(path.join(PKG, 'config.json'), 'utf8')));
+    const d = defaultsOf(packageConfig());
     expect(Object.keys(d.registry.s3)).toEqual(
       expect.arrayContaining(['bucket', 'path', 'endpoint', 'credential-secret-path', 'credential-profile-name']),
     );
     expect(Object.keys(d.registry['mount-volume'])).toEqual(expect.arrayContaining(['container-path', 'pinned-hostname']));
+    expect(Object.keys(d.registry)).toEqual(
+      expect.arrayContaining(['service-account-secret-path', 'write-tokens-secret-path', 'public-url', 'downloads']),
+    );
     expect(Object.keys(d.service)).toEqual(expect.arrayContaining(['name', 'instances', 'cpus', 'mem', 'disk']));
+    expect(d.service.name).toBe('dcos-registry');
   });
 
-  it('renders with default options to a valid Marathon app: local storage on a persistent volume, one instance', async () => {
-    const app = await render();
+  it('renders with default options: dcos-registry on VIP :443 over HTTPS from the DC/OS CA, local storage, one instance', () => {
+    const app = render();
     expectValidApp(app);
     expect(app).toMatchObject({
-      id: 'registry',
+      id: 'dcos-registry',
       instances: 1,
       container: { type: 'MESOS', docker: { image: 'dcos-registry/server:0.1.0' } },
     });
-    expect(app.container.volumes).toEqual([{ containerPath: 'registry-data', mode: 'RW', persistent: { type: 'root', size: 20480 } }]);
-    expect(app.env.REGISTRY_STORAGE).toBeUndefined(); // the cmd defaults it to the persistent volume
-    expect(app.cmd).toContain('file:$MESOS_SANDBOX/registry-data');
-    expect(app.healthChecks[0]).toMatchObject({ protocol: 'MESOS_HTTP', path: '/health', portIndex: 0 });
-    expect(app.upgradeStrategy).toEqual({ minimumHealthCapacity: 0, maximumOverCapacity: 0 });
-    expect(app.secrets).toEqual({});
+    expect(vipHost(app.portDefinitions[0].labels.VIP_0)).toEqual({ host: 'dcos-registry.marathon.l4lb.thisdcos.directory', port: 443 });
+    expect(app.container.volumes).toEqual([
+      { containerPath: 'service-account.json', secret: 'service-account' },
+      { containerPath: 'registry-data', mode: 'RW', persistent: { type: 'root', size: 20480 } },
+    ]);
+    expect(app.secrets).toEqual({ 'service-account': { source: 'dcos-registry-secret' } });
+    expect(app.healthChecks[0]).toMatchObject({ protocol: 'MESOS_HTTPS', path: '/health', portIndex: 0 });
+    expect(app.labels).toMatchObject({ DCOS_SERVICE_NAME: 'dcos-registry', DCOS_SERVICE_SCHEME: 'https', DCOS_SERVICE_PORT_INDEX: '0' });
     expect(app.constraints).toEqual([]);
   });
 
-  it('renders S3 mode (Ceph RGW) with a credentials secret and write tokens', async () => {
-    const app = await render({
+  it("renders the seed's sample options file (stray quote removed): S3, its credentials file, the service account", () => {
+    expect(() => JSON.parse(SEED_OPTIONS_TEXT)).toThrow(); // as published, no JSON parser takes it
+    const app = render(seedOptions());
+    expectValidApp(app);
+    expect(app).toMatchObject({ id: 'dcos-registry', instances: 2, mem: 2048 });
+    expect(app.env).toMatchObject({
+      REGISTRY_STORAGE: 's3://my-bucket/my-path-in-bucket',
+      REGISTRY_S3_ENDPOINT: 'https://s3.us-east-1.amazonaws.com',
+      REGISTRY_S3_FORCE_PATH_STYLE: 'true',
+      AWS_PROFILE: 'default',
+    });
+    expect(app.secrets).toEqual({
+      'service-account': { source: 'registry-private-key' },
+      's3-credentials': { source: 'dcos-registry-s3-credential-file' },
+    });
+    expect(app.container.volumes).toContainEqual({ containerPath: 'aws-credentials', secret: 's3-credentials' });
+    expect(app.upgradeStrategy).toEqual({ minimumHealthCapacity: 1, maximumOverCapacity: 0.5 });
+  });
+
+  it("renders the seed's mount volume: /dcos/package-registry of the pinned agent at container-path", () => {
+    const app = render({
+      registry: { 'mount-volume': { 'container-path': 'package-registry', 'pinned-hostname': 'a.specific.node.com' } },
+    });
+    expectValidApp(app);
+    expect(app.container.volumes).toContainEqual({ containerPath: 'package-registry', hostPath: '/dcos/package-registry', mode: 'RW' });
+    expect(app.container.volumes.some((v: Json) => v.persistent)).toBe(false);
+    expect(app.constraints).toEqual([['hostname', 'CLUSTER', 'a.specific.node.com']]);
+    expect(runCmd(app, '/dcos-registry').env.REGISTRY_STORAGE).toBe('file:/mnt/mesos/sandbox/package-registry');
+  });
+
+  it("names the VIP, the images and the certificate after the app id without its slashes (the seed's /my/custom/dcos-registry)", () => {
+    const app = render({ service: { name: '/my/custom/dcos-registry' } });
+    expectValidApp(app);
+    expect(app.id).toBe('/my/custom/dcos-registry');
+    expect(app.portDefinitions[0].labels.VIP_0).toBe('/my/custom/dcos-registry:443');
+    const vip = vipHost(app.portDefinitions[0].labels.VIP_0);
+    expect(vip).toEqual({ host: 'mycustomdcos-registry.marathon.l4lb.thisdcos.directory', port: 443 });
+    const run = runCmd(app, '/my/custom/dcos-registry');
+    // Images in /repo are named at exactly the host agents trust: no port on 443.
+    expect(run.env.REGISTRY_DOCKER_HOST).toBe(vip.host);
+    expect(run.env.REGISTRY_PUBLIC_URL).toBe(`https://${vip.host}`);
+    expect(run.args.slice(run.args.indexOf('--tls-hosts'), run.args.indexOf('--tls-hosts') + 2)).toEqual(['--tls-hosts', vip.host]);
+    const flags = run.args.slice(1);
+    expect(parseServerOptions(flags)).toMatchObject({
+      host: '0.0.0.0',
+      port: 31337,
+      shutdownGraceMs: 25_000,
+      dcosTls: { serviceAccountFile: '/mnt/mesos/sandbox/service-account.json', hosts: [vip.host] },
+    });
+    // Marathon's SIGKILL comes after taskKillGracePeriodSeconds: the drain must fit inside it.
+    expect(app.taskKillGracePeriodSeconds * 1000).toBeGreaterThan(25_000);
+  });
+
+  it('refuses local storage or a mounted volume with more than one instance, saying why', () => {
+    expect(optionErrors({ service: { instances: 2 } })).toEqual([LOCAL_ONE_INSTANCE]);
+    expect(optionErrors({ service: { instances: 2 }, registry: { 'mount-volume': { 'pinned-hostname': 'a.node' } } })).toEqual([
+      LOCAL_ONE_INSTANCE,
+    ]);
+    expect(optionErrors({ service: { instances: 2 }, registry: { s3: { bucket: 'b' } } })).toEqual([]);
+  });
+
+  it('refuses to render without a certificate source unless plain HTTP is asked for, and says so', () => {
+    const none = { registry: { 'service-account-secret-path': '' } };
+    expect(optionErrors(none)).toEqual([expect.stringContaining(TLS_NEEDS_A_SOURCE)]);
+    const text = renderText(none);
+    expect(text.startsWith('package-registry refuses to render: TLS needs a certificate.')).toBe(true);
+    expect(() => JSON.parse(text)).toThrow();
+
+    const plain = render({
+      registry: { 'service-account-secret-path': '', tls: { 'plain-http': true }, 'write-tokens-secret-path': 'tokens' },
+    });
+    expectValidApp(plain);
+    expect(plain.portDefinitions[0].labels.VIP_0).toBe('dcos-registry:80');
+    expect(plain.healthChecks[0].protocol).toBe('MESOS_HTTP');
+    expect(plain.cmd).not.toMatch(/--tls/);
+    expect(runCmd(plain, '/dcos-registry').env.REGISTRY_DOCKER_HOST).toBe('dcos-registry.marathon.l4lb.thisdcos.directory:80');
+    expect(plain.secrets).toEqual({ 'write-tokens': { source: 'tokens' } });
+  });
+
+  it('serves a certificate from secrets when given (both secrets, or neither)', () => {
+    const app = render({ registry: { tls: { 'certificate-secret-path': 'registry/cert', 'private-key-secret-path': 'registry/key' } } });
+    expectValidApp(app);
+    expect(app.secrets).toEqual({ 'tls-certificate': { source: 'registry/cert' }, 'tls-private-key': { source: 'registry/key' } });
+    const flags = runCmd(app, '/dcos-registry').args;
+    expect(parseServerOptions(flags.slice(1))).toMatchObject({
+      tls: { cert: '/mnt/mesos/sandbox/tls-certificate.pem', key: '/mnt/mesos/sandbox/tls-private-key.pem' },
+      dcosTls: undefined,
+    });
+    expect(optionErrors({ registry: { tls: { 'certificate-secret-path': 'registry/cert' } } })).toEqual([
+      'registry.tls.certificate-secret-path and registry.tls.private-key-secret-path go together.',
+    ]);
+  });
+
+  it('keeps the extras (write tokens, public URL, downloads mode, S3 with every secret) consistent', () => {
+    const app = render({
       service: { instances: 3 },
       registry: {
         s3: {
@@ -195,43 +205,25 @@ describe('Universe package of the registry', () => {
           'credential-profile-name': 'registry',
         },
         'write-tokens-secret-path': 'registry/tokens',
+        'public-url': 'https://master.site/service/dcos-registry',
+        downloads: 'redirect',
       },
     });
     expectValidApp(app);
-    expect(app.instances).toBe(3);
     expect(app.env).toMatchObject({
-      REGISTRY_STORAGE: 's3://registry/prod',
-      REGISTRY_S3_ENDPOINT: 'http://rgw.site:7480',
-      REGISTRY_S3_FORCE_PATH_STYLE: 'true',
-      AWS_PROFILE: 'registry',
       REGISTRY_WRITE_TOKENS: { secret: 'write-tokens' },
+      REGISTRY_PUBLIC_URL: 'https://master.site/service/dcos-registry',
+      REGISTRY_DOWNLOADS: 'redirect',
+      AWS_PROFILE: 'registry',
     });
-    expect(app.secrets).toEqual({ 's3-credentials': { source: 'registry/s3' }, 'write-tokens': { source: 'registry/tokens' } });
-    expect(app.container.volumes).toEqual([{ containerPath: 'aws-credentials', secret: 's3-credentials' }]);
-    expect(app.upgradeStrategy.minimumHealthCapacity).toBe(1);
+    expect(Object.keys(app.secrets).sort()).toEqual(['s3-credentials', 'service-account', 'write-tokens']);
+    const run = runCmd({ ...app, cmd: app.cmd }, '/dcos-registry');
+    expect(run.env.REGISTRY_DOCKER_HOST).toBe('dcos-registry.marathon.l4lb.thisdcos.directory');
+    expect(run.env.AWS_SHARED_CREDENTIALS_FILE).toBe('/mnt/mesos/sandbox/aws-credentials');
   });
 
-  it('renders mounted-volume mode pinned to one agent', async () => {
-    const app = await render({
-      registry: { 'mount-volume': { 'container-path': '/mnt/nfs/registry', 'pinned-hostname': '10.0.0.7' } },
-      service: { 'docker-image': 'site-registry:5000/dcos-registry/server:0.1.0' },
-    });
-    expectValidApp(app);
-    expect(app.env.REGISTRY_STORAGE).toBe('file:/mnt/nfs/registry');
-    expect(app.container.volumes).toEqual([{ containerPath: '/mnt/nfs/registry', hostPath: '/mnt/nfs/registry', mode: 'RW' }]);
-    expect(app.constraints).toEqual([['hostname', 'CLUSTER', '10.0.0.7']]);
-    expect(app.container.docker.image).toBe('site-registry:5000/dcos-registry/server:0.1.0');
-  });
-
-  it('starts the server with flags it accepts', async () => {
-    const app = await render();
-    const flags = /exec node \/app\/server\.js (.*)$/
-      .exec(app.cmd)![1]
-      .replace(/"\$PORT0"/, '8080')
-      .split(/\s+/);
-    expect(parseServerOptions(flags)).toMatchObject({ host: '0.0.0.0', port: 8080, shutdownGraceMs: 25_000 });
-    // Marathon's SIGKILL comes after taskKillGracePeriodSeconds: the drain must fit inside it.
-    expect(app.taskKillGracePeriodSeconds * 1000).toBeGreaterThan(25_000);
+  it('refuses a service name Marathon would not take', () => {
+    for (const name of ['', '//x', 'Registry', 'a/', 'a b']) expect(optionErrors({ service: { name } })).not.toEqual([]);
   });
 });
 
@@ -240,7 +232,7 @@ describe('plain Marathon app', () => {
     const options = JSON.parse(await readFile(path.join(ROOT, 'packaging/marathon/options.json'), 'utf8'));
     const app = JSON.parse(await readFile(path.join(ROOT, 'packaging/marathon/dcos-registry.json'), 'utf8'));
     expectValidApp(app);
-    expect(app).toEqual(await render(options));
+    expect(app).toEqual(render(options));
   });
 });
 
@@ -257,5 +249,7 @@ describe('Dockerfile', () => {
     const options = parseServerOptions(cmd.slice(2));
     expect(options).toMatchObject({ host: '0.0.0.0' });
     expect(text).toMatch(new RegExp(`^EXPOSE ${(options as { port: number }).port}$`, 'm'));
+    // The rendered Marathon app runs the same file.
+    expect(render().cmd).toContain('exec node /app/server.js ');
   });
 });
