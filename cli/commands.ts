@@ -46,11 +46,13 @@ function clientOptions(ctx: CommandContext): ClientOptions {
 }
 
 async function migrate(ctx: CommandContext): Promise<CommandResult> {
-  const { path, changes, notes } = await migrateToFile({
+  const { path, changes, notes, copied } = await migrateToFile({
     packageDirectory: str(ctx.flags['package-directory'])!,
     outputDirectory: str(ctx.flags['output-directory'])!,
     upgrade: ctx.flags.upgrade === true,
+    allowLocalDirectories: (ctx.flags['allow-local-dir'] as string[] | undefined) ?? [],
   });
+  for (const c of copied) ctx.progress.line(`Copied ${c.uri} to ${c.path}`);
   for (const c of changes) ctx.progress.line(`Upgraded: ${c}`);
   for (const n of notes) ctx.progress.line(`Note: ${n}`);
   return { json: { name: path }, text: [`Created DC/OS Build Definition ${path}`] };
@@ -86,6 +88,7 @@ async function build(ctx: CommandContext): Promise<CommandResult> {
   const { path } = await buildBundle({
     definitionFile: str(ctx.flags['build-definition-file'])!,
     outputDirectory: str(ctx.flags['output-directory'])!,
+    allowLocalDirectories: (ctx.flags['allow-local-dir'] as string[] | undefined) ?? [],
     insecureRegistries: (ctx.flags['insecure-registry'] as string[] | undefined) ?? [],
     dockerConfigPath: str(ctx.flags['docker-config']) ?? env.dockerConfigPath,
     dispatcher: createDispatcher({
@@ -97,7 +100,7 @@ async function build(ctx: CommandContext): Promise<CommandResult> {
     onProgress,
   });
   progress.clear();
-  return { json: { name: path }, text: [`Created DC/OS Package ${path}`] };
+  return { json: { name: path }, text: [`Created DC/OS Universe Package ${path}`] };
 }
 
 async function add(ctx: CommandContext): Promise<CommandResult> {

@@ -4,7 +4,7 @@
  * content-addressed staging directory next to the output (same filesystem, so multi-GB bundles do
  * not fill /tmp), then streams the bundle out. A failed build leaves no bundle and no staging.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Dispatcher } from 'undici';
 import { BlobStaging } from '../bundle/staging';
@@ -13,7 +13,8 @@ import type { BundleAsset, BundleImage, BundleManifest, Digest } from '../bundle
 import { pullImage, type PullProgress } from '../docker/pull';
 import type { RetryPolicy } from '../docker/retry';
 import { validateBuildDefinition } from '../universe/validate';
-import { downloadAsset } from './download';
+import { downloadAsset, locateAsset } from './download';
+import { allowedRoots, openLocalAsset } from './local';
 import { mapLimit } from '../limit';
 import { assetName, assetSources, imageSources } from './resources';
 
@@ -34,7 +35,13 @@ export type BuildProgress =
 
 export interface BuildOptions {
   definitionFile: string;
+  /** Created when missing. */
   outputDirectory: string;
+  /**
+   * Directories local assets may come from besides the definition's own directory (--allow-local-dir).
+   * A definition never widens this: a local file elsewhere fails the build.
+   */
+  allowLocalDirectories?: readonly string[];
   insecureRegistries?: readonly string[];
   dockerConfigPath?: string;
   /** See createDispatcher: proxies and extra CAs for assets and images alike. */
@@ -72,6 +79,7 @@ const byDigest = (a: { digest: string }, b: { digest: string }) => (a.digest < b
 
 export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
   const definition = await readDefinition(opts.definitionFile);
+  const localRoots = await allowedRoots([dirname(opts.definitionFile), ...(opts.allowLocalDirectories ?? [])]);
   const path = join(opts.outputDirectory, `${definition.name}-${definition.version}.dcos`);
   // Checked first so nobody waits for gigabytes of downloads to learn this; writeBundle re-checks atomically.
   if (
@@ -83,18 +91,27 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
     throw new BundleExistsError(path);
 
   const progress = opts.onProgress ?? (() => undefined);
-  const staging = await BlobStaging.create(opts.outputDirectory).catch((err: Error) => {
-    throw new BuildError(`cannot write to ${opts.outputDirectory}: ${err.message}`, { cause: err });
-  });
+  const staging = await mkdir(opts.outputDirectory, { recursive: true })
+    .then(() => BlobStaging.create(opts.outputDirectory))
+    .catch((err: Error) => {
+      throw new BuildError(`cannot write to ${opts.outputDirectory}: ${err.message}`, { cause: err });
+    });
   try {
     const blobs = new Map<string, number>();
     const resource = (definition as { resource?: unknown }).resource;
+
+    // Local files are checked before anything is downloaded: a refused path fails at once.
+    for (const source of assetSources(resource)) {
+      const where = locateAsset(source.uri, dirname(opts.definitionFile));
+      if ('file' in where) await (await openLocalAsset(source.uri, where.file, dirname(opts.definitionFile), localRoots)).close();
+    }
 
     const assets: BundleAsset[] = await mapLimit(assetSources(resource), opts.concurrency ?? 4, async (source) => {
       let transferred = 0;
       const got = await downloadAsset(source.uri, {
         staging,
         baseDirectory: dirname(opts.definitionFile),
+        localRoots,
         dispatcher: opts.dispatcher,
         retry: opts.retry,
         onBytes: (n, total) => progress({ kind: 'asset', uri: source.uri, transferred: (transferred += n), total }),

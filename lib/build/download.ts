@@ -3,12 +3,12 @@
  * (through the build's dispatcher: proxies, extra CAs), file: URIs and paths relative to the build
  * definition. Transient failures (connection resets, timeouts, 5xx, 429) are retried with backoff.
  */
-import { createReadStream } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getGlobalDispatcher, interceptors, request, type Dispatcher } from 'undici';
 import type { BlobStaging } from '../bundle/staging';
 import { DEFAULT_RETRY, TransientHttpError, parseRetryAfter, withRetry, type RetryPolicy } from '../docker/retry';
+import { LocalAssetError, openLocalAsset } from './local';
 
 export class AssetDownloadError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -21,6 +21,8 @@ export interface DownloadOptions {
   staging: BlobStaging;
   /** Directory that relative paths are resolved against (the build definition's directory). */
   baseDirectory: string;
+  /** Real paths of the directories local files may come from (see allowedRoots); none → no local files. */
+  localRoots: readonly string[];
   dispatcher?: Dispatcher;
   retry?: Partial<RetryPolicy>;
   onBytes?: (n: number, total: number | undefined) => void;
@@ -34,7 +36,13 @@ export function locateAsset(uri: string, baseDirectory: string): { url: string }
   const scheme = SCHEME.exec(uri)?.[1]?.toLowerCase();
   // A one-letter "scheme" is a Windows drive letter, not a URL.
   if (!scheme || scheme.length === 1) return { file: isAbsolute(uri) ? uri : resolve(baseDirectory, uri) };
-  if (scheme === 'file') return { file: fileURLToPath(uri) };
+  if (scheme === 'file') {
+    try {
+      return { file: fileURLToPath(uri) };
+    } catch (err) {
+      throw new AssetDownloadError(`unusable file: URI ${uri}: ${(err as Error).message}`, { cause: err });
+    }
+  }
   if (scheme === 'http' || scheme === 'https') return { url: uri };
   throw new AssetDownloadError(`unsupported URI scheme ${scheme}: in ${uri} (http, https, file or a relative path)`);
 }
@@ -42,10 +50,14 @@ export function locateAsset(uri: string, baseDirectory: string): { url: string }
 export async function downloadAsset(uri: string, opts: DownloadOptions): Promise<{ digest: string; size: number }> {
   const where = locateAsset(uri, opts.baseDirectory);
   if ('file' in where) {
+    const local = await openLocalAsset(uri, where.file, opts.baseDirectory, opts.localRoots);
     try {
-      return await opts.staging.addStream(createReadStream(where.file), { onBytes: (n) => opts.onBytes?.(n, undefined) });
+      return await opts.staging.addStream(local.stream(), { onBytes: (n) => opts.onBytes?.(n, local.size) });
     } catch (err) {
+      if (err instanceof LocalAssetError) throw err;
       throw new AssetDownloadError(`cannot read ${uri}: ${(err as Error).message}`, { cause: err });
+    } finally {
+      await local.close();
     }
   }
   const policy = { ...DEFAULT_RETRY, ...opts.retry };

@@ -86,10 +86,10 @@ describe('buildBundle', () => {
     expect((await readdir(out)).sort()).toEqual(['assets-1.0.0.dcos']);
   });
 
-  it('accepts file: URIs', async () => {
-    const local = join(work, 'file-asset.bin');
-    await writeFile(local, 'via file uri');
+  it('accepts file: URIs inside the definition directory', async () => {
+    const local = join(work, 'fileuri', 'file-asset.bin');
     const { definitionFile, out } = await setup('fileuri', { assets: { uris: { x: pathToFileURL(local).href } } });
+    await writeFile(local, 'via file uri');
     const { manifest } = await buildBundle({ definitionFile, outputDirectory: out });
     expect(manifest.assets[0]).toMatchObject({ digest: `sha256:${sha256hex('via file uri')}`, name: 'file-asset.bin', size: 12 });
   });
