@@ -39,6 +39,7 @@ export const VERB_OPTIONS: Record<Verb, Options> = {
     'build-definition-file': { type: 'string' },
     'output-directory': { type: 'string' },
     'allow-local-dir': { type: 'string', multiple: true },
+    'allow-https-downgrade': { type: 'boolean' },
     'insecure-registry': { type: 'string', multiple: true },
     'docker-config': { type: 'string' },
     'ca-file': { type: 'string' },

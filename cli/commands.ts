@@ -69,6 +69,10 @@ async function build(ctx: CommandContext): Promise<CommandResult> {
   };
   const onProgress = (e: BuildProgress) => {
     switch (e.kind) {
+      case 'asset-start':
+        return progress.line(`Fetching ${e.uri}`);
+      case 'image-start':
+        return progress.line(`Fetching ${e.reference}`);
       case 'asset':
         return track(e.uri, e.transferred);
       case 'asset-done':
@@ -91,12 +95,13 @@ async function build(ctx: CommandContext): Promise<CommandResult> {
     allowLocalDirectories: (ctx.flags['allow-local-dir'] as string[] | undefined) ?? [],
     insecureRegistries: (ctx.flags['insecure-registry'] as string[] | undefined) ?? [],
     dockerConfigPath: str(ctx.flags['docker-config']) ?? env.dockerConfigPath,
-    dispatcher: createDispatcher({
+    allowHttpsDowngrade: ctx.flags['allow-https-downgrade'] === true,
+    network: {
       httpProxy: env.httpProxy,
       httpsProxy: env.httpsProxy,
       noProxy: env.noProxy,
       caFile: str(ctx.flags['ca-file']) ?? env.caFile,
-    }),
+    },
     onProgress,
   });
   progress.clear();

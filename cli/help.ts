@@ -19,6 +19,7 @@ const FLAG_HELP: Record<string, [string, string]> = {
     'DIR',
     "also read local assets from DIR (repeatable); by default only the package directory (migrate) or the build definition's directory (build)",
   ],
+  'allow-https-downgrade': ['', 'follow redirects from https to plain http (refused by default)'],
   'insecure-registry': ['HOST[:PORT]', 'speak plain HTTP to this Docker registry (repeatable; loopback always may)'],
   'docker-config': ['FILE', 'Docker config.json with credentials (default $DOCKER_CONFIG/config.json, ~/.docker/config.json)'],
   'ca-file': ['FILE', 'extra CA certificates, PEM (default $NODE_EXTRA_CA_CERTS)'],

@@ -14,6 +14,8 @@ import { pullImage, type PullProgress } from '../docker/pull';
 import type { RetryPolicy } from '../docker/retry';
 import { validateBuildDefinition } from '../universe/validate';
 import { downloadAsset, locateAsset } from './download';
+import { HttpClient } from './http';
+import { createDispatcher, type NetworkSettings } from './network';
 import { allowedRoots, openLocalAsset } from './local';
 import { mapLimit } from '../limit';
 import { assetName, assetSources, imageSources } from './resources';
@@ -26,8 +28,10 @@ export class BuildError extends Error {
 }
 
 export type BuildProgress =
+  | { kind: 'asset-start'; uri: string }
   | { kind: 'asset'; uri: string; transferred: number; total?: number }
   | { kind: 'asset-done'; uri: string; digest: string; size: number }
+  | { kind: 'image-start'; reference: string }
   | { kind: 'image'; reference: string; event: PullProgress }
   | { kind: 'image-done'; reference: string; manifestDigest: string }
   | { kind: 'retry'; what: string; attempt: number; delayMs: number; error: string }
@@ -44,7 +48,11 @@ export interface BuildOptions {
   allowLocalDirectories?: readonly string[];
   insecureRegistries?: readonly string[];
   dockerConfigPath?: string;
-  /** See createDispatcher: proxies and extra CAs for assets and images alike. */
+  /** Proxies and extra CAs, for assets and images alike (the CLI reads them from the environment). */
+  network?: NetworkSettings;
+  /** Follow an asset redirect from https to plain http (--allow-https-downgrade); refused by default. */
+  allowHttpsDowngrade?: boolean;
+  /** The undici dispatcher for Docker pulls; by default one made from `network` (and closed at the end). */
   dispatcher?: Dispatcher;
   onProgress?: (event: BuildProgress) => void;
   /** Parallel asset downloads (default 4). */
@@ -96,6 +104,8 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
     .catch((err: Error) => {
       throw new BuildError(`cannot write to ${opts.outputDirectory}: ${err.message}`, { cause: err });
     });
+  const http = new HttpClient({ ...opts.network, allowHttpsDowngrade: opts.allowHttpsDowngrade });
+  const dispatcher = opts.dispatcher ?? createDispatcher(opts.network);
   try {
     const blobs = new Map<string, number>();
     const resource = (definition as { resource?: unknown }).resource;
@@ -108,11 +118,12 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
 
     const assets: BundleAsset[] = await mapLimit(assetSources(resource), opts.concurrency ?? 4, async (source) => {
       let transferred = 0;
+      progress({ kind: 'asset-start', uri: source.uri });
       const got = await downloadAsset(source.uri, {
         staging,
         baseDirectory: dirname(opts.definitionFile),
         localRoots,
-        dispatcher: opts.dispatcher,
+        http,
         retry: opts.retry,
         onBytes: (n, total) => progress({ kind: 'asset', uri: source.uri, transferred: (transferred += n), total }),
         onRetry: (err, attempt, delayMs) => {
@@ -131,10 +142,12 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
     const images: BundleImage[] = [];
     // One image at a time: pullImage already downloads layers in parallel.
     for (const [key, reference] of imageSources(resource)) {
+      progress({ kind: 'image-start', reference });
       const pulled = await pullImage(reference, {
         insecureRegistries: opts.insecureRegistries,
         dockerConfigPath: opts.dockerConfigPath,
-        dispatcher: opts.dispatcher,
+        allowHttpsDowngrade: opts.allowHttpsDowngrade,
+        dispatcher,
         retry: opts.retry,
         writeBlob: (digest, size, body) => staging.writeBlob(digest, size, body),
         hasBlob: (digest) => staging.hasBlob(digest),
@@ -169,6 +182,8 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
     });
     return { path, manifest };
   } finally {
+    http.close();
+    if (!opts.dispatcher) await dispatcher.close().catch(() => undefined);
     await staging.dispose();
   }
 }

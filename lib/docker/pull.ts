@@ -38,6 +38,8 @@ export type PullProgress =
 export interface PullOptions {
   /** Registries (host or host:port) spoken to over plain HTTP besides loopback ones. */
   readonly insecureRegistries?: readonly string[];
+  /** Follow a redirect (or use a token realm) from https to plain http; refused by default. */
+  readonly allowHttpsDowngrade?: boolean;
   /** Docker client config with `auths`; undefined → anonymous. See defaultDockerConfigPath. */
   readonly dockerConfigPath?: string;
   /** undici dispatcher: an EnvHttpProxyAgent for HTTP(S)_PROXY/NO_PROXY, an Agent with extra CAs. */
