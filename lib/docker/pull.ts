@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import type { Dispatcher } from 'undici';
 import { RegistryError } from '../errors.js';
-import { readDockerCredentials } from './credentials.js';
+import { loadDockerCredentials } from './credentials.js';
 import { DigestMismatchError, ImagePullError } from './errors.js';
 import { formatPlatform, parseManifest, selectPlatform, type Descriptor, type ImageManifest, type Platform } from './manifest.js';
 import { MANIFEST_ACCEPT } from './media-types.js';
@@ -109,11 +109,15 @@ async function pull(reference: string, options: PullOptions): Promise<PulledImag
   const retry: RetryPolicy = { ...DEFAULT_RETRY, ...options.retry };
   const onRetry = (err: unknown, attempt: number, delayMs: number) =>
     options.onProgress?.({ kind: 'retry', attempt, delayMs, error: err instanceof Error ? err.message : String(err) });
+  const credentialsFor = await loadDockerCredentials(options.dockerConfigPath);
   const transport = new RegistryTransport({
     reference,
+    registry: ref.registry,
     baseUrl: `${useHttp(ref, options.insecureRegistries) ? 'http' : 'https'}://${registryApiHost(ref.registry)}`,
     repository: ref.repository,
-    credentials: await readDockerCredentials(options.dockerConfigPath, ref.registry),
+    credentials: credentialsFor(ref.registry),
+    credentialsForHost: credentialsFor,
+    allowHttpsDowngrade: options.allowHttpsDowngrade,
     dispatcher: options.dispatcher,
     userAgent: options.userAgent ?? 'dcos-registry',
     responseTimeoutMs: options.responseTimeoutMs ?? 60_000,

@@ -6,11 +6,20 @@
  * Authentication follows the distribution token spec: GET /v2/ answers 401 with a challenge;
  * a Bearer challenge names a token realm, which is asked for a token scoped to
  * "repository:<name>:pull". A later 401 (token expired, other scope) refreshes the token once.
+ *
+ * Where credentials go (the containerd CVE-2020-15157 pattern): the Docker config's credentials
+ * for the registry are sent to the registry's own origin only. A redirect to another origin (a
+ * blob on a CDN or object store) carries no Authorization, and a 401 from such a target is an
+ * error, never a challenge to answer (its realm could be anyone's). A token realm on another host
+ * gets only the credentials the Docker config holds for that host (Docker Hub's auth.docker.io
+ * counts as Docker Hub's), else the token is asked for anonymously. Redirects: http(s) only, at
+ * most 5, never from https to plain http (nor an http realm for an https registry) unless
+ * `allowHttpsDowngrade`.
  */
 import { request, type Dispatcher } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
 import { parseChallenges, type Challenge } from './challenge.js';
-import type { BasicCredentials } from './credentials.js';
+import type { BasicCredentials, CredentialLookup } from './credentials.js';
 import { ImagePullError } from './errors.js';
 import { TransientHttpError, parseRetryAfter } from './retry.js';
 
@@ -20,7 +29,14 @@ export interface TransportOptions {
   /** "https://host" or "http://host:port" — the API base, no trailing slash. */
   readonly baseUrl: string;
   readonly repository: string;
+  /** The registry as the reference names it ("docker.io", "127.0.0.1:5000"), for messages. */
+  readonly registry?: string;
+  /** The Docker config's credentials for this registry: sent to `baseUrl`'s origin only. */
   readonly credentials?: BasicCredentials;
+  /** Credentials for another host (a token realm's); by default none. */
+  readonly credentialsForHost?: CredentialLookup;
+  /** Follow https → http redirects and accept an http realm for an https registry. */
+  readonly allowHttpsDowngrade?: boolean;
   readonly dispatcher?: Dispatcher;
   readonly userAgent: string;
   /** Time allowed until response headers arrive (the body may take as long as it takes). */
@@ -48,6 +64,7 @@ export class RegistryTransport {
     if (!this.pinged) await this.ping();
     let res = await this.send(`${this.opts.baseUrl}${path}`, headers);
     if (res.status === 401) {
+      await this.refuseForeignChallenge(res);
       // Token expired or scoped too narrowly: one fresh token, then give up.
       const challenge = await this.challengeOf(res);
       await this.authenticate(challenge);
@@ -61,6 +78,7 @@ export class RegistryTransport {
   private async ping(): Promise<void> {
     const res = await this.send(`${this.opts.baseUrl}/v2/`, {});
     if (res.status === 401) {
+      await this.refuseForeignChallenge(res);
       await this.authenticate(await this.challengeOf(res));
     } else if (res.status >= 200 && res.status < 300) {
       await res.body.dump();
@@ -68,6 +86,17 @@ export class RegistryTransport {
       await this.fail(res, 'GET /v2/');
     }
     this.pinged = true;
+  }
+
+  /** A 401 from another origin than the registry's (after a redirect) is answered with nothing. */
+  private async refuseForeignChallenge(res: RegistryResponse): Promise<void> {
+    const from = new URL(res.url).origin;
+    if (from === new URL(this.opts.baseUrl).origin) return;
+    await res.body.dump();
+    throw this.error(
+      `${from} answered 401 after a redirect from the registry: credentials are sent only to the registry itself, so this cannot be answered`,
+      { status: 401 },
+    );
   }
 
   private async challengeOf(res: RegistryResponse): Promise<Challenge> {
@@ -94,18 +123,30 @@ export class RegistryTransport {
     const { realm, service } = challenge.params;
     if (!realm || !/^https?:\/\//i.test(realm)) throw this.error(`Bearer challenge has no usable realm (${realm ?? 'none'})`);
     const url = new URL(realm);
+    const base = new URL(this.opts.baseUrl);
+    if (base.protocol === 'https:' && url.protocol === 'http:' && !this.opts.allowHttpsDowngrade) {
+      throw this.error(`token realm ${url.origin} is plain HTTP for an HTTPS registry: refused; give --allow-https-downgrade to use it`);
+    }
     if (service) url.searchParams.set('service', service);
     // Always ask for pull on our repository; also pass through what the registry asked for, if different.
     const wanted = `repository:${this.opts.repository}:pull`;
     url.searchParams.append('scope', wanted);
     if (challenge.params.scope && challenge.params.scope !== wanted) url.searchParams.append('scope', challenge.params.scope);
+    // The registry's credentials go to the registry's origin only; a realm elsewhere gets its own, if any.
+    const foreign = url.origin !== base.origin;
+    const creds = foreign ? this.opts.credentialsForHost?.(url.host) : this.opts.credentials;
     const headers: Record<string, string> = {};
-    if (this.opts.credentials) headers.authorization = basic(this.opts.credentials);
+    if (creds) headers.authorization = basic(creds);
     const res = await this.send(url.toString(), headers, { noAuth: true });
     if (res.status === 401 || res.status === 403) {
       await res.body.dump();
+      const withheld =
+        !creds && foreign && this.opts.credentials
+          ? ` at ${url.host}; the Docker config's credentials for ${this.opts.registry ?? base.host} are not sent to ${url.host}: ` +
+            `add an auths entry for ${url.host} to authenticate there`
+          : '';
       throw this.error(
-        this.opts.credentials ? 'token service rejected the credentials from the Docker config' : 'token service refused anonymous access',
+        creds ? 'token service rejected the credentials from the Docker config' : `token service refused anonymous access${withheld}`,
         { status: res.status },
       );
     }
@@ -133,7 +174,21 @@ export class RegistryTransport {
       if ([301, 302, 303, 307, 308].includes(res.statusCode) && typeof location === 'string') {
         await res.body.dump();
         if (hop >= MAX_REDIRECTS) throw this.error(`more than ${MAX_REDIRECTS} redirects from ${startUrl}`);
-        url = new URL(location, url).toString();
+        let next: URL;
+        try {
+          next = new URL(location, url);
+        } catch {
+          throw this.error(`${url} redirected to an invalid location ${JSON.stringify(location)}`);
+        }
+        if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+          throw this.error(`${url} redirected to ${next.href}: only http and https redirects are followed`);
+        }
+        if (new URL(url).protocol === 'https:' && next.protocol === 'http:' && !this.opts.allowHttpsDowngrade) {
+          throw this.error(`${url} redirected from HTTPS to plain HTTP (${next.href}): refused; give --allow-https-downgrade to follow it`);
+        }
+        next.username = '';
+        next.password = '';
+        url = next.toString();
         continue;
       }
       return { status: res.statusCode, headers: res.headers, body: res.body, url };

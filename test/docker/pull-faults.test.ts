@@ -227,7 +227,9 @@ describe('redirects and bearer tokens', () => {
 
   it('follows blob redirects without sending the registry token to the other origin, and renews an expired token', async () => {
     const config = join(work, 'docker-config.json');
-    writeFileSync(config, JSON.stringify({ auths: { [registry.host]: { auth: Buffer.from('carol:pw').toString('base64') } } }));
+    const carol = { auth: Buffer.from('carol:pw').toString('base64') };
+    // The token realm is another host: it gets carol's credentials from its own entry only.
+    writeFileSync(config, JSON.stringify({ auths: { [registry.host]: carol, [tokens.host]: carol } }));
     hook.current = bearerHook(true);
     const before = tokens.issued.length;
     const sink = memorySink();
