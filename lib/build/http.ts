@@ -54,6 +54,7 @@ export interface HttpResponse {
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const ignore = () => undefined;
 const DEFAULT_PORT: Record<string, number> = { 'http:': 80, 'https:': 443 };
 
 /** A URL for messages: never its credentials. */
@@ -250,6 +251,7 @@ export class HttpClient {
       );
       req.once('connect', (res: IncomingMessage, socket: Socket) => {
         req.setTimeout(0);
+        socket.on('error', ignore); // the TLS socket on top reports the failure
         if (res.statusCode !== 200) {
           socket.destroy();
           reject(new HttpDownloadError(`proxy ${proxy.origin} answered ${res.statusCode} to CONNECT ${target}`));
@@ -257,7 +259,7 @@ export class HttpClient {
         }
         resolve(socket);
       });
-      req.once('error', reject);
+      req.on('error', reject);
       req.end();
     });
   }
@@ -273,9 +275,13 @@ export class HttpClient {
       });
       req.once('response', (res: IncomingMessage) => {
         response = res;
+        // A body that fails while nobody reads it (a discarded redirect or error body, or between
+        // the answer and the caller's pipeline) must not become an uncaught 'error': the reader
+        // still sees the failure through its own listener or the size check.
+        res.on('error', ignore);
         resolve(res);
       });
-      req.once('error', reject);
+      req.on('error', reject);
       req.end();
     });
   }

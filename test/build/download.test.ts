@@ -6,6 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -40,6 +41,16 @@ function routes(self: () => string) {
     if (url.pathname === '/file.bin') return serve(res);
     if (url.pathname === '/redirect' && to) return void res.writeHead(302, { location: to }).end();
     if (url.pathname === '/loop') return void res.writeHead(301, { location: `${self()}/loop` }).end();
+    if (url.pathname === '/stall') {
+      // Headers and half the body, then silence with the connection open.
+      res.writeHead(200, { 'content-length': 1000 }).write(Buffer.alloc(500));
+      return;
+    }
+    if (url.pathname === '/short') {
+      // Declares 1000 bytes, sends 500, closes.
+      res.writeHead(200, { 'content-length': 1000 }).write(Buffer.alloc(500), () => res.socket?.destroy());
+      return;
+    }
     if (url.pathname === '/gzip') return void res.writeHead(200, { 'content-encoding': 'gzip', 'content-length': 4 }).end('GZIP');
     res.writeHead(404).end();
   };
@@ -184,6 +195,22 @@ describe('proxies and CAs', () => {
 
   it('refuses a server whose certificate is not trusted', async () => {
     await expect(download(`${tls.url}/file.bin`, new HttpClient())).rejects.toThrow(/self[- ]signed certificate/);
+  });
+
+  it('fails a connection that goes silent in the middle of a body (retryable, then the reason)', async () => {
+    const before = plain.requests.filter((r) => r.url === '/stall').length;
+    const err = await download(`${plain.url}/stall`, new HttpClient({ idleTimeoutMs: 300 })).catch((e: Error) => e);
+    expect((err as Error).message).toMatch(/cannot download http:\/\/127\.0\.0\.1:\d+\/stall: no data for 300 ms \(ETIMEDOUT\)/);
+    expect(plain.requests.filter((r) => r.url === '/stall').length - before).toBe(fast.attempts);
+  });
+
+  it('fails (retried) on a body cut short, keeping nothing', async () => {
+    const before = plain.requests.filter((r) => r.url === '/short').length;
+    await expect(download(`${plain.url}/short`, new HttpClient())).rejects.toThrow(
+      /cannot download .*\/short: (aborted|.*got 500 of 1000 bytes)/,
+    );
+    expect(plain.requests.filter((r) => r.url === '/short').length - before).toBe(fast.attempts);
+    expect((await readdir(staging.dir)).filter((f) => f.startsWith('.tmp-'))).toEqual([]);
   });
 
   it('stores the bytes as served: Content-Encoding is not undone', async () => {
