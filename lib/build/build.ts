@@ -99,13 +99,21 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
     throw new BundleExistsError(path);
 
   const progress = opts.onProgress ?? (() => undefined);
+  // Before the staging directory exists: a bad CA file or proxy URL fails here, leaving nothing.
+  let http: HttpClient;
+  let dispatcher: Dispatcher;
+  try {
+    http = new HttpClient({ ...opts.network, allowHttpsDowngrade: opts.allowHttpsDowngrade });
+    dispatcher = opts.dispatcher ?? createDispatcher(opts.network);
+  } catch (err) {
+    throw new BuildError(`cannot set up downloads: ${(err as Error).message}`, { cause: err });
+  }
   const staging = await mkdir(opts.outputDirectory, { recursive: true })
     .then(() => BlobStaging.create(opts.outputDirectory))
     .catch((err: Error) => {
+      http.close();
       throw new BuildError(`cannot write to ${opts.outputDirectory}: ${err.message}`, { cause: err });
     });
-  const http = new HttpClient({ ...opts.network, allowHttpsDowngrade: opts.allowHttpsDowngrade });
-  const dispatcher = opts.dispatcher ?? createDispatcher(opts.network);
   try {
     const blobs = new Map<string, number>();
     const resource = (definition as { resource?: unknown }).resource;
@@ -183,7 +191,8 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
     return { path, manifest };
   } finally {
     http.close();
-    if (!opts.dispatcher) await dispatcher.close().catch(() => undefined);
+    // destroy, not close: after a failure, requests still in flight are abandoned, not awaited.
+    if (!opts.dispatcher) await dispatcher.destroy().catch(() => undefined);
     await staging.dispose();
   }
 }

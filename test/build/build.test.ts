@@ -121,6 +121,15 @@ describe('buildBundle', () => {
     expect(await readdir(out)).toEqual([]);
   });
 
+  it('fails on an unreadable CA file before creating anything', async () => {
+    const { definitionFile, out } = await setup('badca', { assets: { uris: { x: `${server.url}/a/scheduler.zip?badca` } } });
+    await expect(buildBundle({ definitionFile, outputDirectory: out, network: { caFile: join(work, 'no-such-ca.pem') } })).rejects.toThrow(
+      /cannot set up downloads: ENOENT.*no-such-ca\.pem/,
+    );
+    expect(await readdir(out)).toEqual([]);
+    expect(server.hits.get('/a/scheduler.zip?badca')).toBeUndefined();
+  });
+
   it('refuses an existing output file before downloading anything', async () => {
     const { definitionFile, out } = await setup('exists', { assets: { uris: { x: `${server.url}/a/scheduler.zip?exists` } } });
     await writeFile(join(out, 'exists-1.0.0.dcos'), 'old');
