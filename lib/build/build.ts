@@ -6,7 +6,6 @@
  */
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { Dispatcher } from 'undici';
 import { BlobStaging } from '../bundle/staging';
 import { BundleExistsError, writeBundle } from '../bundle/writer';
 import type { BundleAsset, BundleImage, BundleManifest, Digest } from '../bundle/manifest';
@@ -15,7 +14,7 @@ import type { RetryPolicy } from '../docker/retry';
 import { validateBuildDefinition } from '../universe/validate';
 import { downloadAsset, locateAsset } from './download';
 import { HttpClient } from './http';
-import { createDispatcher, type NetworkSettings } from './network';
+import type { NetworkSettings } from './network';
 import { allowedRoots, openLocalAsset } from './local';
 import { mapLimit } from '../limit';
 import { assetName, assetSources, imageSources } from './resources';
@@ -52,8 +51,6 @@ export interface BuildOptions {
   network?: NetworkSettings;
   /** Follow an asset redirect from https to plain http (--allow-https-downgrade); refused by default. */
   allowHttpsDowngrade?: boolean;
-  /** The undici dispatcher for Docker pulls; by default one made from `network` (and closed at the end). */
-  dispatcher?: Dispatcher;
   onProgress?: (event: BuildProgress) => void;
   /** Parallel asset downloads (default 4). */
   concurrency?: number;
@@ -99,12 +96,10 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
     throw new BundleExistsError(path);
 
   const progress = opts.onProgress ?? (() => undefined);
-  // Before the staging directory exists: a bad CA file or proxy URL fails here, leaving nothing.
+  // Before the staging directory exists: a bad CA file fails here, leaving nothing.
   let http: HttpClient;
-  let dispatcher: Dispatcher;
   try {
     http = new HttpClient({ ...opts.network, allowHttpsDowngrade: opts.allowHttpsDowngrade });
-    dispatcher = opts.dispatcher ?? createDispatcher(opts.network);
   } catch (err) {
     throw new BuildError(`cannot set up downloads: ${(err as Error).message}`, { cause: err });
   }
@@ -155,7 +150,7 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
         insecureRegistries: opts.insecureRegistries,
         dockerConfigPath: opts.dockerConfigPath,
         allowHttpsDowngrade: opts.allowHttpsDowngrade,
-        dispatcher,
+        http,
         retry: opts.retry,
         writeBlob: (digest, size, body) => staging.writeBlob(digest, size, body),
         hasBlob: (digest) => staging.hasBlob(digest),
@@ -191,8 +186,6 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
     return { path, manifest };
   } finally {
     http.close();
-    // destroy, not close: after a failure, requests still in flight are abandoned, not awaited.
-    if (!opts.dispatcher) await dispatcher.destroy().catch(() => undefined);
     await staging.dispose();
   }
 }

@@ -21,7 +21,7 @@
 import { readFileSync } from 'node:fs';
 import { Agent as HttpAgent, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { isIP, type Socket } from 'node:net';
+import { isIP, type LookupFunction, type Socket } from 'node:net';
 import { connect as tlsConnect, rootCertificates } from 'node:tls';
 import type { NetworkSettings } from './network';
 
@@ -42,6 +42,8 @@ export interface HttpClientOptions extends NetworkSettings {
   /** A connection silent this long (waiting for headers, or between body chunks) fails with ETIMEDOUT (retryable). Default 60 s. */
   idleTimeoutMs?: number;
   userAgent?: string;
+  /** Host name resolution for direct connections (default: the system's); tests map names to loopback. */
+  lookup?: LookupFunction;
 }
 
 export interface HttpResponse {
@@ -143,7 +145,7 @@ export class HttpClient {
     for (let hop = 0; ; hop++) {
       const h: Record<string, string> = { ...headers };
       if (authorization && current.origin === origin) h.authorization = authorization;
-      const res = await this.once(current, h);
+      const res = await this.request(current, h);
       const location = res.headers.location;
       if (!REDIRECTS.has(res.statusCode ?? 0) || typeof location !== 'string') {
         current.username = '';
@@ -178,8 +180,13 @@ export class HttpClient {
     this.httpsAgent.destroy();
   }
 
-  /** One request, no redirects: direct, through a proxy in absolute form (http), or through a CONNECT tunnel (https). */
-  private async once(url: URL, headers: Record<string, string>): Promise<IncomingMessage> {
+  /**
+   * One GET, no redirects (the caller applies its own redirect rules): direct, through a proxy in
+   * absolute form (http), or through a CONNECT tunnel (https). `timeoutMs` overrides the idle timeout.
+   */
+  async request(url: URL, headers: Record<string, string>, opts: { timeoutMs?: number } = {}): Promise<IncomingMessage> {
+    const timeoutMs = opts.timeoutMs ?? this.idleTimeoutMs;
+    const lookup = this.opts.lookup ? { lookup: this.opts.lookup } : {};
     const hostname = bare(url.hostname);
     const port = Number(url.port) || DEFAULT_PORT[url.protocol]!;
     const common = {
@@ -196,8 +203,20 @@ export class HttpClient {
     const proxy = this.proxyFor(url);
     if (!proxy) {
       return url.protocol === 'https:'
-        ? this.send(httpsRequest({ ...common, host: hostname, port, path, agent: this.httpsAgent, ...(servername ? { servername } : {}) }))
-        : this.send(httpRequest({ ...common, host: hostname, port, path, agent: this.httpAgent }));
+        ? this.send(
+            httpsRequest({
+              ...common,
+              ...lookup,
+              host: hostname,
+              port,
+              path,
+              agent: this.httpsAgent,
+              ...(servername ? { servername } : {}),
+            }),
+            url.origin,
+            timeoutMs,
+          )
+        : this.send(httpRequest({ ...common, ...lookup, host: hostname, port, path, agent: this.httpAgent }), url.origin, timeoutMs);
     }
     const proxyAuth = proxy.username || proxy.password ? { 'proxy-authorization': basic(proxy.username, proxy.password) } : {};
     const proxyHost = bare(proxy.hostname);
@@ -211,17 +230,21 @@ export class HttpClient {
         toProxy({
           ...common,
           ...proxyTls,
+          ...lookup,
           headers: { ...common.headers, ...proxyAuth },
           host: proxyHost,
           port: proxyPort,
           path: absolute.href,
           agent: proxy.protocol === 'https:' ? this.httpsAgent : this.httpAgent,
         }),
+        url.origin,
+        timeoutMs,
       );
     }
     const tunnel = await this.connectTunnel(
       toProxy({
         ...proxyTls,
+        ...lookup,
         method: 'CONNECT',
         host: proxyHost,
         port: proxyPort,
@@ -231,6 +254,7 @@ export class HttpClient {
       }),
       proxy,
       `${url.hostname}:${port}`,
+      timeoutMs,
     );
     return this.send(
       httpsRequest({
@@ -241,12 +265,14 @@ export class HttpClient {
         createConnection: () =>
           tlsConnect({ socket: tunnel, host: hostname, ...(servername ? { servername } : {}), ...(this.ca ? { ca: this.ca } : {}) }),
       }),
+      url.origin,
+      timeoutMs,
     );
   }
 
-  private connectTunnel(req: ClientRequest, proxy: URL, target: string): Promise<Socket> {
+  private connectTunnel(req: ClientRequest, proxy: URL, target: string, timeoutMs: number): Promise<Socket> {
     return new Promise((resolve, reject) => {
-      req.setTimeout(this.idleTimeoutMs, () =>
+      req.setTimeout(timeoutMs, () =>
         req.destroy(Object.assign(new Error(`proxy ${proxy.origin} did not answer CONNECT ${target} in time`), { code: 'ETIMEDOUT' })),
       );
       req.once('connect', (res: IncomingMessage, socket: Socket) => {
@@ -265,13 +291,12 @@ export class HttpClient {
   }
 
   /** Sends `req` and resolves with its response; an idle connection (before or after headers) fails with ETIMEDOUT. */
-  private send(req: ClientRequest): Promise<IncomingMessage> {
+  private send(req: ClientRequest, origin: string, timeoutMs: number): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
       let response: IncomingMessage | undefined;
-      req.setTimeout(this.idleTimeoutMs, () => {
-        const err = Object.assign(new Error(`no data for ${this.idleTimeoutMs} ms`), { code: 'ETIMEDOUT' });
-        if (response) response.destroy(err);
-        else req.destroy(err);
+      req.setTimeout(timeoutMs, () => {
+        if (response) response.destroy(Object.assign(new Error(`no data from ${origin} for ${timeoutMs} ms`), { code: 'ETIMEDOUT' }));
+        else req.destroy(Object.assign(new Error(`no response from ${origin} within ${timeoutMs} ms`), { code: 'ETIMEDOUT' }));
       });
       req.once('response', (res: IncomingMessage) => {
         response = res;

@@ -4,3 +4,4 @@ export { createDispatcher, type NetworkSettings } from './network';
 export { downloadAsset, locateAsset, AssetDownloadError } from './download';
 export { assetSources, imageSources, assetName, type AssetSource } from './resources';
 export { allowedRoots, openLocalAsset, LocalAssetError } from './local';
+export { HttpClient, HttpDownloadError, type HttpClientOptions } from './http';

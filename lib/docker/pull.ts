@@ -10,7 +10,7 @@
  * transient failure.
  */
 import { createHash } from 'node:crypto';
-import type { Dispatcher } from 'undici';
+import { HttpClient } from '../build/http.js';
 import { RegistryError } from '../errors.js';
 import { loadDockerCredentials } from './credentials.js';
 import { DigestMismatchError, ImagePullError } from './errors.js';
@@ -42,8 +42,8 @@ export interface PullOptions {
   readonly allowHttpsDowngrade?: boolean;
   /** Docker client config with `auths`; undefined → anonymous. See defaultDockerConfigPath. */
   readonly dockerConfigPath?: string;
-  /** undici dispatcher: an EnvHttpProxyAgent for HTTP(S)_PROXY/NO_PROXY, an Agent with extra CAs. */
-  readonly dispatcher?: Dispatcher;
+  /** The HTTP client (proxies from HTTP(S)_PROXY/NO_PROXY, extra CAs); default: direct, Node's CAs. */
+  readonly http?: HttpClient;
   /** Platform picked from an index / manifest list; default linux/amd64. */
   readonly platform?: Platform;
   readonly onProgress?: (event: PullProgress) => void;
@@ -54,7 +54,7 @@ export interface PullOptions {
   /** Parallel layer downloads (Docker uses 3). */
   readonly concurrency?: number;
   readonly userAgent?: string;
-  /** Deadline for each request's response headers; default 60 s. Retried like a reset. */
+  /** Deadline for each request's response headers and for each silence in a body; default 60 s. Retried like a reset. */
   readonly responseTimeoutMs?: number;
 }
 
@@ -91,8 +91,9 @@ const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
 const MAX_INDEX_DEPTH = 2;
 
 export async function pullImage(reference: string, options: PullOptions): Promise<PulledImage> {
+  const http = options.http ?? new HttpClient();
   try {
-    return await pull(reference, options);
+    return await pull(reference, { ...options, http });
   } catch (err) {
     if (err instanceof RegistryError) throw err;
     // Network errors and exhausted retries: one error type for the CLI, the original as cause.
@@ -101,10 +102,12 @@ export async function pullImage(reference: string, options: PullOptions): Promis
     throw new ImagePullError(reference, `${message}${typeof code === 'string' && !message.includes(code) ? ` (${code})` : ''}`, undefined, {
       cause: err,
     });
+  } finally {
+    if (!options.http) http.close();
   }
 }
 
-async function pull(reference: string, options: PullOptions): Promise<PulledImage> {
+async function pull(reference: string, options: PullOptions & { http: HttpClient }): Promise<PulledImage> {
   const ref = parseImageReference(reference);
   const retry: RetryPolicy = { ...DEFAULT_RETRY, ...options.retry };
   const onRetry = (err: unknown, attempt: number, delayMs: number) =>
@@ -118,7 +121,7 @@ async function pull(reference: string, options: PullOptions): Promise<PulledImag
     credentials: credentialsFor(ref.registry),
     credentialsForHost: credentialsFor,
     allowHttpsDowngrade: options.allowHttpsDowngrade,
-    dispatcher: options.dispatcher,
+    http: options.http,
     userAgent: options.userAgent ?? 'dcos-registry',
     responseTimeoutMs: options.responseTimeoutMs ?? 60_000,
   });

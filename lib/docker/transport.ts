@@ -15,9 +15,14 @@
  * counts as Docker Hub's), else the token is asked for anonymously. Redirects: http(s) only, at
  * most 5, never from https to plain http (nor an http realm for an https registry) unless
  * `allowHttpsDowngrade`.
+ *
+ * Requests go through the build's HttpClient (node:http), not undici: undici 7 crashes the process
+ * when a server closes the connection while a body is paused (nodejs/undici#5360), which a blob
+ * served by an HTTP/1.0 server does; see lib/build/http.ts.
  */
-import { request, type Dispatcher } from 'undici';
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { finished } from 'node:stream/promises';
+import type { HttpClient } from '../build/http.js';
 import { parseChallenges, type Challenge } from './challenge.js';
 import type { BasicCredentials, CredentialLookup } from './credentials.js';
 import { ImagePullError } from './errors.js';
@@ -37,21 +42,44 @@ export interface TransportOptions {
   readonly credentialsForHost?: CredentialLookup;
   /** Follow https → http redirects and accept an http realm for an https registry. */
   readonly allowHttpsDowngrade?: boolean;
-  readonly dispatcher?: Dispatcher;
+  /** Proxies, extra CAs (see HttpClient). */
+  readonly http: HttpClient;
   readonly userAgent: string;
-  /** Time allowed until response headers arrive (the body may take as long as it takes). */
+  /** Time allowed for the response headers, and for each silence in a body. */
   readonly responseTimeoutMs: number;
 }
 
 export interface RegistryResponse {
   readonly status: number;
   readonly headers: IncomingHttpHeaders;
-  readonly body: Dispatcher.ResponseData['body'];
+  readonly body: IncomingMessage;
   /** URL that finally answered (after redirects). */
   readonly url: string;
 }
 
 const MAX_REDIRECTS = 5;
+const MAX_TOKEN_BYTES = 1024 * 1024;
+
+/** Reads and discards a body, so its connection is released. */
+async function dump(body: IncomingMessage): Promise<void> {
+  body.resume();
+  await finished(body).catch(() => undefined);
+}
+
+/** A small body as text; past `limit` bytes the rest is dropped and the connection closed. */
+async function readText(body: IncomingMessage, limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    chunks.push(chunk);
+    n += chunk.length;
+    if (n >= limit) {
+      body.destroy();
+      break;
+    }
+  }
+  return Buffer.concat(chunks).subarray(0, limit).toString('utf8');
+}
 
 export class RegistryTransport {
   private authorization: string | undefined;
@@ -81,7 +109,7 @@ export class RegistryTransport {
       await this.refuseForeignChallenge(res);
       await this.authenticate(await this.challengeOf(res));
     } else if (res.status >= 200 && res.status < 300) {
-      await res.body.dump();
+      await dump(res.body);
     } else {
       await this.fail(res, 'GET /v2/');
     }
@@ -92,7 +120,7 @@ export class RegistryTransport {
   private async refuseForeignChallenge(res: RegistryResponse): Promise<void> {
     const from = new URL(res.url).origin;
     if (from === new URL(this.opts.baseUrl).origin) return;
-    await res.body.dump();
+    await dump(res.body);
     throw this.error(
       `${from} answered 401 after a redirect from the registry: credentials are sent only to the registry itself, so this cannot be answered`,
       { status: 401 },
@@ -100,7 +128,7 @@ export class RegistryTransport {
   }
 
   private async challengeOf(res: RegistryResponse): Promise<Challenge> {
-    await res.body.dump();
+    await dump(res.body);
     const challenges = parseChallenges(res.headers['www-authenticate']);
     const challenge = challenges.find((c) => c.scheme === 'bearer') ?? challenges.find((c) => c.scheme === 'basic');
     if (!challenge) throw this.error(`registry answered 401 without a Bearer or Basic challenge`, { status: 401 });
@@ -139,7 +167,7 @@ export class RegistryTransport {
     if (creds) headers.authorization = basic(creds);
     const res = await this.send(url.toString(), headers, { noAuth: true });
     if (res.status === 401 || res.status === 403) {
-      await res.body.dump();
+      await dump(res.body);
       const withheld =
         !creds && foreign && this.opts.credentials
           ? ` at ${url.host}; the Docker config's credentials for ${this.opts.registry ?? base.host} are not sent to ${url.host}: ` +
@@ -151,7 +179,12 @@ export class RegistryTransport {
       );
     }
     if (res.status < 200 || res.status >= 300) await this.fail(res, `token request to ${url.origin}${url.pathname}`);
-    const body = (await res.body.json()) as { token?: unknown; access_token?: unknown };
+    let body: { token?: unknown; access_token?: unknown };
+    try {
+      body = JSON.parse(await readText(res.body, MAX_TOKEN_BYTES));
+    } catch (err) {
+      throw this.error(`token service answered something that is not a JSON token: ${(err as Error).message}`);
+    }
     const token = typeof body.token === 'string' && body.token ? body.token : body.access_token;
     if (typeof token !== 'string' || token === '') throw this.error('token service answered without a token');
     return token;
@@ -169,10 +202,10 @@ export class RegistryTransport {
       const h: Record<string, string> = { 'user-agent': this.opts.userAgent, ...headers };
       if (!opts.noAuth && sameOrigin && this.authorization) h.authorization = this.authorization;
       if (!sameOrigin) delete h.authorization;
-      const res = await this.requestWithTimeout(url, h);
+      const res = await this.opts.http.request(new URL(url), h, { timeoutMs: this.opts.responseTimeoutMs });
       const location = res.headers.location;
-      if ([301, 302, 303, 307, 308].includes(res.statusCode) && typeof location === 'string') {
-        await res.body.dump();
+      if ([301, 302, 303, 307, 308].includes(res.statusCode ?? 0) && typeof location === 'string') {
+        await dump(res);
         if (hop >= MAX_REDIRECTS) throw this.error(`more than ${MAX_REDIRECTS} redirects from ${startUrl}`);
         let next: URL;
         try {
@@ -191,41 +224,7 @@ export class RegistryTransport {
         url = next.toString();
         continue;
       }
-      return { status: res.statusCode, headers: res.headers, body: res.body, url };
-    }
-  }
-
-  /**
-   * undici has no deadline for a request that never gets a connection: with a proxy that drops
-   * CONNECT, ProxyAgent reconnects in a loop and the request stays queued, deaf to its abort
-   * signal (nodejs/undici#3897, unfixed in 7.30). So the deadline races the request; it is
-   * cleared once headers are in, so long layer downloads are not cut. ETIMEDOUT → retryable.
-   * The looping connection stops only when the caller closes or destroys its dispatcher.
-   */
-  private async requestWithTimeout(url: string, headers: Record<string, string>) {
-    const controller = new AbortController();
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const err = Object.assign(new Error(`no response from ${new URL(url).origin} within ${this.opts.responseTimeoutMs} ms`), {
-          code: 'ETIMEDOUT',
-        });
-        controller.abort(err);
-        reject(err);
-      }, this.opts.responseTimeoutMs);
-    });
-    const pending = request(url, { method: 'GET', headers, dispatcher: this.opts.dispatcher, signal: controller.signal });
-    try {
-      return await Promise.race([pending, deadline]);
-    } catch (err) {
-      // An answer arriving after the deadline must not hold its connection.
-      pending.then(
-        (late) => late.body.destroy(),
-        () => undefined,
-      );
-      throw err;
-    } finally {
-      clearTimeout(timer);
+      return { status: res.statusCode ?? 0, headers: res.headers, body: res, url };
     }
   }
 
@@ -233,7 +232,7 @@ export class RegistryTransport {
   private async fail(res: RegistryResponse, what: string): Promise<never> {
     let detail = '';
     try {
-      detail = (await res.body.text()).slice(0, 300).trim();
+      detail = (await readText(res.body, 4096)).slice(0, 300).trim();
     } catch {
       // the body is only decoration for the message
     }

@@ -200,7 +200,9 @@ describe('proxies and CAs', () => {
   it('fails a connection that goes silent in the middle of a body (retryable, then the reason)', async () => {
     const before = plain.requests.filter((r) => r.url === '/stall').length;
     const err = await download(`${plain.url}/stall`, new HttpClient({ idleTimeoutMs: 300 })).catch((e: Error) => e);
-    expect((err as Error).message).toMatch(/cannot download http:\/\/127\.0\.0\.1:\d+\/stall: no data for 300 ms \(ETIMEDOUT\)/);
+    expect((err as Error).message).toMatch(
+      /cannot download http:\/\/127\.0\.0\.1:\d+\/stall: no data from http:\/\/127\.0\.0\.1:\d+ for 300 ms \(ETIMEDOUT\)/,
+    );
     expect(plain.requests.filter((r) => r.url === '/stall').length - before).toBe(fast.attempts);
   });
 

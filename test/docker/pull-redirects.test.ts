@@ -9,7 +9,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent } from 'undici';
+import { HttpClient } from '../../lib/build/http.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadDockerCredentials } from '../../lib/docker/credentials.js';
 import { ImagePullError } from '../../lib/docker/errors.js';
@@ -167,19 +167,21 @@ describe('redirect rules', () => {
 
   describe('from an HTTPS registry', () => {
     let tlsRegistry: Running;
-    let dispatcher: Agent;
+    let http: HttpClient;
     const tlsHook: { current?: Hook } = {};
     const NAME = 'registry.test';
     const lookup = (_host: string, opts: { all?: boolean }, cb: (...args: unknown[]) => void) =>
       opts.all ? cb(null, [{ address: '127.0.0.1', family: 4 }]) : cb(null, '127.0.0.1', 4);
     beforeAll(async () => {
       const cert = makeSigningCert(work, NAME);
-      const ca = readFileSync(cert.certPath, 'utf8');
-      tlsRegistry = await startFakeRegistry(layout, REPO, tlsHook, { key: readFileSync(cert.keyPath, 'utf8'), cert: ca });
-      dispatcher = new Agent({ connect: { ca, lookup } as never });
+      tlsRegistry = await startFakeRegistry(layout, REPO, tlsHook, {
+        key: readFileSync(cert.keyPath, 'utf8'),
+        cert: readFileSync(cert.certPath, 'utf8'),
+      });
+      http = new HttpClient({ caFile: cert.certPath, lookup: lookup as never });
     });
     afterAll(async () => {
-      await dispatcher?.close();
+      http?.close();
       await tlsRegistry?.close();
     });
 
@@ -190,11 +192,11 @@ describe('redirect rules', () => {
         return true;
       };
       const tlsRef = `${NAME}:${tlsRegistry.host.split(':')[1]}/${REPO}:v1`;
-      await expect(pullImage(tlsRef, { ...memorySink(), dispatcher, retry: FAST_RETRY })).rejects.toThrow(
+      await expect(pullImage(tlsRef, { ...memorySink(), http, retry: FAST_RETRY })).rejects.toThrow(
         /redirected from HTTPS to plain HTTP .*: refused; give --allow-https-downgrade/,
       );
       expect(cdn.requests).toHaveLength(0);
-      const pulled = await pullImage(tlsRef, { ...memorySink(), dispatcher, retry: FAST_RETRY, allowHttpsDowngrade: true });
+      const pulled = await pullImage(tlsRef, { ...memorySink(), http, retry: FAST_RETRY, allowHttpsDowngrade: true });
       expect(pulled.manifestDigest).toBe(layout.top.digest);
       expect(cdn.requests).toHaveLength(3);
     });
