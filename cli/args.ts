@@ -27,11 +27,19 @@ const remote: Options = { url: { type: 'string' }, token: { type: 'string' } };
 const coordinates: Options = { 'package-name': { type: 'string' }, 'package-version': { type: 'string' } };
 
 export const VERB_OPTIONS: Record<Verb, Options> = {
-  migrate: { ...common, 'package-directory': { type: 'string' }, 'output-directory': { type: 'string' }, upgrade: { type: 'boolean' } },
+  migrate: {
+    ...common,
+    'package-directory': { type: 'string' },
+    'output-directory': { type: 'string' },
+    upgrade: { type: 'boolean' },
+    'allow-local-dir': { type: 'string', multiple: true },
+  },
   build: {
     ...common,
     'build-definition-file': { type: 'string' },
     'output-directory': { type: 'string' },
+    'allow-local-dir': { type: 'string', multiple: true },
+    'allow-https-downgrade': { type: 'boolean' },
     'insecure-registry': { type: 'string', multiple: true },
     'docker-config': { type: 'string' },
     'ca-file': { type: 'string' },

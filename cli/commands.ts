@@ -46,11 +46,13 @@ function clientOptions(ctx: CommandContext): ClientOptions {
 }
 
 async function migrate(ctx: CommandContext): Promise<CommandResult> {
-  const { path, changes, notes } = await migrateToFile({
+  const { path, changes, notes, copied } = await migrateToFile({
     packageDirectory: str(ctx.flags['package-directory'])!,
     outputDirectory: str(ctx.flags['output-directory'])!,
     upgrade: ctx.flags.upgrade === true,
+    allowLocalDirectories: (ctx.flags['allow-local-dir'] as string[] | undefined) ?? [],
   });
+  for (const c of copied) ctx.progress.line(`Copied ${c.uri} to ${c.path}`);
   for (const c of changes) ctx.progress.line(`Upgraded: ${c}`);
   for (const n of notes) ctx.progress.line(`Note: ${n}`);
   return { json: { name: path }, text: [`Created DC/OS Build Definition ${path}`] };
@@ -67,6 +69,10 @@ async function build(ctx: CommandContext): Promise<CommandResult> {
   };
   const onProgress = (e: BuildProgress) => {
     switch (e.kind) {
+      case 'asset-start':
+        return progress.line(`Fetching ${e.uri}`);
+      case 'image-start':
+        return progress.line(`Fetching ${e.reference}`);
       case 'asset':
         return track(e.uri, e.transferred);
       case 'asset-done':
@@ -86,18 +92,20 @@ async function build(ctx: CommandContext): Promise<CommandResult> {
   const { path } = await buildBundle({
     definitionFile: str(ctx.flags['build-definition-file'])!,
     outputDirectory: str(ctx.flags['output-directory'])!,
+    allowLocalDirectories: (ctx.flags['allow-local-dir'] as string[] | undefined) ?? [],
     insecureRegistries: (ctx.flags['insecure-registry'] as string[] | undefined) ?? [],
     dockerConfigPath: str(ctx.flags['docker-config']) ?? env.dockerConfigPath,
-    dispatcher: createDispatcher({
+    allowHttpsDowngrade: ctx.flags['allow-https-downgrade'] === true,
+    network: {
       httpProxy: env.httpProxy,
       httpsProxy: env.httpsProxy,
       noProxy: env.noProxy,
       caFile: str(ctx.flags['ca-file']) ?? env.caFile,
-    }),
+    },
     onProgress,
   });
   progress.clear();
-  return { json: { name: path }, text: [`Created DC/OS Package ${path}`] };
+  return { json: { name: path }, text: [`Created DC/OS Universe Package ${path}`] };
 }
 
 async function add(ctx: CommandContext): Promise<CommandResult> {

@@ -12,9 +12,14 @@ const SUMMARY: Record<Verb, string> = {
 
 const FLAG_HELP: Record<string, [string, string]> = {
   'package-directory': ['DIR', 'Universe package directory (package.json, config.json, marathon.json.mustache, resource.json)'],
-  'output-directory': ['DIR', 'where the output file is written'],
+  'output-directory': ['DIR', 'where the output file is written (created when missing)'],
   upgrade: ['', 'upgrade packagingVersion 2.0/3.0 to 4.0 instead of refusing'],
   'build-definition-file': ['FILE', 'the build definition (from migrate)'],
+  'allow-local-dir': [
+    'DIR',
+    "also read local assets from DIR (repeatable); by default only the package directory (migrate) or the build definition's directory (build)",
+  ],
+  'allow-https-downgrade': ['', 'follow redirects (and Docker token realms) from https to plain http (refused by default)'],
   'insecure-registry': ['HOST[:PORT]', 'speak plain HTTP to this Docker registry (repeatable; loopback always may)'],
   'docker-config': ['FILE', 'Docker config.json with credentials (default $DOCKER_CONFIG/config.json, ~/.docker/config.json)'],
   'ca-file': ['FILE', 'extra CA certificates, PEM (default $NODE_EXTRA_CA_CERTS)'],

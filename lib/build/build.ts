@@ -4,16 +4,18 @@
  * content-addressed staging directory next to the output (same filesystem, so multi-GB bundles do
  * not fill /tmp), then streams the bundle out. A failed build leaves no bundle and no staging.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { Dispatcher } from 'undici';
 import { BlobStaging } from '../bundle/staging';
 import { BundleExistsError, writeBundle } from '../bundle/writer';
 import type { BundleAsset, BundleImage, BundleManifest, Digest } from '../bundle/manifest';
 import { pullImage, type PullProgress } from '../docker/pull';
 import type { RetryPolicy } from '../docker/retry';
 import { validateBuildDefinition } from '../universe/validate';
-import { downloadAsset } from './download';
+import { downloadAsset, locateAsset } from './download';
+import { HttpClient } from './http';
+import type { NetworkSettings } from './network';
+import { allowedRoots, openLocalAsset } from './local';
 import { mapLimit } from '../limit';
 import { assetName, assetSources, imageSources } from './resources';
 
@@ -25,8 +27,10 @@ export class BuildError extends Error {
 }
 
 export type BuildProgress =
+  | { kind: 'asset-start'; uri: string }
   | { kind: 'asset'; uri: string; transferred: number; total?: number }
   | { kind: 'asset-done'; uri: string; digest: string; size: number }
+  | { kind: 'image-start'; reference: string }
   | { kind: 'image'; reference: string; event: PullProgress }
   | { kind: 'image-done'; reference: string; manifestDigest: string }
   | { kind: 'retry'; what: string; attempt: number; delayMs: number; error: string }
@@ -34,11 +38,19 @@ export type BuildProgress =
 
 export interface BuildOptions {
   definitionFile: string;
+  /** Created when missing. */
   outputDirectory: string;
+  /**
+   * Directories local assets may come from besides the definition's own directory (--allow-local-dir).
+   * A definition never widens this: a local file elsewhere fails the build.
+   */
+  allowLocalDirectories?: readonly string[];
   insecureRegistries?: readonly string[];
   dockerConfigPath?: string;
-  /** See createDispatcher: proxies and extra CAs for assets and images alike. */
-  dispatcher?: Dispatcher;
+  /** Proxies and extra CAs, for assets and images alike (the CLI reads them from the environment). */
+  network?: NetworkSettings;
+  /** Follow an asset redirect from https to plain http (--allow-https-downgrade); refused by default. */
+  allowHttpsDowngrade?: boolean;
   onProgress?: (event: BuildProgress) => void;
   /** Parallel asset downloads (default 4). */
   concurrency?: number;
@@ -72,6 +84,7 @@ const byDigest = (a: { digest: string }, b: { digest: string }) => (a.digest < b
 
 export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
   const definition = await readDefinition(opts.definitionFile);
+  const localRoots = await allowedRoots([dirname(opts.definitionFile), ...(opts.allowLocalDirectories ?? [])]);
   const path = join(opts.outputDirectory, `${definition.name}-${definition.version}.dcos`);
   // Checked first so nobody waits for gigabytes of downloads to learn this; writeBundle re-checks atomically.
   if (
@@ -83,19 +96,37 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
     throw new BundleExistsError(path);
 
   const progress = opts.onProgress ?? (() => undefined);
-  const staging = await BlobStaging.create(opts.outputDirectory).catch((err: Error) => {
-    throw new BuildError(`cannot write to ${opts.outputDirectory}: ${err.message}`, { cause: err });
-  });
+  // Before the staging directory exists: a bad CA file fails here, leaving nothing.
+  let http: HttpClient;
+  try {
+    http = new HttpClient({ ...opts.network, allowHttpsDowngrade: opts.allowHttpsDowngrade });
+  } catch (err) {
+    throw new BuildError(`cannot set up downloads: ${(err as Error).message}`, { cause: err });
+  }
+  const staging = await mkdir(opts.outputDirectory, { recursive: true })
+    .then(() => BlobStaging.create(opts.outputDirectory))
+    .catch((err: Error) => {
+      http.close();
+      throw new BuildError(`cannot write to ${opts.outputDirectory}: ${err.message}`, { cause: err });
+    });
   try {
     const blobs = new Map<string, number>();
     const resource = (definition as { resource?: unknown }).resource;
 
+    // Local files are checked before anything is downloaded: a refused path fails at once.
+    for (const source of assetSources(resource)) {
+      const where = locateAsset(source.uri, dirname(opts.definitionFile));
+      if ('file' in where) await (await openLocalAsset(source.uri, where.file, dirname(opts.definitionFile), localRoots)).close();
+    }
+
     const assets: BundleAsset[] = await mapLimit(assetSources(resource), opts.concurrency ?? 4, async (source) => {
       let transferred = 0;
+      progress({ kind: 'asset-start', uri: source.uri });
       const got = await downloadAsset(source.uri, {
         staging,
         baseDirectory: dirname(opts.definitionFile),
-        dispatcher: opts.dispatcher,
+        localRoots,
+        http,
         retry: opts.retry,
         onBytes: (n, total) => progress({ kind: 'asset', uri: source.uri, transferred: (transferred += n), total }),
         onRetry: (err, attempt, delayMs) => {
@@ -114,10 +145,12 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
     const images: BundleImage[] = [];
     // One image at a time: pullImage already downloads layers in parallel.
     for (const [key, reference] of imageSources(resource)) {
+      progress({ kind: 'image-start', reference });
       const pulled = await pullImage(reference, {
         insecureRegistries: opts.insecureRegistries,
         dockerConfigPath: opts.dockerConfigPath,
-        dispatcher: opts.dispatcher,
+        allowHttpsDowngrade: opts.allowHttpsDowngrade,
+        http,
         retry: opts.retry,
         writeBlob: (digest, size, body) => staging.writeBlob(digest, size, body),
         hasBlob: (digest) => staging.hasBlob(digest),
@@ -152,6 +185,7 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
     });
     return { path, manifest };
   } finally {
+    http.close();
     await staging.dispose();
   }
 }

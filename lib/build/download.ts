@@ -1,14 +1,15 @@
 /**
  * Downloads one asset into the blob staging directory, hashing while it streams. Supports http(s)
- * (through the build's dispatcher: proxies, extra CAs), file: URIs and paths relative to the build
- * definition. Transient failures (connection resets, timeouts, 5xx, 429) are retried with backoff.
+ * (through the build's HttpClient: proxies, extra CAs, redirect rules), file: URIs and paths
+ * relative to the build definition, the local ones confined to the allowed directories (local.ts).
+ * Transient failures (connection resets, timeouts, 5xx, 429) are retried with backoff.
  */
-import { createReadStream } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { getGlobalDispatcher, interceptors, request, type Dispatcher } from 'undici';
 import type { BlobStaging } from '../bundle/staging';
 import { DEFAULT_RETRY, TransientHttpError, parseRetryAfter, withRetry, type RetryPolicy } from '../docker/retry';
+import { HttpClient, HttpDownloadError, redact } from './http';
+import { LocalAssetError, openLocalAsset } from './local';
 
 export class AssetDownloadError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -21,7 +22,10 @@ export interface DownloadOptions {
   staging: BlobStaging;
   /** Directory that relative paths are resolved against (the build definition's directory). */
   baseDirectory: string;
-  dispatcher?: Dispatcher;
+  /** Real paths of the directories local files may come from (see allowedRoots); none → no local files. */
+  localRoots: readonly string[];
+  /** The build's HTTP client; a default one (no proxy, no extra CA) when absent. */
+  http?: HttpClient;
   retry?: Partial<RetryPolicy>;
   onBytes?: (n: number, total: number | undefined) => void;
   onRetry?: (err: unknown, attempt: number, delayMs: number) => void;
@@ -34,7 +38,13 @@ export function locateAsset(uri: string, baseDirectory: string): { url: string }
   const scheme = SCHEME.exec(uri)?.[1]?.toLowerCase();
   // A one-letter "scheme" is a Windows drive letter, not a URL.
   if (!scheme || scheme.length === 1) return { file: isAbsolute(uri) ? uri : resolve(baseDirectory, uri) };
-  if (scheme === 'file') return { file: fileURLToPath(uri) };
+  if (scheme === 'file') {
+    try {
+      return { file: fileURLToPath(uri) };
+    } catch (err) {
+      throw new AssetDownloadError(`unusable file: URI ${uri}: ${(err as Error).message}`, { cause: err });
+    }
+  }
   if (scheme === 'http' || scheme === 'https') return { url: uri };
   throw new AssetDownloadError(`unsupported URI scheme ${scheme}: in ${uri} (http, https, file or a relative path)`);
 }
@@ -42,33 +52,37 @@ export function locateAsset(uri: string, baseDirectory: string): { url: string }
 export async function downloadAsset(uri: string, opts: DownloadOptions): Promise<{ digest: string; size: number }> {
   const where = locateAsset(uri, opts.baseDirectory);
   if ('file' in where) {
+    const local = await openLocalAsset(uri, where.file, opts.baseDirectory, opts.localRoots);
     try {
-      return await opts.staging.addStream(createReadStream(where.file), { onBytes: (n) => opts.onBytes?.(n, undefined) });
+      return await opts.staging.addStream(local.stream(), { onBytes: (n) => opts.onBytes?.(n, local.size) });
     } catch (err) {
+      if (err instanceof LocalAssetError) throw err;
       throw new AssetDownloadError(`cannot read ${uri}: ${(err as Error).message}`, { cause: err });
+    } finally {
+      await local.close();
     }
   }
   const policy = { ...DEFAULT_RETRY, ...opts.retry };
+  const http = opts.http ?? new HttpClient();
+  const shown = redact(where.url);
   try {
     return await withRetry(
       policy,
       async () => {
-        // undici's request, not fetch: fetch would undo a Content-Encoding and store other bytes than the server's file.
-        const dispatcher = (opts.dispatcher ?? getGlobalDispatcher()).compose(interceptors.redirect({ maxRedirections: 10 }));
-        const res = await request(where.url, { dispatcher, headers: { 'accept-encoding': 'identity', 'user-agent': 'dcos-registry' } });
-        if (res.statusCode < 200 || res.statusCode >= 300) {
+        const res = await http.get(where.url);
+        if (res.status < 200 || res.status >= 300) {
           res.body.resume();
-          const message = `GET ${uri} answered ${res.statusCode}`;
-          if (res.statusCode >= 500 || res.statusCode === 429) {
-            throw new TransientHttpError(res.statusCode, message, parseRetryAfter(res.headers['retry-after']));
+          const message = `GET ${shown} answered ${res.status}`;
+          if (res.status >= 500 || res.status === 429) {
+            throw new TransientHttpError(res.status, message, parseRetryAfter(res.headers['retry-after']));
           }
           throw new AssetDownloadError(message);
         }
-        const length = Number(res.headers['content-length'] ?? NaN);
+        const length = Number(res.headers['content-length'] ?? Number.NaN);
         const total = Number.isFinite(length) ? length : undefined;
         const got = await opts.staging.addStream(res.body, { onBytes: (n) => opts.onBytes?.(n, total) });
         if (total !== undefined && got.size !== total) {
-          throw new TransientHttpError(502, `GET ${uri}: got ${got.size} of ${total} bytes`);
+          throw new TransientHttpError(502, `GET ${shown}: got ${got.size} of ${total} bytes`);
         }
         return got;
       },
@@ -76,9 +90,16 @@ export async function downloadAsset(uri: string, opts: DownloadOptions): Promise
     );
   } catch (err) {
     if (err instanceof AssetDownloadError) throw err;
-    const detail =
-      (err as Error).message +
-      ((err as { cause?: { code?: string } }).cause?.code ? ` (${(err as { cause: { code: string } }).cause.code})` : '');
-    throw new AssetDownloadError(`cannot download ${uri}: ${detail}`, { cause: err });
+    if (err instanceof HttpDownloadError) throw new AssetDownloadError(`cannot download ${shown}: ${err.message}`, { cause: err });
+    const code = (err as { code?: unknown }).code;
+    const message = (err as Error).message;
+    throw new AssetDownloadError(
+      `cannot download ${shown}: ${message}${typeof code === 'string' && !message.includes(code) ? ` (${code})` : ''}`,
+      {
+        cause: err,
+      },
+    );
+  } finally {
+    if (!opts.http) http.close();
   }
 }

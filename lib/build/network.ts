@@ -1,8 +1,9 @@
 /**
- * The undici dispatcher used for every download of a build (assets and Docker images): proxies
- * from HTTP(S)_PROXY/NO_PROXY and extra CA certificates. The values come from the caller (the CLI
- * reads the environment); undici's own environment fallback is disabled by passing '' for unset
- * values, so library code never depends on process.env.
+ * Network settings (proxies from HTTP(S)_PROXY/NO_PROXY, extra CA certificates) and the undici
+ * dispatcher made from them for the registry client (`add`, `describe`, ...). `build` uses the same
+ * settings through its node:http client (http.ts) for assets and Docker pulls alike. The values
+ * come from the caller (the CLI reads the environment); undici's own environment fallback is
+ * disabled by passing '' for unset values, so library code never depends on process.env.
  */
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';

@@ -61,3 +61,28 @@ export function assetName(uri: string): string {
     name = raw && !/[/\\]/.test(raw) && raw !== '..' && raw !== '.' ? raw : 'asset';
   return name.slice(0, 255);
 }
+
+/**
+ * A copy of `resource` with every asset URI (assets.uris, icons, screenshots, CLI binary urls)
+ * replaced by `map(uri)`; the places are the ones assetSources reads.
+ */
+export async function mapAssetUris(resource: unknown, map: (uri: string) => Promise<string>): Promise<unknown> {
+  const r = obj(resource);
+  if (!r) return resource;
+  const copy = structuredClone(r) as Record<string, Json>;
+  const each = async (holder: Record<string, Json> | Json[] | undefined, key: string | number) => {
+    const h = holder as Record<string | number, Json> | undefined;
+    const v = h?.[key];
+    if (h && typeof v === 'string' && v !== '') h[key] = await map(v);
+  };
+  const uris = obj(obj(copy.assets)?.uris);
+  for (const key of Object.keys(uris ?? {})) await each(uris, key);
+  const images = obj(copy.images);
+  for (const key of ['icon-small', 'icon-medium', 'icon-large']) await each(images, key);
+  const screenshots = images?.screenshots;
+  if (Array.isArray(screenshots)) for (let i = 0; i < screenshots.length; i++) await each(screenshots, i);
+  for (const arches of Object.values(obj(obj(copy.cli)?.binaries) ?? {})) {
+    for (const binary of Object.values(obj(arches) ?? {})) await each(obj(binary), 'url');
+  }
+  return copy;
+}

@@ -10,9 +10,9 @@
  * transient failure.
  */
 import { createHash } from 'node:crypto';
-import type { Dispatcher } from 'undici';
+import { HttpClient } from '../build/http.js';
 import { RegistryError } from '../errors.js';
-import { readDockerCredentials } from './credentials.js';
+import { loadDockerCredentials } from './credentials.js';
 import { DigestMismatchError, ImagePullError } from './errors.js';
 import { formatPlatform, parseManifest, selectPlatform, type Descriptor, type ImageManifest, type Platform } from './manifest.js';
 import { MANIFEST_ACCEPT } from './media-types.js';
@@ -38,10 +38,12 @@ export type PullProgress =
 export interface PullOptions {
   /** Registries (host or host:port) spoken to over plain HTTP besides loopback ones. */
   readonly insecureRegistries?: readonly string[];
+  /** Follow a redirect (or use a token realm) from https to plain http; refused by default. */
+  readonly allowHttpsDowngrade?: boolean;
   /** Docker client config with `auths`; undefined → anonymous. See defaultDockerConfigPath. */
   readonly dockerConfigPath?: string;
-  /** undici dispatcher: an EnvHttpProxyAgent for HTTP(S)_PROXY/NO_PROXY, an Agent with extra CAs. */
-  readonly dispatcher?: Dispatcher;
+  /** The HTTP client (proxies from HTTP(S)_PROXY/NO_PROXY, extra CAs); default: direct, Node's CAs. */
+  readonly http?: HttpClient;
   /** Platform picked from an index / manifest list; default linux/amd64. */
   readonly platform?: Platform;
   readonly onProgress?: (event: PullProgress) => void;
@@ -52,7 +54,7 @@ export interface PullOptions {
   /** Parallel layer downloads (Docker uses 3). */
   readonly concurrency?: number;
   readonly userAgent?: string;
-  /** Deadline for each request's response headers; default 60 s. Retried like a reset. */
+  /** Deadline for each request's response headers and for each silence in a body; default 60 s. Retried like a reset. */
   readonly responseTimeoutMs?: number;
 }
 
@@ -89,8 +91,9 @@ const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
 const MAX_INDEX_DEPTH = 2;
 
 export async function pullImage(reference: string, options: PullOptions): Promise<PulledImage> {
+  const http = options.http ?? new HttpClient();
   try {
-    return await pull(reference, options);
+    return await pull(reference, { ...options, http });
   } catch (err) {
     if (err instanceof RegistryError) throw err;
     // Network errors and exhausted retries: one error type for the CLI, the original as cause.
@@ -99,20 +102,26 @@ export async function pullImage(reference: string, options: PullOptions): Promis
     throw new ImagePullError(reference, `${message}${typeof code === 'string' && !message.includes(code) ? ` (${code})` : ''}`, undefined, {
       cause: err,
     });
+  } finally {
+    if (!options.http) http.close();
   }
 }
 
-async function pull(reference: string, options: PullOptions): Promise<PulledImage> {
+async function pull(reference: string, options: PullOptions & { http: HttpClient }): Promise<PulledImage> {
   const ref = parseImageReference(reference);
   const retry: RetryPolicy = { ...DEFAULT_RETRY, ...options.retry };
   const onRetry = (err: unknown, attempt: number, delayMs: number) =>
     options.onProgress?.({ kind: 'retry', attempt, delayMs, error: err instanceof Error ? err.message : String(err) });
+  const credentialsFor = await loadDockerCredentials(options.dockerConfigPath);
   const transport = new RegistryTransport({
     reference,
+    registry: ref.registry,
     baseUrl: `${useHttp(ref, options.insecureRegistries) ? 'http' : 'https'}://${registryApiHost(ref.registry)}`,
     repository: ref.repository,
-    credentials: await readDockerCredentials(options.dockerConfigPath, ref.registry),
-    dispatcher: options.dispatcher,
+    credentials: credentialsFor(ref.registry),
+    credentialsForHost: credentialsFor,
+    allowHttpsDowngrade: options.allowHttpsDowngrade,
+    http: options.http,
     userAgent: options.userAgent ?? 'dcos-registry',
     responseTimeoutMs: options.responseTimeoutMs ?? 60_000,
   });

@@ -86,10 +86,10 @@ describe('buildBundle', () => {
     expect((await readdir(out)).sort()).toEqual(['assets-1.0.0.dcos']);
   });
 
-  it('accepts file: URIs', async () => {
-    const local = join(work, 'file-asset.bin');
-    await writeFile(local, 'via file uri');
+  it('accepts file: URIs inside the definition directory', async () => {
+    const local = join(work, 'fileuri', 'file-asset.bin');
     const { definitionFile, out } = await setup('fileuri', { assets: { uris: { x: pathToFileURL(local).href } } });
+    await writeFile(local, 'via file uri');
     const { manifest } = await buildBundle({ definitionFile, outputDirectory: out });
     expect(manifest.assets[0]).toMatchObject({ digest: `sha256:${sha256hex('via file uri')}`, name: 'file-asset.bin', size: 12 });
   });
@@ -119,6 +119,15 @@ describe('buildBundle', () => {
     await expect(buildBundle({ definitionFile, outputDirectory: out, retry: fast })).rejects.toThrow(/GET .*\/nope\.tgz answered 404/);
     expect(server.hits.get('/nope.tgz')).toBe(1);
     expect(await readdir(out)).toEqual([]);
+  });
+
+  it('fails on an unreadable CA file before creating anything', async () => {
+    const { definitionFile, out } = await setup('badca', { assets: { uris: { x: `${server.url}/a/scheduler.zip?badca` } } });
+    await expect(buildBundle({ definitionFile, outputDirectory: out, network: { caFile: join(work, 'no-such-ca.pem') } })).rejects.toThrow(
+      /cannot set up downloads: ENOENT.*no-such-ca\.pem/,
+    );
+    expect(await readdir(out)).toEqual([]);
+    expect(server.hits.get('/a/scheduler.zip?badca')).toBeUndefined();
   });
 
   it('refuses an existing output file before downloading anything', async () => {

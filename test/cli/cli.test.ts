@@ -81,9 +81,9 @@ describe('dcos-registry build', () => {
     expect(again.stdout).toBe('');
     expect(again.stderr).toBe(`Error: ${join(dir, 'clipkg-1.0.0.dcos')} already exists\n`);
 
+    // A missing output directory is created (issue 13.5).
     const text = await runCli(['build', '--build-definition-file', def, '--output-directory', join(dir, 'missing-dir')]);
-    expect(text.code).toBe(1);
-    expect(text.stderr.split('\n')).toHaveLength(2);
+    expect(text).toMatchObject({ code: 0, stdout: `Created DC/OS Universe Package ${join(dir, 'missing-dir', 'clipkg-1.0.0.dcos')}\n` });
   });
 });
 

@@ -88,7 +88,8 @@ describe('token auth (Bearer challenge)', () => {
   it('gets a pull-scoped token with Basic credentials from the Docker config and pulls', async () => {
     const before = tokens.issued.length;
     const sink = memorySink();
-    const config = dockerConfig('token-ok', { [registry.host]: 'bob:s3cret' });
+    // The realm is another host (another port): it gets credentials only from its own entry.
+    const config = dockerConfig('token-ok', { [registry.host]: 'bob:s3cret', [tokens.host]: 'bob:s3cret' });
     const pulled = await pullImage(`${registry.host}/team/app:t1`, { ...sink, dockerConfigPath: config });
     expect(pulled.manifestDigest).toBe(layout.top.digest);
     expect(sink.blobs.size).toBe(4);
@@ -101,7 +102,7 @@ describe('token auth (Bearer challenge)', () => {
   it('fails clearly without credentials or with wrong ones', async () => {
     const sink = memorySink();
     await expect(pullImage(`${registry.host}/team/app:t1`, sink)).rejects.toThrow('token service refused anonymous access');
-    const wrong = dockerConfig('token-wrong', { [registry.host]: 'bob:nope' });
+    const wrong = dockerConfig('token-wrong', { [registry.host]: 'bob:nope', [tokens.host]: 'bob:nope' });
     const err = await pullImage(`${registry.host}/team/app:t1`, { ...sink, dockerConfigPath: wrong }).catch((e) => e);
     expect(err).toBeInstanceOf(ImagePullError);
     expect(err.message).toContain('token service rejected the credentials from the Docker config');

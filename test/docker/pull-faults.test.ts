@@ -1,12 +1,12 @@
 /**
  * Failure paths and transport features against tiny node:http servers: corrupted bytes, schema1,
  * transient errors and retries, blob redirects to another origin, an expiring bearer token, and
- * a forward proxy passed in as an undici dispatcher.
+ * a forward proxy given to the HTTP client.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent, EnvHttpProxyAgent, ProxyAgent } from 'undici';
+import { HttpClient } from '../../lib/build/http.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DigestMismatchError, ImagePullError } from '../../lib/docker/errors.js';
 import * as mt from '../../lib/docker/media-types.js';
@@ -227,7 +227,9 @@ describe('redirects and bearer tokens', () => {
 
   it('follows blob redirects without sending the registry token to the other origin, and renews an expired token', async () => {
     const config = join(work, 'docker-config.json');
-    writeFileSync(config, JSON.stringify({ auths: { [registry.host]: { auth: Buffer.from('carol:pw').toString('base64') } } }));
+    const carol = { auth: Buffer.from('carol:pw').toString('base64') };
+    // The token realm is another host: it gets carol's credentials from its own entry only.
+    writeFileSync(config, JSON.stringify({ auths: { [registry.host]: carol, [tokens.host]: carol } }));
     hook.current = bearerHook(true);
     const before = tokens.issued.length;
     const sink = memorySink();
@@ -259,14 +261,14 @@ describe('proxies via the dispatcher', () => {
   });
   afterAll(() => proxy?.close());
 
-  it('forwards every request through a plain HTTP proxy (ProxyAgent, proxyTunnel: false)', async () => {
-    const dispatcher = new ProxyAgent({ uri: proxy.url, proxyTunnel: false });
+  it('forwards every request through HTTP_PROXY in absolute form', async () => {
+    const http = new HttpClient({ httpProxy: proxy.url, noProxy: 'example.invalid' });
     const before = proxy.requests.length;
     try {
-      const pulled = await pull({ ...memorySink(), dispatcher });
+      const pulled = await pull({ ...memorySink(), http });
       expect(pulled.manifestDigest).toBe(layout.top.digest);
     } finally {
-      await dispatcher.close();
+      http.close();
     }
     const seen = proxy.requests.slice(before).map((r) => `${r.method} ${r.url}`);
     // Absolute-form targets: the proxy, not the client, connected to the registry.
@@ -276,44 +278,27 @@ describe('proxies via the dispatcher', () => {
     expect(seen).toHaveLength(registry.requests.length);
   });
 
-  it('tunnels through the proxy with EnvHttpProxyAgent defaults (HTTP_PROXY/NO_PROXY as options)', async () => {
-    const dispatcher = new EnvHttpProxyAgent({ httpProxy: proxy.url, httpsProxy: proxy.url, noProxy: 'example.invalid' });
-    const before = proxy.requests.length;
+  it('fails instead of hanging when the proxy never answers', async () => {
+    const silent = await startServer(() => undefined);
+    const http = new HttpClient({ httpProxy: silent.url });
     try {
-      const pulled = await pull({ ...memorySink(), dispatcher });
-      expect(pulled.manifestDigest).toBe(layout.top.digest);
-    } finally {
-      await dispatcher.close();
-    }
-    const seen = proxy.requests.slice(before);
-    expect(seen.length).toBeGreaterThan(0);
-    for (const r of seen) expect(`${r.method} ${r.url}`).toBe(`CONNECT ${registry.host}`);
-    expect(registry.requests).toHaveLength(5); // ping, manifest, config, two layers — all via tunnels
-  });
-
-  it('fails instead of hanging when the proxy drops CONNECT (undici would retry the tunnel forever)', async () => {
-    const dropper = await startServer((_req, res) => res.writeHead(502).end()); // no CONNECT support
-    const dispatcher = new ProxyAgent(dropper.url);
-    try {
-      const err = await pull({ ...memorySink(), dispatcher, responseTimeoutMs: 300, retry: { ...FAST_RETRY, attempts: 1 } }).catch(
-        (e) => e,
-      );
+      const err = await pull({ ...memorySink(), http, responseTimeoutMs: 300, retry: { ...FAST_RETRY, attempts: 1 } }).catch((e) => e);
       expect(err).toBeInstanceOf(ImagePullError);
       expect(err.message).toContain(`no response from ${registry.url} within 300 ms`);
       expect(registry.requests).toHaveLength(0);
     } finally {
-      await dispatcher.destroy(); // ends undici's reconnect loop
-      await dropper.close();
+      http.close();
+      await silent.close();
     }
   });
 
   it('bypasses the proxy for NO_PROXY hosts', async () => {
-    const dispatcher = new EnvHttpProxyAgent({ httpProxy: proxy.url, noProxy: '127.0.0.1' });
+    const http = new HttpClient({ httpProxy: proxy.url, noProxy: '127.0.0.1' });
     const before = proxy.requests.length;
     try {
-      await pull({ ...memorySink(), dispatcher });
+      await pull({ ...memorySink(), http });
     } finally {
-      await dispatcher.close();
+      http.close();
     }
     expect(proxy.requests.length).toBe(before);
     expect(registry.requests.length).toBe(5);
@@ -322,32 +307,33 @@ describe('proxies via the dispatcher', () => {
 
 describe('HTTPS with an extra CA', () => {
   let tlsRegistry: Running;
-  let ca: string;
+  let caFile: string;
   const NAME = 'registry.test';
   // Resolve the test name to loopback inside the connector only; a non-loopback name means HTTPS.
   const lookup = (_host: string, opts: { all?: boolean }, cb: (...args: unknown[]) => void) =>
     opts.all ? cb(null, [{ address: '127.0.0.1', family: 4 }]) : cb(null, '127.0.0.1', 4);
   beforeAll(async () => {
     const cert = makeSigningCert(work, NAME);
-    ca = readFileSync(cert.certPath, 'utf8');
-    tlsRegistry = await startFakeRegistry(layout, REPO, undefined, { key: readFileSync(cert.keyPath, 'utf8'), cert: ca });
+    caFile = cert.certPath;
+    tlsRegistry = await startFakeRegistry(layout, REPO, undefined, {
+      key: readFileSync(cert.keyPath, 'utf8'),
+      cert: readFileSync(caFile, 'utf8'),
+    });
   });
   afterAll(() => tlsRegistry?.close());
 
-  it('pulls over HTTPS when the dispatcher trusts the CA, and refuses when it does not', async () => {
+  it('pulls over HTTPS when the client trusts the CA, and refuses when it does not', async () => {
     const ref = `${NAME}:${tlsRegistry.host.split(':')[1]}/${REPO}:v1`;
-    const trusting = new Agent({ connect: { ca, lookup } as never });
-    const untrusting = new Agent({ connect: { lookup } as never });
+    const trusting = new HttpClient({ caFile, lookup: lookup as never });
+    const untrusting = new HttpClient({ lookup: lookup as never });
     try {
-      const pulled = await pullImage(ref, { ...memorySink(), dispatcher: trusting, retry: FAST_RETRY });
+      const pulled = await pullImage(ref, { ...memorySink(), http: trusting, retry: FAST_RETRY });
       expect(pulled.manifestDigest).toBe(layout.top.digest);
       expect(tlsRegistry.requests.length).toBe(5);
-      await expect(pullImage(ref, { ...memorySink(), dispatcher: untrusting, retry: FAST_RETRY })).rejects.toThrow(
-        /self[- ]signed certificate/,
-      );
+      await expect(pullImage(ref, { ...memorySink(), http: untrusting, retry: FAST_RETRY })).rejects.toThrow(/self[- ]signed certificate/);
     } finally {
-      await trusting.close();
-      await untrusting.close();
+      trusting.close();
+      untrusting.close();
     }
   });
 });

@@ -280,7 +280,7 @@ describe.each(setups)('dcos-registry CLI against $host on $name storage', ({ nam
       if (old) expect(migrated.stderr).toContain(`Upgraded: packagingVersion: "${p.packagingVersion}" → "4.0"`);
       const built = await cliOk(['build', `--build-definition-file=${definitionPath}`, `--output-directory=${dir}`]);
       const bundle = path.join(dir, `${p.name}-${p.version}.dcos`);
-      expect(built.stdout).toBe(`Created DC/OS Package ${bundle}\n`);
+      expect(built.stdout).toBe(`Created DC/OS Universe Package ${bundle}\n`);
       const added = await cliOk(['add', `--dcos-file=${bundle}`], env);
       expect(added.stdout).toBe(`Added packages:\n${p.name} ${p.version}\n`);
       return { p, definition: JSON.parse(await readFile(definitionPath, 'utf8')) };
