@@ -17,6 +17,10 @@
  * |                               |                  | ones redirect to a pre-rendered object (0..4194304;
  * |                               |                  | proxy downloads: always up to 4 MiB, the store is unreachable)
  * | REGISTRY_SIGNING_KEY          | (in the store)   | hex/base64 HMAC key for filesystem signed URLs
+ * | REGISTRY_MAX_UPLOAD_BYTES     | 68719476736 (64 GiB) | most bytes one upload may declare (sum of its blobs); 413 above
+ * | REGISTRY_MAX_BLOB_BYTES       | 34359738368 (32 GiB) | most bytes one blob of an upload may declare; 413 above
+ * | REGISTRY_MAX_UPLOAD_PARTS     | 10000            | most upload targets (single PUTs plus parts) one upload may need; 413 above
+ * | REGISTRY_UPLOAD_URLS_PER_ANSWER | 1000           | signed upload URLs in one /uploads answer; the rest on the next GET /uploads/{id}
  * | REGISTRY_LOG_LEVEL            | info             | debug | info | warn | error
  */
 export type StorageConfig =
@@ -41,6 +45,8 @@ export interface Config {
   /** Largest /repo body (after gzip when accepted) answered inline; bigger ones redirect. */
   repoInlineBytes: number;
   signingKey?: Buffer;
+  /** Upload limits (issue 10 item 6): declared bytes per upload and per blob, targets per upload. */
+  uploadLimits: { maxUploadBytes: number; maxBlobBytes: number; maxUploadParts: number; urlsPerAnswer: number };
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
@@ -77,6 +83,14 @@ function byteCount(env: Env, name: string, max: number, fallback: number): numbe
   if (!raw) return fallback;
   if (!/^\d+$/.test(raw) || Number(raw) > max)
     throw new ConfigError(name, `must be a whole number of bytes from 0 to ${max} (got "${raw}")`);
+  return Number(raw);
+}
+
+function wholeNumber(env: Env, name: string, min: number, max: number, fallback: number): number {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max)
+    throw new ConfigError(name, `must be a whole number from ${min} to ${max} (got "${raw}")`);
   return Number(raw);
 }
 
@@ -135,6 +149,13 @@ export function parseConfig(env: Env): Config {
     // The upper bound is lib/repo.ts's INLINE_LIMIT (Lambda's 6 MB response cap, base64 included).
     repoInlineBytes: byteCount(env, 'REGISTRY_REPO_INLINE_BYTES', 4 * 1024 * 1024, 256 * 1024),
     signingKey: parseSigningKey(env),
+    // 5 TiB: S3's largest object; 10,000 parts per blob is S3's cap too.
+    uploadLimits: Object.freeze({
+      maxUploadBytes: wholeNumber(env, 'REGISTRY_MAX_UPLOAD_BYTES', 1, 1024 * 1024 ** 4, 64 * 1024 ** 3),
+      maxBlobBytes: wholeNumber(env, 'REGISTRY_MAX_BLOB_BYTES', 1, 5 * 1024 ** 4, 32 * 1024 ** 3),
+      maxUploadParts: wholeNumber(env, 'REGISTRY_MAX_UPLOAD_PARTS', 1, 1_000_000, 10_000),
+      urlsPerAnswer: wholeNumber(env, 'REGISTRY_UPLOAD_URLS_PER_ANSWER', 1, 10_000, 1000),
+    }),
     logLevel: oneOf(env, 'REGISTRY_LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, 'info'),
   });
 }
