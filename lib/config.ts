@@ -9,6 +9,11 @@
  * | REGISTRY_S3_FORCE_PATH_STYLE  | false            | true for most on-prem stores
  * | REGISTRY_S3_PUBLIC_ENDPOINT   | (endpoint)       | endpoint named in signed URLs given to clients
  * | REGISTRY_S3_ETAG_FORM         | (probed)         | unquoted | quoted: skip the If-Match form probe
+ * | REGISTRY_S3_CONNECT_TIMEOUT_MS | 2000            | TCP connect to the store
+ * | REGISTRY_S3_TIMEOUT_MS        | 5000             | deadline of a store call that answers at once (reads, heads, small
+ * |                               |                  | writes, listings), SDK retries included; past it: 503 StoreUnavailable
+ * | REGISTRY_S3_IDLE_TIMEOUT_MS   | 30000            | longest silence on a store connection (streamed bodies, copies,
+ * |                               |                  | multipart completion, which have no deadline)
  * | REGISTRY_WRITE_TOKENS         | (none: no writes)| comma-separated bearer tokens allowed to write
  * | REGISTRY_PUBLIC_URL           | (request Host)   | base of rewritten resource URLs
  * | REGISTRY_DOCKER_HOST          | (public host)    | host[:port] in rewritten image references
@@ -34,6 +39,7 @@ export type StorageConfig =
       region: string;
       forcePathStyle: boolean;
       etagForm?: 'quoted' | 'unquoted';
+      timeouts: { connectMs: number; callMs: number; idleMs: number };
     };
 
 export interface Config {
@@ -117,6 +123,11 @@ function parseStorage(env: Env): StorageConfig {
     region: env.REGISTRY_S3_REGION?.trim() || 'us-east-1',
     forcePathStyle: oneOf(env, 'REGISTRY_S3_FORCE_PATH_STYLE', ['true', 'false'], 'false') === 'true',
     etagForm: etag ? oneOf(env, 'REGISTRY_S3_ETAG_FORM', ['quoted', 'unquoted'] as const, 'unquoted') : undefined,
+    timeouts: {
+      connectMs: wholeNumber(env, 'REGISTRY_S3_CONNECT_TIMEOUT_MS', 100, 600_000, 2000),
+      callMs: wholeNumber(env, 'REGISTRY_S3_TIMEOUT_MS', 100, 600_000, 5000),
+      idleMs: wholeNumber(env, 'REGISTRY_S3_IDLE_TIMEOUT_MS', 100, 3_600_000, 30_000),
+    },
   };
 }
 

@@ -24,11 +24,13 @@ export function createStorage(cfg: Config): Storage {
     // Without REGISTRY_SIGNING_KEY the driver keeps its key in the store (meta/signing-key, 0600).
     return new FileStorage({ root: path.resolve(s.root), signingKey: cfg.signingKey });
   }
-  const client = createS3Client({ endpoint: s.endpoint, region: s.region, forcePathStyle: s.forcePathStyle });
+  const timeouts = { connectTimeoutMs: s.timeouts.connectMs, idleTimeoutMs: s.timeouts.idleMs };
+  const client = createS3Client({ endpoint: s.endpoint, region: s.region, forcePathStyle: s.forcePathStyle, ...timeouts });
   const publicClient = s.publicEndpoint
     ? createS3Client({ endpoint: s.publicEndpoint, region: s.region, forcePathStyle: s.forcePathStyle })
     : undefined;
-  return new S3Storage({ client, publicClient, bucket: s.bucket, prefix: s.prefix, etagForm: s.etagForm ?? 'unquoted' });
+  const etagForm = s.etagForm ?? 'unquoted';
+  return new S3Storage({ client, publicClient, bucket: s.bucket, prefix: s.prefix, etagForm, callTimeoutMs: s.timeouts.callMs });
 }
 
 export function createRegistry(cfg: Config): Registry {
