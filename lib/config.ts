@@ -9,6 +9,11 @@
  * | REGISTRY_S3_FORCE_PATH_STYLE  | false            | true for most on-prem stores
  * | REGISTRY_S3_PUBLIC_ENDPOINT   | (endpoint)       | endpoint named in signed URLs given to clients
  * | REGISTRY_S3_ETAG_FORM         | (probed)         | unquoted | quoted: skip the If-Match form probe
+ * | REGISTRY_S3_CONNECT_TIMEOUT_MS | 2000            | TCP connect to the store
+ * | REGISTRY_S3_TIMEOUT_MS        | 5000             | deadline of a store call that answers at once (reads, heads, small
+ * |                               |                  | writes, listings), SDK retries included; past it: 503 StoreUnavailable
+ * | REGISTRY_S3_IDLE_TIMEOUT_MS   | 30000            | longest silence on a store connection (streamed bodies, copies,
+ * |                               |                  | multipart completion, which have no deadline)
  * | REGISTRY_WRITE_TOKENS         | (none: no writes)| comma-separated bearer tokens allowed to write
  * | REGISTRY_PUBLIC_URL           | (request Host)   | base of rewritten resource URLs
  * | REGISTRY_DOCKER_HOST          | (public host)    | host[:port] in rewritten image references
@@ -18,6 +23,10 @@
  * |                               |                  | proxy downloads: always up to 4 MiB, the store is unreachable)
  * | REGISTRY_REPO_RENDERINGS_PER_STATE | 4           | /repo renderings an instance holds in memory per catalog state (1..64)
  * | REGISTRY_SIGNING_KEY          | (in the store)   | hex/base64 HMAC key for filesystem signed URLs
+ * | REGISTRY_MAX_UPLOAD_BYTES     | 68719476736 (64 GiB) | most bytes one upload may declare (sum of its blobs); 413 above
+ * | REGISTRY_MAX_BLOB_BYTES       | 34359738368 (32 GiB) | most bytes one blob of an upload may declare; 413 above
+ * | REGISTRY_MAX_UPLOAD_PARTS     | 10000            | most upload targets (single PUTs plus parts) one upload may need; 413 above
+ * | REGISTRY_UPLOAD_URLS_PER_ANSWER | 1000           | signed upload URLs in one /uploads answer; the rest on the next GET /uploads/{id}
  * | REGISTRY_LOG_LEVEL            | info             | debug | info | warn | error
  */
 export type StorageConfig =
@@ -31,6 +40,7 @@ export type StorageConfig =
       region: string;
       forcePathStyle: boolean;
       etagForm?: 'quoted' | 'unquoted';
+      timeouts: { connectMs: number; callMs: number; idleMs: number };
     };
 
 export interface Config {
@@ -44,6 +54,8 @@ export interface Config {
   /** /repo renderings held in memory per catalog state (the only ones for a header-derived base). */
   repoRenderingsPerState: number;
   signingKey?: Buffer;
+  /** Upload limits (issue 10 item 6): declared bytes per upload and per blob, targets per upload. */
+  uploadLimits: { maxUploadBytes: number; maxBlobBytes: number; maxUploadParts: number; urlsPerAnswer: number };
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
@@ -83,11 +95,11 @@ function byteCount(env: Env, name: string, max: number, fallback: number): numbe
   return Number(raw);
 }
 
-function renderingsPerState(env: Env): number {
-  const raw = env.REGISTRY_REPO_RENDERINGS_PER_STATE?.trim();
-  if (!raw) return 4;
-  if (!/^\d{1,2}$/.test(raw) || Number(raw) < 1 || Number(raw) > 64)
-    throw new ConfigError('REGISTRY_REPO_RENDERINGS_PER_STATE', `must be a whole number from 1 to 64 (got "${raw}")`);
+function wholeNumber(env: Env, name: string, min: number, max: number, fallback: number): number {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max)
+    throw new ConfigError(name, `must be a whole number from ${min} to ${max} (got "${raw}")`);
   return Number(raw);
 }
 
@@ -114,6 +126,11 @@ function parseStorage(env: Env): StorageConfig {
     region: env.REGISTRY_S3_REGION?.trim() || 'us-east-1',
     forcePathStyle: oneOf(env, 'REGISTRY_S3_FORCE_PATH_STYLE', ['true', 'false'], 'false') === 'true',
     etagForm: etag ? oneOf(env, 'REGISTRY_S3_ETAG_FORM', ['quoted', 'unquoted'] as const, 'unquoted') : undefined,
+    timeouts: {
+      connectMs: wholeNumber(env, 'REGISTRY_S3_CONNECT_TIMEOUT_MS', 100, 600_000, 2000),
+      callMs: wholeNumber(env, 'REGISTRY_S3_TIMEOUT_MS', 100, 600_000, 5000),
+      idleMs: wholeNumber(env, 'REGISTRY_S3_IDLE_TIMEOUT_MS', 100, 3_600_000, 30_000),
+    },
   };
 }
 
@@ -145,8 +162,15 @@ export function parseConfig(env: Env): Config {
     downloads: oneOf(env, 'REGISTRY_DOWNLOADS', ['redirect', 'proxy'] as const, 'redirect'),
     // The upper bound is lib/repo.ts's INLINE_LIMIT (Lambda's 6 MB response cap, base64 included).
     repoInlineBytes: byteCount(env, 'REGISTRY_REPO_INLINE_BYTES', 4 * 1024 * 1024, 256 * 1024),
-    repoRenderingsPerState: renderingsPerState(env),
+    repoRenderingsPerState: wholeNumber(env, 'REGISTRY_REPO_RENDERINGS_PER_STATE', 1, 64, 4),
     signingKey: parseSigningKey(env),
+    // 5 TiB: S3's largest object; 10,000 parts per blob is S3's cap too.
+    uploadLimits: Object.freeze({
+      maxUploadBytes: wholeNumber(env, 'REGISTRY_MAX_UPLOAD_BYTES', 1, 1024 * 1024 ** 4, 64 * 1024 ** 3),
+      maxBlobBytes: wholeNumber(env, 'REGISTRY_MAX_BLOB_BYTES', 1, 5 * 1024 ** 4, 32 * 1024 ** 3),
+      maxUploadParts: wholeNumber(env, 'REGISTRY_MAX_UPLOAD_PARTS', 1, 1_000_000, 10_000),
+      urlsPerAnswer: wholeNumber(env, 'REGISTRY_UPLOAD_URLS_PER_ANSWER', 1, 10_000, 1000),
+    }),
     logLevel: oneOf(env, 'REGISTRY_LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, 'info'),
   });
 }

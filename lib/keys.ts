@@ -116,3 +116,14 @@ export const keys = {
   renderedPrefix: () => 'rendered/',
   gcRenderedMarks: () => 'meta/gc-rendered-marks.json',
 };
+
+/**
+ * What a signed URL may name (the filesystem driver's /_store route enforces it, whoever
+ * signed): PUT only into an upload's staging keys, GET only published blobs and rendered
+ * answers. Sessions, the catalog, sealed copies and meta/ are never reachable through one.
+ */
+export const signedScope = {
+  put: (key: string): boolean => /^uploads\/[a-z0-9]{26}\/blobs\/[a-f0-9]{64}$/.test(key),
+  get: (key: string): boolean =>
+    /^blobs\/sha256\/[a-f0-9]{64}$/.test(key) || /^rendered\/[A-Za-z0-9_-]{1,64}\/(?!\.+$)[A-Za-z0-9_.-]+$/.test(key),
+};

@@ -4,26 +4,35 @@
  * phase of its rate, so N instances run it N times per period at spread-out moments; both
  * are safe to run concurrently (the sweeper finishes or fails uploads through the commit
  * protocol; collections are fenced in the commit log), as overlapping Lambda invocations
- * already require.
+ * already require. The next run is due one interval after a run starts, whether or not that
+ * run has ended: a run stuck on a store that stopped answering never stops the schedule.
  */
 import { randomUUID } from 'node:crypto';
 import { describeError, log } from '../lib/log';
 import { lambdaContext } from './event';
-import { rateMs, SCHEDULED_FUNCTIONS } from './routes';
+import { rateMs, SCHEDULED_FUNCTIONS, type ScheduledFunction } from './routes';
 
 export interface Scheduler {
   /** Stop scheduling and wait for a run in progress. */
   stop(): Promise<void>;
 }
 
-export function startSchedules(enabled: boolean, random = Math.random): Scheduler {
-  const timers: NodeJS.Timeout[] = [];
+export function startSchedules(
+  enabled: boolean,
+  random = Math.random,
+  functions: Record<string, ScheduledFunction> = SCHEDULED_FUNCTIONS,
+  intervalOf: (fn: ScheduledFunction) => number = (fn) => rateMs(fn.schedule),
+): Scheduler {
+  const timers = new Map<string, NodeJS.Timeout>();
   const running = new Set<Promise<unknown>>();
   let stopped = false;
-  for (const [name, fn] of Object.entries(enabled ? SCHEDULED_FUNCTIONS : {})) {
-    const interval = rateMs(fn.schedule);
+  for (const [name, fn] of Object.entries(enabled ? functions : {})) {
+    const interval = intervalOf(fn);
+    let previous: Promise<unknown> | undefined;
     const run = () => {
       if (stopped) return;
+      timers.set(name, setTimeout(run, interval).unref());
+      if (previous) log.warn('scheduled function still running after its interval; starting the next run', { function: name });
       const id = randomUUID();
       const started = Date.now();
       const event = {
@@ -40,16 +49,17 @@ export function startSchedules(enabled: boolean, random = Math.random): Schedule
         .catch((error) => log.error('scheduled function failed', { function: name, ...describeError(error) }))
         .finally(() => {
           running.delete(p);
-          if (!stopped) timers.push(setTimeout(run, interval).unref());
+          if (previous === p) previous = undefined;
         });
+      previous = p;
       running.add(p);
     };
-    timers.push(setTimeout(run, Math.floor(random() * interval)).unref());
+    timers.set(name, setTimeout(run, Math.floor(random() * interval)).unref());
   }
   return {
     stop: async () => {
       stopped = true;
-      for (const t of timers) clearTimeout(t);
+      for (const t of timers.values()) clearTimeout(t);
       await Promise.all(running);
     },
   };

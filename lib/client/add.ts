@@ -10,7 +10,7 @@ import { openBundle, type OpenedBundle } from '../bundle/reader';
 import { mapLimit } from '../limit';
 import { DEFAULT_RETRY, withRetry } from '../docker/retry';
 import { RegistryApiError, callJson, putBytes, type ClientOptions } from './http';
-import { bytesToSend, planTransfers, type UploadSession } from './plan';
+import { bytesPending, planTransfers, UploadPlanError, type UploadSession } from './plan';
 import { clearUploadState, readUploadState, writeUploadState } from './state';
 import type { DescribeBody } from './registry';
 
@@ -68,13 +68,18 @@ export async function addBundle(bundlePath: string, opts: AddOptions): Promise<D
       resumed,
       blobs: session.blobs.length,
       present: session.blobs.filter((b) => b.present).length,
-      bytesToSend: bytesToSend(planTransfers(session, sizes)),
+      bytesToSend: bytesPending(session),
     });
 
+    // One answer carries a bounded number of signed targets (`more`): send them, then ask for the next.
+    const tally = { sent: 0, total: bytesPending(session) };
     for (let round = 1; ; round++) {
       try {
-        await sendMissing(bundle, session, sizes, opts, progress);
-        break;
+        const sent = await sendMissing(bundle, session, sizes, opts, progress, tally);
+        if (session.more !== true) break;
+        if (sent === 0) throw new UploadPlanError('the answer says more targets follow but carries none to send');
+        session = (await callJson<UploadSession>(opts, 'GET', `/uploads/${id}`, undefined, true)).body;
+        round = 0; // a new page is progress, not a failed round
       } catch (err) {
         if (round >= MAX_ROUNDS) throw err;
         progress({ kind: 'retry', what: `upload ${id}`, attempt: round, delayMs: 0, error: (err as Error).message });
@@ -113,11 +118,10 @@ async function sendMissing(
   sizes: Map<string, number>,
   opts: AddOptions,
   progress: (e: AddProgress) => void,
-): Promise<void> {
+  tally: { sent: number; total: number },
+): Promise<number> {
   const tasks = planTransfers(session, sizes);
-  const total = bytesToSend(tasks);
-  let sent = 0;
-  progress({ kind: 'upload', sent, total });
+  progress({ kind: 'upload', sent: tally.sent, total: tally.total });
   await mapLimit(tasks, opts.concurrency ?? 4, async (task) => {
     const blob = bundle.blobs.get(task.digest)!;
     const whole = task.partNumber === undefined;
@@ -139,8 +143,8 @@ async function sendMissing(
               const counter = new Transform({
                 transform(chunk: Buffer, _encoding, done) {
                   counted += chunk.length;
-                  sent += chunk.length;
-                  progress({ kind: 'upload', sent, total });
+                  tally.sent += chunk.length;
+                  progress({ kind: 'upload', sent: tally.sent, total: tally.total });
                   done(null, chunk);
                 },
               });
@@ -150,13 +154,14 @@ async function sendMissing(
             opts.dispatcher,
           );
         } catch (err) {
-          sent -= counted; // this attempt's bytes will be sent again
+          tally.sent -= counted; // this attempt's bytes will be sent again
           throw err;
         }
       },
       (err, attempt, delayMs) => progress({ kind: 'retry', what, attempt, delayMs, error: (err as Error).message }),
     );
   });
+  return tasks.length;
 }
 
 async function complete(id: string, opts: AddOptions, progress: (e: AddProgress) => void): Promise<DescribeBody> {

@@ -2,7 +2,9 @@
  * Turns the registry's answer to POST/GET /uploads into the list of byte ranges still to send,
  * checked against the bundle: the registry may only ask for blobs the bundle has, with their
  * sizes, and parts must tile the blob exactly as the protocol defines (part k covers bytes
- * [(k-1)*P, min(k*P, size))).
+ * [(k-1)*P, min(k*P, size))). An answer marked `more` carries only some of the targets (the
+ * registry signs a bounded number per answer): blobs without a target and parts past the
+ * listed ones come with the next GET /uploads/{id}.
  */
 export interface UploadTarget {
   method?: string;
@@ -34,6 +36,8 @@ export interface UploadSession {
   version?: string;
   expiresAt?: string;
   blobs: UploadBlob[];
+  /** Only some targets are in this answer: send them, then GET /uploads/{id} for the next ones. */
+  more?: boolean;
 }
 
 export interface TransferTask {
@@ -66,7 +70,10 @@ export function planTransfers(session: UploadSession, bundleSizes: ReadonlyMap<s
     if (blob.size !== size) throw new UploadPlanError(`blob ${blob.digest} has ${size} bytes, the registry expects ${blob.size}`);
     if (blob.present || blob.received) continue;
     const upload = blob.upload;
-    if (!upload) throw new UploadPlanError(`blob ${blob.digest} is missing and has no upload target`);
+    if (!upload) {
+      if (session.more === true) continue; // its target comes in a later answer
+      throw new UploadPlanError(`blob ${blob.digest} is missing and has no upload target`);
+    }
     if (upload.multipart) {
       const { partSize, parts } = upload.multipart;
       if (!Number.isInteger(partSize) || partSize <= 0) throw new UploadPlanError(`blob ${blob.digest} has part size ${partSize}`);
@@ -88,7 +95,7 @@ export function planTransfers(session: UploadSession, bundleSizes: ReadonlyMap<s
           end: Math.min(start + partSize, size),
         });
       }
-      if (numbers.size !== count)
+      if (numbers.size !== count && session.more !== true)
         throw new UploadPlanError(`blob ${blob.digest} needs ${count} parts, the registry listed ${numbers.size}`);
     } else {
       if (upload.method && upload.method.toUpperCase() !== 'PUT')
@@ -110,4 +117,23 @@ export function planTransfers(session: UploadSession, bundleSizes: ReadonlyMap<s
 
 export function bytesToSend(tasks: readonly TransferTask[]): number {
   return tasks.reduce((n, t) => n + (t.end - t.start), 0);
+}
+
+/**
+ * Bytes the registry still lacks, targets in this answer or not: every blob neither present nor
+ * received, less the parts it lists as received. For progress across paged answers.
+ */
+export function bytesPending(session: UploadSession): number {
+  if (session.status !== 'Uploading') return 0;
+  let total = 0;
+  for (const blob of session.blobs) {
+    if (blob.present || blob.received) continue;
+    total += blob.size;
+    const multipart = blob.upload?.multipart;
+    if (!multipart) continue;
+    for (const p of multipart.parts) {
+      if (p.received) total -= Math.max(0, Math.min(multipart.partSize, blob.size - (p.partNumber - 1) * multipart.partSize));
+    }
+  }
+  return total;
 }

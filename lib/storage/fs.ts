@@ -36,8 +36,9 @@ import {
   PayloadTooLargeError,
   PreconditionFailedError,
 } from '../errors';
+import { keys } from '../keys';
 import type { MultipartPart, ObjectInfo, ObjectStream, PutOptions, SignOptions, Storage, StoredObject } from './port';
-import { signStoreUrl, verifyStoreRequest, type StoreGrant } from './signing';
+import { checkSigningKey, parseSigningKeyText, signStoreUrl, verifyStoreRequest, type StoreGrant } from './signing';
 
 const TMP = '.tmp';
 const LOCKS = '.locks';
@@ -51,8 +52,11 @@ export type Body = Uint8Array | AsyncIterable<Uint8Array>;
 
 export interface FileStorageOptions {
   root: string;
-  /** HMAC key for signed URLs; shared by every process (kept in the store or in config). */
-  signingKey: () => Promise<Buffer>;
+  /**
+   * HMAC key for signed URLs (at least 32 bytes), shared by every process: given (config),
+   * or, when absent, the store's own key file (keys.signingKey(), created once, mode 0600).
+   */
+  signingKey?: Buffer | (() => Promise<Buffer>);
   /** Clock for signed URLs, ms since the epoch (tests). */
   now?: () => number;
 }
@@ -133,14 +137,57 @@ const lockQueues = new Map<string, Promise<void>>();
 export class FileStorage implements Storage {
   readonly kind = 'file';
   readonly root: string;
-  private readonly signingKey: () => Promise<Buffer>;
+  private readonly keySource?: Buffer | (() => Promise<Buffer>);
+  private key?: Promise<Buffer>;
   private readonly now: () => number;
   private ready?: Promise<void>;
 
   constructor(options: FileStorageOptions) {
     this.root = path.resolve(options.root);
-    this.signingKey = options.signingKey;
+    this.keySource = options.signingKey;
     this.now = options.now ?? Date.now;
+  }
+
+  /** The HMAC key, loaded once (a failed load is retried on the next call). */
+  private signingKey(): Promise<Buffer> {
+    const load = async () => {
+      const source = this.keySource;
+      if (Buffer.isBuffer(source)) return checkSigningKey(source, 'the configuration');
+      if (source) return checkSigningKey(await source(), 'the configuration');
+      return this.keyFile();
+    };
+    this.key ??= load().catch((error) => {
+      this.key = undefined;
+      throw error;
+    });
+    return this.key;
+  }
+
+  /**
+   * The store's key file: created create-only with mode 0600 (every process of the machine
+   * agrees on the first one written), tightened to 0600 if an older version left it readable
+   * to others, and refused (naming the file) when it does not hold a hex key of 32+ bytes.
+   */
+  private async keyFile(): Promise<Buffer> {
+    await this.init();
+    const file = this.pathOf(keys.signingKey());
+    await fsp.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+    const temp = this.tempPath();
+    await fsp.writeFile(temp, `${randomBytes(32).toString('hex')}\n`, { flag: 'wx', mode: 0o600 });
+    try {
+      await fsp.link(temp, file).catch((err) => {
+        if (!hasCode(err, 'EEXIST')) throw err;
+      });
+    } finally {
+      await unlinkQuietly(temp);
+    }
+    const fh = await fsp.open(file, 'r');
+    try {
+      if (((await fh.stat()).mode & 0o077) !== 0) await fh.chmod(0o600);
+      return parseSigningKeyText(await fh.readFile('utf8'), file);
+    } finally {
+      await fh.close();
+    }
   }
 
   /* ---------------- reads ---------------- */
@@ -379,14 +426,18 @@ export class FileStorage implements Storage {
     return path.join(this.root, ...checkStoreKey(key).split('/'));
   }
 
+  /** A root this driver creates is 0700: the store holds the signing key and unverified uploads. */
   private init(): Promise<void> {
-    this.ready ??= Promise.all([TMP, LOCKS, MULTIPART].map((d) => fsp.mkdir(path.join(this.root, d), { recursive: true }))).then(
-      () => undefined,
-      (err) => {
-        this.ready = undefined;
-        throw err;
-      },
-    );
+    this.ready ??= fsp
+      .mkdir(this.root, { recursive: true, mode: 0o700 })
+      .then(() => Promise.all([TMP, LOCKS, MULTIPART].map((d) => fsp.mkdir(path.join(this.root, d), { recursive: true, mode: 0o700 }))))
+      .then(
+        () => undefined,
+        (err) => {
+          this.ready = undefined;
+          throw err;
+        },
+      );
     return this.ready;
   }
 

@@ -13,6 +13,14 @@
  *   when required (createS3Client does that).
  * - RGW 16 ignores CopySourceIfMatch and answers an empty ETag to CompleteMultipartUpload:
  *   copy compares the source etag first, completeMultipart HEADs the result (see there).
+ *
+ * Timeouts (issue 10 item 7): a store that stops answering must not pin handlers or the
+ * schedules. Connecting is bounded by the client (connectTimeoutMs); every call that answers
+ * at once (reads of small objects, heads, puts, listings, multipart bookkeeping) has a deadline
+ * for the whole call, SDK retries and body included (callTimeoutMs); calls whose answer may
+ * legitimately take long (server-side copies, multipart completion) and streamed bodies are
+ * bounded by silence on the connection instead (idleTimeoutMs). Past a bound the call fails
+ * with StoreUnavailableError (503), and the next call starts afresh.
  */
 import { Readable } from 'node:stream';
 import {
@@ -32,7 +40,7 @@ import {
   type GetObjectCommandOutput,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
-import { AlreadyExistsError, ConflictError, NotFoundError, PreconditionFailedError } from '../errors';
+import { AlreadyExistsError, ConflictError, NotFoundError, PreconditionFailedError, StoreUnavailableError } from '../errors';
 import type { MultipartPart, ObjectInfo, ObjectStream, PutOptions, SignOptions, Storage, StoredObject } from './port';
 
 export type EtagForm = 'unquoted' | 'quoted';
@@ -58,6 +66,8 @@ export interface S3StorageOptions {
    * CopyObject above 5 GiB. Defaults: 5 GiB threshold, 512 MiB parts. Tests lower them.
    */
   multipartCopy?: { threshold: number; partSize: number };
+  /** Deadline of one call that answers at once, retries and body included (default 5000 ms). */
+  callTimeoutMs?: number;
 }
 
 export interface S3ClientSettings {
@@ -66,6 +76,10 @@ export interface S3ClientSettings {
   forcePathStyle: boolean;
   /** Default: the standard AWS credential chain. */
   credentials?: S3ClientConfig['credentials'];
+  /** TCP connect bound (default 2000 ms). */
+  connectTimeoutMs?: number;
+  /** Longest silence on an open connection: no byte sent or received (default 30000 ms). */
+  idleTimeoutMs?: number;
 }
 
 /** One per process. Checksums only when an operation requires them: RGW rejects aws-chunked streams (411). */
@@ -77,7 +91,29 @@ export function createS3Client(settings: S3ClientSettings): S3Client {
     ...(settings.credentials ? { credentials: settings.credentials } : {}),
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
+    // Options of the SDK's NodeHttpHandler: connect bound, and socket inactivity bound (bodies too).
+    requestHandler: { connectionTimeout: settings.connectTimeoutMs ?? 2000, socketTimeout: settings.idleTimeoutMs ?? 30_000 },
   });
+}
+
+/** Failures that mean "the store did not answer" (after the SDK's own retries), not an answer; answers (5xx too) stay as they are. */
+const UNREACHABLE = new Set([
+  'AbortError',
+  'TimeoutError',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
+
+function unavailable(err: unknown, op: S3Operation): StoreUnavailableError | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as { name?: string; code?: string };
+  if (!UNREACHABLE.has(e.name ?? '') && !UNREACHABLE.has(e.code ?? '')) return undefined;
+  const what = e.name === 'AbortError' || e.name === 'TimeoutError' ? 'did not answer in time' : `is unreachable (${e.code ?? e.name})`;
+  return new StoreUnavailableError(`The store ${what} (${op}); retry later`, { cause: err });
 }
 
 /** What the failed request was trying to do decides what a 404 or 412 means. */
@@ -111,7 +147,7 @@ export function translateError(err: unknown, key: string, op: S3Operation): neve
     if (op === 'swap') throw new PreconditionFailedError(key, cause);
     throw new NotFoundError(key, cause);
   }
-  throw err;
+  throw unavailable(err, op) ?? err;
 }
 
 function isNotModified(err: unknown): boolean {
@@ -142,6 +178,9 @@ function parseContentRange(header: string | undefined): { start: number; end: nu
 }
 
 const LIST_PAGE = 1000;
+const MiB = 1024 * 1024;
+/** Extra deadline per MiB of a body read or written under a call deadline (1 MiB/s at worst). */
+const BODY_MS_PER_MIB = 1000;
 const GiB = 1024 ** 3;
 const MAX_PARTS = 10_000;
 const PART_COPY_WIDTH = 4;
@@ -154,8 +193,10 @@ export class S3Storage implements Storage {
   private readonly root: string;
   private readonly etagForm: EtagForm;
   private readonly multipartCopy: { threshold: number; partSize: number };
+  private readonly callTimeoutMs: number;
 
   constructor(options: S3StorageOptions) {
+    this.callTimeoutMs = options.callTimeoutMs ?? 5000;
     this.client = options.client;
     this.signer = options.publicClient ?? options.client;
     this.bucket = options.bucket;
@@ -169,22 +210,49 @@ export class S3Storage implements Storage {
     return this.root + key;
   }
 
+  /**
+   * Runs a call that answers at once under the call deadline; whatever `call` does with the
+   * answer (reading a body) is inside the deadline too, and aborting destroys the connection.
+   * Bodies get time in proportion to their size on top (`allow(bytes)`: BODY_MS_PER_MIB each MiB),
+   * so a big object on a slow link is not mistaken for a hung store.
+   */
+  private async bounded<T>(call: (abortSignal: AbortSignal, allow: (bytes: number) => void) => Promise<T>): Promise<T> {
+    const abort = new AbortController();
+    let deadline = Date.now() + this.callTimeoutMs;
+    let timer = setTimeout(() => abort.abort(), this.callTimeoutMs);
+    const allow = (bytes: number) => {
+      deadline += Math.ceil(bytes / MiB) * BODY_MS_PER_MIB;
+      clearTimeout(timer);
+      timer = setTimeout(() => abort.abort(), Math.max(0, deadline - Date.now()));
+    };
+    try {
+      return await call(abort.signal, allow);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   private relative(fullKey: string): string {
     return fullKey.slice(this.root.length);
   }
 
   async get(key: string): Promise<StoredObject> {
-    const out = await this.client
-      .send(new GetObjectCommand({ Bucket: this.bucket, Key: this.full(key) }))
-      .catch((err) => translateError(err, key, 'read'));
-    return this.stored(key, out);
+    return this.bounded(async (abortSignal, allow) => {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.full(key) }), { abortSignal });
+      allow(out.ContentLength ?? 0);
+      return this.stored(key, out);
+    }).catch((err) => translateError(err, key, 'read'));
   }
 
   async getIfChanged(key: string, etag: string | undefined): Promise<StoredObject | null> {
     if (etag === undefined) return this.get(key);
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.full(key), IfNoneMatch: quote(etag) }));
-      return await this.stored(key, out);
+      return await this.bounded(async (abortSignal, allow) => {
+        const command = new GetObjectCommand({ Bucket: this.bucket, Key: this.full(key), IfNoneMatch: quote(etag) });
+        const out = await this.client.send(command, { abortSignal });
+        allow(out.ContentLength ?? 0);
+        return this.stored(key, out);
+      });
     } catch (err) {
       if (isNotModified(err)) return null;
       return translateError(err, key, 'read');
@@ -198,9 +266,10 @@ export class S3Storage implements Storage {
 
   async getStream(key: string, range?: { start: number; end?: number }): Promise<ObjectStream> {
     const Range = range ? `bytes=${range.start}-${range.end ?? ''}` : undefined;
-    const out = await this.client
-      .send(new GetObjectCommand({ Bucket: this.bucket, Key: this.full(key), Range }))
-      .catch((err) => translateError(err, key, 'read'));
+    // The deadline covers the answer's headers; the body may stream for long (bounded by silence).
+    const out = await this.bounded((abortSignal) =>
+      this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.full(key), Range }), { abortSignal }),
+    ).catch((err) => translateError(err, key, 'read'));
     const body = out.Body;
     // In Node the SDK body is an http.IncomingMessage; the fallbacks cover other runtimes.
     const stream =
@@ -220,9 +289,9 @@ export class S3Storage implements Storage {
   }
 
   async head(key: string): Promise<ObjectInfo> {
-    const out = await this.client
-      .send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.full(key) }))
-      .catch((err) => translateError(err, key, 'read'));
+    const out = await this.bounded((abortSignal) =>
+      this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.full(key) }), { abortSignal }),
+    ).catch((err) => translateError(err, key, 'read'));
     return { key, size: out.ContentLength ?? 0, etag: unquote(out.ETag) };
   }
 
@@ -231,18 +300,19 @@ export class S3Storage implements Storage {
       throw new TypeError('put: ifNoneMatch and ifMatch are mutually exclusive');
     }
     const op: S3Operation = options.ifNoneMatch ? 'create' : options.ifMatch !== undefined ? 'swap' : 'write';
-    const out = await this.client
-      .send(
-        new PutObjectCommand({
-          Bucket: this.bucket,
-          Key: this.full(key),
-          Body: body,
-          ContentType: options.contentType,
-          IfNoneMatch: options.ifNoneMatch,
-          IfMatch: options.ifMatch === undefined ? undefined : this.ifMatchForm(options.ifMatch),
-        }),
-      )
-      .catch((err) => translateError(err, key, op));
+    const command = new PutObjectCommand({
+      Bucket: this.bucket,
+      Key: this.full(key),
+      Body: body,
+      ContentType: options.contentType,
+      IfNoneMatch: options.ifNoneMatch,
+      IfMatch: options.ifMatch === undefined ? undefined : this.ifMatchForm(options.ifMatch),
+    });
+    // One atomic object write: cut off by the deadline, it landed whole or not at all.
+    const out = await this.bounded((abortSignal, allow) => {
+      allow(Buffer.byteLength(body));
+      return this.client.send(command, { abortSignal });
+    }).catch((err) => translateError(err, key, op));
     return { etag: unquote(out.ETag) };
   }
 
@@ -255,18 +325,17 @@ export class S3Storage implements Storage {
     const limit = options.limit ?? Infinity;
     let token: string | undefined;
     do {
-      const out = await this.client
-        .send(
-          new ListObjectsV2Command({
-            Bucket: this.bucket,
-            Prefix: this.full(prefix),
-            // S3 ignores StartAfter once a continuation token is given.
-            StartAfter: token === undefined && options.startAfter !== undefined ? this.full(options.startAfter) : undefined,
-            ContinuationToken: token,
-            MaxKeys: Math.min(LIST_PAGE, limit - found.length),
-          }),
-        )
-        .catch((err) => translateError(err, prefix, 'read'));
+      const command = new ListObjectsV2Command({
+        Bucket: this.bucket,
+        Prefix: this.full(prefix),
+        // S3 ignores StartAfter once a continuation token is given.
+        StartAfter: token === undefined && options.startAfter !== undefined ? this.full(options.startAfter) : undefined,
+        ContinuationToken: token,
+        MaxKeys: Math.min(LIST_PAGE, limit - found.length),
+      });
+      const out = await this.bounded((abortSignal) => this.client.send(command, { abortSignal })).catch((err) =>
+        translateError(err, prefix, 'read'),
+      );
       for (const o of out.Contents ?? []) {
         if (found.length >= limit) break;
         found.push({ key: this.relative(o.Key ?? ''), size: o.Size ?? 0, etag: unquote(o.ETag) });
@@ -278,9 +347,9 @@ export class S3Storage implements Storage {
 
   async delete(key: string): Promise<void> {
     // S3 answers 204 for absent keys; a store answering 404 means the same thing.
-    await this.client
-      .send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.full(key) }))
-      .catch((err) => ignoreNotFound(() => translateError(err, key, 'write')));
+    await this.bounded((abortSignal) =>
+      this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.full(key) }), { abortSignal }),
+    ).catch((err) => ignoreNotFound(() => translateError(err, key, 'write')));
   }
 
   async copy(source: string, target: string, options: { ifSourceEtag?: string } = {}): Promise<{ etag: string }> {
@@ -369,9 +438,9 @@ export class S3Storage implements Storage {
   }
 
   async createMultipart(key: string): Promise<string> {
-    const out = await this.client
-      .send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: this.full(key) }))
-      .catch((err) => translateError(err, key, 'multipart'));
+    const out = await this.bounded((abortSignal) =>
+      this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: this.full(key) }), { abortSignal }),
+    ).catch((err) => translateError(err, key, 'multipart'));
     if (!out.UploadId) throw new Error(`CreateMultipartUpload for ${key} returned no upload id`);
     return out.UploadId;
   }
@@ -388,9 +457,10 @@ export class S3Storage implements Storage {
     const parts: MultipartPart[] = [];
     let marker: string | undefined;
     do {
-      const out = await this.client
-        .send(new ListPartsCommand({ Bucket: this.bucket, Key: this.full(key), UploadId: uploadId, PartNumberMarker: marker }))
-        .catch((err) => translateError(err, key, 'multipart'));
+      const command = new ListPartsCommand({ Bucket: this.bucket, Key: this.full(key), UploadId: uploadId, PartNumberMarker: marker });
+      const out = await this.bounded((abortSignal) => this.client.send(command, { abortSignal })).catch((err) =>
+        translateError(err, key, 'multipart'),
+      );
       for (const p of out.Parts ?? []) {
         parts.push({ partNumber: p.PartNumber ?? 0, etag: unquote(p.ETag), size: p.Size ?? 0 });
       }
@@ -418,8 +488,8 @@ export class S3Storage implements Storage {
 
   async abortMultipart(key: string, uploadId: string): Promise<void> {
     // Unknown or already finished uploads are not an error (NoSuchUpload).
-    await this.client
-      .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.full(key), UploadId: uploadId }))
-      .catch((err) => ignoreNotFound(() => translateError(err, key, 'multipart')));
+    await this.bounded((abortSignal) =>
+      this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.full(key), UploadId: uploadId }), { abortSignal }),
+    ).catch((err) => ignoreNotFound(() => translateError(err, key, 'multipart')));
   }
 }

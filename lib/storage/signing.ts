@@ -7,10 +7,15 @@
  * key, expiry, multipart coordinates, download file name and type). The HMAC key comes
  * from the store (shared by every worker process), never from process memory.
  *
+ * A URL grants only what lib/keys.ts's signedScope allows (PUT into an upload's staging
+ * keys, GET of published blobs and rendered answers), checked on signing and again on every
+ * request: a signature made with a leaked key still cannot reach the catalog or sessions.
+ *
  * Pure functions: the caller supplies the secret and the clock.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { RegistryError } from '../errors';
+import { signedScope } from '../keys';
 
 /** A forged, tampered or expired signed URL (HTTP 403). */
 export class ForbiddenError extends RegistryError {
@@ -22,6 +27,36 @@ export class ForbiddenError extends RegistryError {
 export const STORE_ROUTE = '/_store/';
 const VERSION = 'dcos-registry-store-v1';
 const MAX_PART_NUMBER = 10_000;
+/** HMAC-SHA256 keys shorter than its block's half are refused, wherever they come from. */
+export const MIN_SIGNING_KEY_BYTES = 32;
+
+/** A signing key that is missing, malformed or too short; names where it came from. */
+export class SigningKeyError extends Error {
+  constructor(source: string, problem: string) {
+    super(`Signing key from ${source} ${problem}`);
+    this.name = 'SigningKeyError';
+  }
+}
+
+/** The key itself, checked: at least MIN_SIGNING_KEY_BYTES bytes. */
+export function checkSigningKey(key: Buffer, source: string): Buffer {
+  if (!Buffer.isBuffer(key) || key.length < MIN_SIGNING_KEY_BYTES) {
+    throw new SigningKeyError(source, `has ${Buffer.isBuffer(key) ? key.length : 0} bytes; at least ${MIN_SIGNING_KEY_BYTES} are required`);
+  }
+  return key;
+}
+
+/** A key file's text: hex digits (whitespace around them ignored), at least MIN_SIGNING_KEY_BYTES bytes. */
+export function parseSigningKeyText(text: string, source: string): Buffer {
+  const hex = text.trim();
+  if (!/^(?:[0-9a-fA-F]{2})+$/.test(hex)) throw new SigningKeyError(source, 'is not hex text (an even number of 0-9a-f digits)');
+  return checkSigningKey(Buffer.from(hex, 'hex'), source);
+}
+
+/** Whether a signed URL may carry this method on this key (lib/keys.ts's signedScope). */
+function inScope(method: 'GET' | 'PUT', key: string): boolean {
+  return method === 'PUT' ? signedScope.put(key) : signedScope.get(key);
+}
 
 export interface StoreUrlParams {
   method: 'GET' | 'PUT';
@@ -81,6 +116,10 @@ export function signStoreUrl(origin: string, params: StoreUrlParams, secret: Buf
   if ((params.uploadId === undefined) !== (params.partNumber === undefined)) {
     throw new RangeError('uploadId and partNumber go together');
   }
+  if (!inScope(params.method, params.key)) {
+    throw new RangeError(`signed ${params.method} URLs may not name ${JSON.stringify(params.key).slice(0, 200)} (lib/keys.ts signedScope)`);
+  }
+  checkSigningKey(secret, 'the caller');
   const query = new URLSearchParams();
   query.set('X-Expires', String(params.expires));
   if (params.uploadId !== undefined) query.set('uploadId', params.uploadId);
@@ -124,7 +163,15 @@ export function verifyStoreRequest(req: StoreRequest): StoreGrant {
     filename: q.filename,
     contentType: q.contentType,
   };
-  const expected = mac(params, req.secret);
+  // Before the MAC: out of scope is refused whoever signed it (the key file may have leaked).
+  if (!inScope(method, req.key)) {
+    throw new ForbiddenError(
+      method === 'PUT'
+        ? 'Signed URLs may only upload into an upload staging area'
+        : 'Signed URLs may only download published blobs and rendered answers',
+    );
+  }
+  const expected = mac(params, checkSigningKey(req.secret, 'the store'));
   const given = Buffer.from(signature, 'hex');
   if (!timingSafeEqual(expected, given)) throw new ForbiddenError('Signature does not match');
   // Checked after the MAC so that an expired-but-genuine URL is told apart from a forgery.

@@ -15,10 +15,18 @@ import { find, type ImageRef } from '../catalog/model';
 import { addVersion } from '../catalog/ops';
 import type { BundleManifest } from '../bundle/manifest';
 import { imagesWithBlobs } from '../docker/image-blobs';
-import { NotFoundError, PreconditionFailedError, RegistryError, UploadStateError, VersionExistsError } from '../errors';
+import {
+  NotFoundError,
+  PayloadTooLargeError,
+  PreconditionFailedError,
+  RegistryError,
+  UploadStateError,
+  VersionExistsError,
+} from '../errors';
 import { mapLimit } from '../limit';
 import { keys } from '../keys';
 import { describeVersion, type Describe } from '../packages';
+import type { Config } from '../config';
 import type { Registry } from '../registry';
 import type { MultipartPart, SignOptions, Storage } from '../storage/port';
 import { checkUploadManifest, contentDigest } from './manifest';
@@ -64,7 +72,47 @@ export interface UploadView {
   version: string;
   expiresAt: string;
   blobs: BlobTarget[];
+  /**
+   * True when the upload needs more signed targets than one answer carries
+   * (REGISTRY_UPLOAD_URLS_PER_ANSWER): send these, then GET /uploads/{id} for the next ones.
+   * Blobs left for a later answer have no `upload`; multipart lists stop at the cut.
+   */
+  more?: boolean;
   error?: UploadSession['error'];
+}
+
+/** Targets (single PUTs plus parts) a blob of this size needs. */
+function targetsOf(size: number): number {
+  return size > PART_SIZE ? Math.max(1, Math.ceil(size / partSizeFor(size))) : 1;
+}
+
+/**
+ * What an upload may declare (issue 10 item 6): its bytes, each blob's bytes and the targets it
+ * needs are capped before anything is stored or signed, so a small manifest cannot make the
+ * registry create or sign without bound.
+ */
+export function checkUploadLimits(blobs: ReadonlyArray<{ digest: string; size: number }>, limits: Config['uploadLimits']): void {
+  let bytes = 0;
+  let targets = 0;
+  for (const b of blobs) {
+    if (b.size > limits.maxBlobBytes) {
+      throw new PayloadTooLargeError(
+        `Blob ${b.digest} declares ${b.size} bytes; this registry accepts at most ${limits.maxBlobBytes} bytes per blob (REGISTRY_MAX_BLOB_BYTES)`,
+      );
+    }
+    bytes += b.size;
+    targets += targetsOf(b.size);
+  }
+  if (bytes > limits.maxUploadBytes) {
+    throw new PayloadTooLargeError(
+      `The upload declares ${bytes} bytes in ${blobs.length} blobs; this registry accepts at most ${limits.maxUploadBytes} bytes per upload (REGISTRY_MAX_UPLOAD_BYTES)`,
+    );
+  }
+  if (targets > limits.maxUploadParts) {
+    throw new PayloadTooLargeError(
+      `The upload needs ${targets} upload targets (single PUTs and ${PART_SIZE / 1024 / 1024} MiB parts); this registry accepts at most ${limits.maxUploadParts} per upload (REGISTRY_MAX_UPLOAD_PARTS)`,
+    );
+  }
 }
 
 export interface CompleteResult {
@@ -92,6 +140,7 @@ export class Uploads {
   /** POST /uploads */
   async start(body: { manifest?: unknown }, origin: string): Promise<UploadView> {
     const manifest = checkUploadManifest(body.manifest);
+    checkUploadLimits(manifest.blobs, this.registry.config.uploadLimits);
     const { storage } = this.registry;
     await this.registry.gate.check();
     const id = newUploadId();
@@ -130,45 +179,74 @@ export class Uploads {
     return this.view(session, origin, true);
   }
 
+  /**
+   * The upload's state with signed targets for what is not received yet, at most
+   * uploadUrlsPerAnswer of them, handed out in manifest and part order (`more` says when some
+   * were left for the next GET /uploads/{id}).
+   */
   private async view(session: UploadSession, origin: string, checkReceived: boolean): Promise<UploadView> {
     const { storage } = this.registry;
     const sign: SignOptions = { expiresIn: TARGET_TTL_S, origin, contentType: 'application/octet-stream' };
     const open = session.status === 'Uploading';
-    const blobs: BlobTarget[] = [];
-    await mapLimit(session.blobs, 16, async (b) => {
-      const t: BlobTarget = { digest: `sha256:${b.digest}`, size: b.size, present: b.present };
-      blobs.push(t);
-      if (b.present) return;
+    // What the store has, for every blob at once; then the URL budget is spent in a fixed order.
+    const received = await mapLimit(session.blobs, 16, async (b): Promise<boolean | Set<number>> => {
+      if (b.present || b.verified || b.assembled) return true;
       const staged = keys.uploadBlob(session.id, b.digest);
-      if (b.verified || b.assembled) {
-        t.received = true;
-        return;
-      }
       if (!b.multipartId) {
-        t.received = checkReceived
-          ? await storage.head(staged).then(
+        return checkReceived
+          ? storage.head(staged).then(
               () => true,
               () => false,
             )
           : false;
-        if (open && !t.received) t.upload = { method: 'PUT', url: await storage.signPut(staged, sign), headers: OCTET };
-        return;
+      }
+      return checkReceived
+        ? new Set((await storage.listParts(staged, b.multipartId).catch(() => [])).map((p) => p.partNumber))
+        : new Set<number>();
+    });
+    let budget = this.registry.config.uploadLimits.urlsPerAnswer;
+    let more = false;
+    const signing: Array<Promise<void>> = [];
+    const blobs = session.blobs.map((b, i): BlobTarget => {
+      const t: BlobTarget = { digest: `sha256:${b.digest}`, size: b.size, present: b.present };
+      if (b.present) return t;
+      const got = received[i];
+      if (got === true || got === false) {
+        t.received = got;
+        if (got || !open) return t;
+        if (budget === 0) {
+          more = true;
+          return t;
+        }
+        budget--;
+        const staged = keys.uploadBlob(session.id, b.digest);
+        signing.push(storage.signPut(staged, sign).then((url) => void (t.upload = { method: 'PUT', url, headers: OCTET })));
+        return t;
       }
       const partSize = b.partSize!;
       const count = Math.max(1, Math.ceil(b.size / partSize));
-      const got = checkReceived
-        ? new Set((await storage.listParts(staged, b.multipartId).catch(() => [])).map((p) => p.partNumber))
-        : new Set<number>();
       t.received = got.size === count;
-      if (!open) return;
-      const parts = [];
+      if (!open || t.received) return t;
+      const staged = keys.uploadBlob(session.id, b.digest);
+      const parts: Array<{ partNumber: number; url: string; received: boolean }> = [];
       for (let n = 1; n <= count; n++) {
-        parts.push({ partNumber: n, url: got.has(n) ? '' : await storage.signPart(staged, b.multipartId, n, sign), received: got.has(n) });
+        if (got.has(n)) {
+          parts.push({ partNumber: n, url: '', received: true });
+          continue;
+        }
+        if (budget === 0) {
+          more = true;
+          break;
+        }
+        budget--;
+        const part = { partNumber: n, url: '', received: false };
+        parts.push(part);
+        signing.push(storage.signPart(staged, b.multipartId!, n, sign).then((url) => void (part.url = url)));
       }
-      t.upload = { multipart: { partSize, parts }, headers: OCTET };
+      if (parts.some((p) => !p.received)) t.upload = { multipart: { partSize, parts }, headers: OCTET };
+      return t;
     });
-    const order = new Map(session.blobs.map((b, i) => [`sha256:${b.digest}`, i]));
-    blobs.sort((a, b) => order.get(a.digest)! - order.get(b.digest)!);
+    await Promise.all(signing);
     return {
       id: session.id,
       status: session.status,
@@ -176,6 +254,7 @@ export class Uploads {
       version: session.version,
       expiresAt: session.expiresAt,
       blobs,
+      ...(more ? { more: true } : {}),
       ...(session.error ? { error: session.error } : {}),
     };
   }

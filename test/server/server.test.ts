@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { keys } from '../../lib/keys';
 import type { FileStorage } from '../../lib/storage/fs';
 import { fileStore, type TestStore } from '../support/stores';
 import { addBundle, api, auth, testBundle } from '../support/upload';
@@ -22,6 +23,8 @@ const SIGNING_KEY = Buffer.alloc(32, 7); // the key test/support/stores.ts fileS
 const COSMOS_ACCEPT =
   'application/vnd.dcos.universe.repo+json;charset=utf-8;version=v5,application/vnd.dcos.universe.repo+json;charset=utf-8;version=v4';
 const MiB = 1024 * 1024;
+/** A staging key of some upload: the only keys a signed PUT may name (lib/keys.ts signedScope). */
+const staged = (tag: string) => keys.uploadBlob('t'.repeat(26), sha256(Buffer.from(tag)));
 
 /** Log lines arrive through a pipe, a moment after the answer. */
 async function waitFor<T>(probe: () => T | undefined): Promise<T> {
@@ -98,12 +101,13 @@ describe('production server on the filesystem driver', () => {
 
   it("streams a single PUT above 10 MB (serverless-offline's cap) through /_store and back", async () => {
     const bytes = randomBytes(24 * MiB);
-    const target = await files.signPut('test/streamed-put', { expiresIn: 300, origin: srv.url });
+    const target = await files.signPut(staged('streamed-put'), { expiresIn: 300, origin: srv.url });
     const put = await fetch(target, { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body: bytes });
     expect(put.status).toBe(200);
     expect(((await put.json()) as any).size).toBe(bytes.length);
-    expect((await files.head('test/streamed-put')).size).toBe(bytes.length);
-    const source = await files.signGet('test/streamed-put', { expiresIn: 300, origin: srv.url, filename: 'x.bin' });
+    expect((await files.head(staged('streamed-put'))).size).toBe(bytes.length);
+    await files.copy(staged('streamed-put'), keys.blob(sha256(bytes)));
+    const source = await files.signGet(keys.blob(sha256(bytes)), { expiresIn: 300, origin: srv.url, filename: 'x.bin' });
     const got = await fetch(source);
     expect(got.status).toBe(200);
     expect(got.headers.get('content-disposition')).toBe('attachment; filename="x.bin"');
@@ -111,8 +115,8 @@ describe('production server on the filesystem driver', () => {
   });
 
   it('refuses forged store URLs before reading the body', async () => {
-    const target = new URL(await files.signPut('test/forged', { expiresIn: 300, origin: srv.url }));
-    target.pathname = '/_store/test/other';
+    const target = new URL(await files.signPut(staged('forged'), { expiresIn: 300, origin: srv.url }));
+    target.pathname = `/_store/${staged('other')}`;
     const put = await fetch(target, { method: 'PUT', body: 'x' });
     expect(put.status).toBe(403);
     expect(((await put.json()) as any).type).toBe('Forbidden');
@@ -142,20 +146,20 @@ describe('production server on the filesystem driver', () => {
     ]);
     expect(chunked.status).toBe(413);
 
-    const target = new URL(await files.signPut('test/too-big', { expiresIn: 300, origin: srv.url }));
+    const target = new URL(await files.signPut(staged('too-big'), { expiresIn: 300, origin: srv.url }));
     // Declared length over --max-store-body: refused before a byte is stored.
     const over = await exchange(srv.port, [
       head('PUT', `${target.pathname}${target.search}`, { 'content-length': 41 * MiB }),
       Buffer.alloc(64 * 1024),
     ]); // a small first write: the server may close before a big one lands (reset, no status)
     expect(over.status).toBe(413);
-    await expect(files.head('test/too-big')).rejects.toThrow(/Not found/);
+    await expect(files.head(staged('too-big'))).rejects.toThrow(/Not found/);
     const stream = await exchange(srv.port, [
       head('PUT', `${target.pathname}${target.search}`, { 'transfer-encoding': 'chunked' }),
       ...Array(42).fill(Buffer.concat([Buffer.from(`${MiB.toString(16)}\r\n`), Buffer.alloc(MiB), Buffer.from('\r\n')])),
     ]);
     expect(stream.status).toBe(413);
-    await expect(files.head('test/too-big')).rejects.toThrow(/Not found/);
+    await expect(files.head(staged('too-big'))).rejects.toThrow(/Not found/);
   });
 
   it('answers 408 to slow headers, a slow buffered body and a stalled streamed body', async () => {
@@ -171,13 +175,13 @@ describe('production server on the filesystem driver', () => {
     expect(slowBody.response).toMatch(/"type":"RequestTimeout"/);
     expect(slowBody.closedByServer).toBe(true);
 
-    const target = new URL(await files.signPut('test/stalled', { expiresIn: 300, origin: srv.url }));
+    const target = new URL(await files.signPut(staged('stalled'), { expiresIn: 300, origin: srv.url }));
     const stalled = await exchange(srv.port, [
       head('PUT', `${target.pathname}${target.search}`, { 'content-length': 2 * MiB }),
       Buffer.alloc(MiB),
     ]);
     expect(stalled.status).toBe(408);
-    await expect(files.head('test/stalled')).rejects.toThrow(/Not found/);
+    await expect(files.head(staged('stalled'))).rejects.toThrow(/Not found/);
   });
 
   it('answers unknown routes with the registry error shape, and CORS as serverless.yml asks', async () => {

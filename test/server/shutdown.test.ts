@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { keys } from '../../lib/keys';
 import type { FileStorage } from '../../lib/storage/fs';
 import { freePort } from '../support/offline';
 import { fileStore, s3Store, type TestStore } from '../support/stores';
@@ -51,7 +52,8 @@ describe('SIGTERM', () => {
     const srv = await server({ ...store.env, REGISTRY_SIGNING_KEY: key.toString('hex') });
     const files = store.another() as FileStorage;
     const root = store.env.REGISTRY_STORAGE.slice('file:'.length);
-    const target = new URL(await files.signPut('test/in-flight', { expiresIn: 300, origin: srv.url }));
+    const staged = keys.uploadBlob('t'.repeat(26), 'f'.repeat(64)); // signed PUTs name staging keys only
+    const target = new URL(await files.signPut(staged, { expiresIn: 300, origin: srv.url }));
     const half = randomBytes(4 * MiB);
     let exitCode: Promise<number | null> | undefined;
     const put = exchange(srv.port, [
@@ -66,7 +68,7 @@ describe('SIGTERM', () => {
     expect(answer.status).toBe(200);
     expect(answer.response).toMatch(/connection: close/i);
     expect(await exitCode).toBe(0);
-    expect((await files.head('test/in-flight')).size).toBe(2 * half.length);
+    expect((await files.head(staged)).size).toBe(2 * half.length);
     const shutdown = srv.logs().find((l) => l.msg === 'shutting down')!;
     expect(shutdown.inFlight).toBe(1);
     expect(srv.logs().find((l) => l.msg === 'stopped')).toMatchObject({ drained: true, cutOff: 0 });

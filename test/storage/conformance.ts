@@ -5,7 +5,7 @@
  *
  * Signed URLs are fetched with the global fetch, so what is tested is what a client sees.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AlreadyExistsError, ConflictError, NotFoundError, PreconditionFailedError } from '../../lib/errors';
 import type { ObjectStream, Storage } from '../../lib/storage/port';
@@ -58,6 +58,20 @@ export function storageConformance(name: string, make: () => Promise<MadeStorage
   describe(`storage conformance: ${name}`, () => {
     const run = `conformance/${Date.now().toString(36)}-${randomBytes(4).toString('hex')}/`;
     const k = (suffix: string) => run + suffix;
+    // Signed URLs may only name the keys the registry signs (lib/keys.ts signedScope): an
+    // upload's staging keys for PUT, published blobs for GET. One upload id per run.
+    const uploadRun = createHash('sha256').update(run).digest('hex').slice(0, 26);
+    const hexOf = (tag: string) =>
+      createHash('sha256')
+        .update(run + tag)
+        .digest('hex');
+    const staged = (tag: string) => `uploads/${uploadRun}/blobs/${hexOf(tag)}`;
+    const publishedKeys = new Set<string>();
+    const published = (tag: string) => {
+      const key = `blobs/sha256/${hexOf(tag)}`;
+      publishedKeys.add(key);
+      return key;
+    };
     let storage: Storage;
     let origin: string;
     let cleanup: (() => Promise<void>) | undefined;
@@ -72,8 +86,8 @@ export function storageConformance(name: string, make: () => Promise<MadeStorage
 
     afterAll(async () => {
       if (storage) {
-        const left = await storage.list(run);
-        await pool(left, 16, (o) => storage.delete(o.key));
+        const left = [...(await storage.list(run)), ...(await storage.list(`uploads/${uploadRun}/`))].map((o) => o.key);
+        await pool([...left, ...publishedKeys], 16, (key) => storage.delete(key));
       }
       await cleanup?.();
     });
@@ -348,18 +362,20 @@ export function storageConformance(name: string, make: () => Promise<MadeStorage
 
     describe('signed URLs', () => {
       it('signPut takes the bytes, signGet gives them back', async () => {
-        const key = k('signed/object');
+        const key = staged('object');
         const body = randomBytes(70_000);
         const put = await fetch(await storage.signPut(key, { origin, expiresIn: 300 }), { method: 'PUT', body });
         expect(put.status).toBe(200);
         expect((await storage.get(key)).body.equals(body)).toBe(true);
-        const get = await fetch(await storage.signGet(key, { origin, expiresIn: 300 }));
+        const target = published('object');
+        await storage.copy(key, target);
+        const get = await fetch(await storage.signGet(target, { origin, expiresIn: 300 }));
         expect(get.status).toBe(200);
         expect(Buffer.from(await get.arrayBuffer()).equals(body)).toBe(true);
       });
 
       it('signGet with a filename sets Content-Disposition', async () => {
-        const key = k('signed/named');
+        const key = published('named');
         await storage.put(key, 'named');
         const get = await fetch(await storage.signGet(key, { origin, expiresIn: 300, filename: 'package-1.0.tgz' }));
         expect(get.status).toBe(200);
@@ -368,9 +384,11 @@ export function storageConformance(name: string, make: () => Promise<MadeStorage
       });
 
       it('a tampered signature or key is refused with 403', async () => {
-        const key = k('signed/guarded-a');
+        const key = published('guarded-a');
+        const target = staged('guarded-a');
         await storage.put(key, 'guarded');
-        const putUrl = await storage.signPut(key, { origin, expiresIn: 300 });
+        await storage.put(target, 'guarded');
+        const putUrl = await storage.signPut(target, { origin, expiresIn: 300 });
         const getUrl = await storage.signGet(key, { origin, expiresIn: 300 });
         for (const url of [tamperSignature(putUrl), tamperKey(putUrl)]) {
           expect((await fetch(url, { method: 'PUT', body: 'forged' })).status).toBe(403);
@@ -381,11 +399,13 @@ export function storageConformance(name: string, make: () => Promise<MadeStorage
           expect(res.status).toBe(403);
         }
         expect((await storage.get(key)).body.toString()).toBe('guarded');
-        await expect(storage.head(k('signed/guarded-b'))).rejects.toBeInstanceOf(NotFoundError);
+        expect((await storage.get(target)).body.toString()).toBe('guarded');
+        const retargeted = target.slice(0, -1) + (target.endsWith('a') ? 'b' : 'a');
+        await expect(storage.head(retargeted)).rejects.toBeInstanceOf(NotFoundError);
       });
 
       it('a GET URL does not allow PUT', async () => {
-        const key = k('signed/read-only');
+        const key = published('read-only');
         await storage.put(key, 'read only');
         const res = await fetch(await storage.signGet(key, { origin, expiresIn: 300 }), { method: 'PUT', body: 'overwrite' });
         expect(res.status).toBe(403);
@@ -393,22 +413,25 @@ export function storageConformance(name: string, make: () => Promise<MadeStorage
       });
 
       it('an expired URL is refused with 403', async () => {
-        const key = k('signed/expiring');
+        const key = published('expiring');
+        const target = staged('expiring');
         await storage.put(key, 'short-lived');
+        await storage.put(target, 'short-lived');
         const getUrl = await storage.signGet(key, { origin, expiresIn: 1 });
-        const putUrl = await storage.signPut(key, { origin, expiresIn: 1 });
+        const putUrl = await storage.signPut(target, { origin, expiresIn: 1 });
         await sleep(2_500);
         const get = await fetch(getUrl);
         await get.arrayBuffer();
         expect(get.status).toBe(403);
         expect((await fetch(putUrl, { method: 'PUT', body: 'late' })).status).toBe(403);
         expect((await storage.get(key)).body.toString()).toBe('short-lived');
+        expect((await storage.get(target)).body.toString()).toBe('short-lived');
       });
     });
 
     describe('multipart', () => {
       it('parts PUT to signed URLs are listed and assembled in order', async () => {
-        const key = k('multipart/assembled');
+        const key = staged('multipart-assembled');
         const uploadId = await storage.createMultipart(key);
         expect(await storage.listParts(key, uploadId)).toEqual([]);
         const parts = [randomBytes(5 * MiB), randomBytes(5 * MiB), randomBytes(1000)];
@@ -437,7 +460,7 @@ export function storageConformance(name: string, make: () => Promise<MadeStorage
       });
 
       it('abortMultipart drops the upload; aborting again is fine', async () => {
-        const key = k('multipart/aborted');
+        const key = staged('multipart-aborted');
         const uploadId = await storage.createMultipart(key);
         const url = await storage.signPart(key, uploadId, 1, { origin, expiresIn: 300 });
         expect((await fetch(url, { method: 'PUT', body: randomBytes(1000) })).status).toBe(200);

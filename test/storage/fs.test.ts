@@ -16,11 +16,13 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BadRequestError, NotFoundError, PayloadTooLargeError, RegistryError } from '../../lib/errors';
 import { FileStorage } from '../../lib/storage/fs';
-import { ForbiddenError, keyFromStorePath, signStoreUrl, verifyStoreRequest } from '../../lib/storage/signing';
+import { ForbiddenError, keyFromStorePath, signStoreUrl, storePath, verifyStoreRequest } from '../../lib/storage/signing';
 import { storageConformance } from './conformance';
 
 const SECRET = Buffer.from('0123456789abcdef0123456789abcdef');
 const LIMIT = 16 * 1024 * 1024;
+const STAGED = `uploads/${'a'.repeat(26)}/blobs/${'b'.repeat(64)}`;
+const BLOB = `blobs/sha256/${'c'.repeat(64)}`;
 const PROJECT = fileURLToPath(new URL('../..', import.meta.url));
 
 function statusOf(err: unknown): number {
@@ -188,7 +190,7 @@ describe('file storage: specifics', () => {
   it('signatures bind the part coordinates and the file name', () => {
     const now = Date.UTC(2030, 0, 1);
     const expires = now / 1000 + 60;
-    const url = new URL(signStoreUrl('http://h', { method: 'PUT', key: 'k/1', expires, uploadId: 'a'.repeat(32), partNumber: 3 }, SECRET));
+    const url = new URL(signStoreUrl('http://h', { method: 'PUT', key: STAGED, expires, uploadId: 'a'.repeat(32), partNumber: 3 }, SECRET));
     const query = Object.fromEntries(url.searchParams);
     const key = keyFromStorePath(url.pathname)!;
     expect(verifyStoreRequest({ method: 'PUT', key, query, secret: SECRET, now })).toMatchObject({ kind: 'part', partNumber: 3 });
@@ -201,11 +203,12 @@ describe('file storage: specifics', () => {
     expect(check(query, 'GET')).toThrow(ForbiddenError);
     expect(check(query, 'DELETE')).toThrow(ForbiddenError);
     expect(check(query)).not.toThrow();
-    expect(() => verifyStoreRequest({ method: 'PUT', key, query, secret: Buffer.from('other key'), now })).toThrow(ForbiddenError);
+    expect(() => verifyStoreRequest({ method: 'PUT', key, query, secret: Buffer.alloc(32, 1), now })).toThrow(ForbiddenError);
     expect(() => verifyStoreRequest({ method: 'PUT', key, query, secret: SECRET, now: now + 61_000 })).toThrow(/expired/);
-    const get = new URL(signStoreUrl('http://h', { method: 'GET', key: 'k/é x', expires, filename: 'a.tgz' }, SECRET));
+    const get = new URL(signStoreUrl('http://h', { method: 'GET', key: BLOB, expires, filename: 'a.tgz' }, SECRET));
     const getKey = keyFromStorePath(get.pathname)!;
-    expect(getKey).toBe('k/é x');
+    expect(getKey).toBe(BLOB);
+    expect(keyFromStorePath(storePath('k/é x'))).toBe('k/é x');
     const getQuery = Object.fromEntries(get.searchParams);
     expect(verifyStoreRequest({ method: 'HEAD', key: getKey, query: getQuery, secret: SECRET, now })).toMatchObject({
       kind: 'get',

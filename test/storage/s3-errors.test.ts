@@ -20,7 +20,7 @@ import {
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import { createS3Client, S3Storage } from '../../lib/storage/s3';
-import { AlreadyExistsError, ConflictError, NotFoundError, PreconditionFailedError } from '../../lib/errors';
+import { AlreadyExistsError, ConflictError, NotFoundError, PreconditionFailedError, StoreUnavailableError } from '../../lib/errors';
 
 function sdkError(name: string, status: number): S3ServiceException {
   return new S3ServiceException({ name, $fault: 'client', $metadata: { httpStatusCode: status }, message: name });
@@ -108,6 +108,20 @@ describe('S3 error translation', () => {
     const plain = new Error('socket hang up');
     s3.on(PutObjectCommand).rejects(plain);
     await expect(storage().put('k', 'x', { ifNoneMatch: '*' })).rejects.toBe(plain);
+  });
+
+  it('no answer in time, or no connection, is StoreUnavailableError (503), with the cause kept', async () => {
+    for (const e of [
+      Object.assign(new Error('Request aborted'), { name: 'AbortError' }),
+      Object.assign(new Error('socket timed out'), { name: 'TimeoutError' }),
+      Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
+    ]) {
+      s3.reset();
+      s3.on(HeadObjectCommand).rejects(e);
+      s3.on(PutObjectCommand).rejects(e);
+      await expect(storage().head('k')).rejects.toMatchObject({ type: 'StoreUnavailable', cause: e });
+      await expect(storage().put('k', 'x', { ifNoneMatch: '*' })).rejects.toBeInstanceOf(StoreUnavailableError);
+    }
   });
 
   it('getIfChanged: 304 is null, and the etag is sent quoted', async () => {
