@@ -4,7 +4,7 @@
  * upload never lose each other's progress.
  */
 import { randomBytes } from 'node:crypto';
-import { ConflictError, NotFoundError, PreconditionFailedError, UploadNotFoundError } from '../errors';
+import { ConflictError, type ErrorType, NotFoundError, PreconditionFailedError, UploadNotFoundError } from '../errors';
 import { keys } from '../keys';
 import type { BundleManifest } from '../bundle/manifest';
 import type { Storage } from '../storage/port';
@@ -40,7 +40,7 @@ export interface UploadSession {
   expiresAt: string;
   manifest: BundleManifest;
   blobs: SessionBlob[];
-  error?: { type: string; message: string; data?: Record<string, unknown> };
+  error?: { type: ErrorType; message: string; data?: Record<string, unknown> };
   seq?: number;
 }
 
