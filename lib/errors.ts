@@ -45,7 +45,7 @@ export const ERRORS = {
   UploadAborted: { status: 409, message: 'The upload was aborted' },
   UploadExpired: { status: 409, message: 'Nobody completed the upload before it expired' },
   UploadFailed: { status: 409, message: 'Upload failed' },
-  Conflict: { status: 409, message: 'Concurrent update; retry' },
+  Conflict: { status: 409, message: 'Concurrent update' },
   AlreadyExists: { status: 409, message: 'Already exists' },
   PreconditionFailed: { status: 412, message: 'Precondition failed' },
   PayloadTooLarge: { status: 413 },
@@ -84,27 +84,42 @@ export class RegistryError extends Error {
 }
 
 /* ---- storage-level (drivers throw these; the domain catches them) ---- */
-export class NotFoundError extends RegistryError {
+/**
+ * An error about one storage key. Its message names the key, for the log; clients are told
+ * what the key holds instead (lib/http/errors.ts, with describeKey of lib/keys.ts).
+ */
+export type StorageKeyErrorType = 'NotFound' | 'AlreadyExists' | 'PreconditionFailed' | 'Conflict';
+export abstract class StorageKeyError extends RegistryError {
+  declare readonly type: StorageKeyErrorType;
+  constructor(
+    type: StorageKeyErrorType,
+    readonly key: string,
+    options?: { cause?: unknown },
+  ) {
+    super(type, `${ERRORS[type].message}: ${key}`, undefined, options);
+  }
+}
+export class NotFoundError extends StorageKeyError {
   constructor(key: string, options?: { cause?: unknown }) {
-    super('NotFound', `Not found: ${key}`, undefined, options);
+    super('NotFound', key, options);
   }
 }
 /** Create-only write lost: the key exists. */
-export class AlreadyExistsError extends RegistryError {
+export class AlreadyExistsError extends StorageKeyError {
   constructor(key: string, options?: { cause?: unknown }) {
-    super('AlreadyExists', `Already exists: ${key}`, undefined, options);
+    super('AlreadyExists', key, options);
   }
 }
 /** Compare-and-swap lost: the object changed. */
-export class PreconditionFailedError extends RegistryError {
+export class PreconditionFailedError extends StorageKeyError {
   constructor(key: string, options?: { cause?: unknown }) {
-    super('PreconditionFailed', `Precondition failed: ${key}`, undefined, options);
+    super('PreconditionFailed', key, options);
   }
 }
 /** A concurrent request on the same key (S3 409 ConditionalRequestConflict): retry. */
-export class ConflictError extends RegistryError {
+export class ConflictError extends StorageKeyError {
   constructor(key: string, options?: { cause?: unknown }) {
-    super('Conflict', `Concurrent update: ${key}`, undefined, options);
+    super('Conflict', key, options);
   }
 }
 
