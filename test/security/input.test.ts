@@ -13,8 +13,10 @@ import { keys } from '../../lib/keys';
 import type { Registry } from '../../lib/registry';
 import { resourceAnswer } from '../../lib/resource';
 import { Uploads } from '../../lib/uploads/service';
+import { JSON_LIMITS, validateBuildDefinition, validatePackage } from '../../lib/universe/validate';
 import { ORIGIN, registryOver, send } from '../support/inprocess';
 import { drivers } from '../support/stores';
+import { packageMetadata } from '../support/fixtures';
 import { testBundle } from '../support/upload';
 
 async function answerOf(promise: Promise<unknown>) {
@@ -63,5 +65,61 @@ describe.each(drivers)('storage keys stay out of answers on $name storage', ({ m
     expect(missing).toEqual({ status: 404, body: { type: 'NotFound', message: 'The catalog was not found' } });
     for (const a of [exists, changed, missing]) expect(a.body.message).not.toMatch(/uploads\/|catalog\/|\.json/);
     await store.cleanup();
+  });
+});
+
+/** {"a":{"a":...1...}} nested `depth` levels, built as JSON text (JSON.parse does not recurse). */
+function nested(depth: number): unknown {
+  return JSON.parse(`${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`);
+}
+
+describe.each(drivers)('deep and huge JSON is refused with 400 on $name storage', ({ make }) => {
+  // The package's config is a JSON Schema, the one place the package schema admits any nesting;
+  // before the bound, validating it overflowed the stack ("Maximum call stack size exceeded", a 500).
+  const hostile: Array<[string, (manifest: any) => void, RegExp]> = [
+    [
+      '100,000-deep nesting in the package config',
+      (m) => void (m.package.config = { type: 'object', properties: { a: nested(100_000) } }),
+      /^The manifest is too large or too deep: \/manifest\/package\/config\/properties\/a(\/a)*: nests deeper than 64 levels$/,
+    ],
+    [
+      'a 50 MB string',
+      (m) => void (m.package.description = 'x'.repeat(50 * 1024 * 1024)),
+      /^The manifest is too large or too deep: \/manifest\/package\/description: a string of 52428800 characters is longer than 1048576$/,
+    ],
+    [
+      'a 200,000-item array',
+      (m) => void (m.package.tags = new Array(200_000).fill('t')),
+      /\/manifest\/package\/tags: an array of 200000 items is longer than 100000$/,
+    ],
+  ];
+
+  it.each(hostile)('POST /uploads with %s: 400 InvalidManifest, nothing stored', async (_what, spoil, message) => {
+    const store = await make();
+    const registry = registryOver(store.another());
+    const manifest: any = structuredClone(testBundle('hostile', '1.0.0').manifest);
+    spoil(manifest);
+    const answer = await answerOf(new Uploads(registry).start({ manifest }, ORIGIN));
+    expect(answer.status).toBe(400);
+    expect(answer.body.type).toBe('InvalidManifest');
+    expect(answer.body.message).toMatch(message);
+    expect(await registry.storage.list(keys.uploadsPrefix())).toEqual([]);
+    await store.cleanup();
+  });
+});
+
+describe('the package validators bound their input themselves', () => {
+  it('a build definition or repo entry nested 100,000 deep is invalid, not a stack overflow', () => {
+    const definition = { ...packageMetadata('deep', '1.0.0'), config: { type: 'object', properties: { a: nested(100_000) } } };
+    expect(validateBuildDefinition(definition)).toEqual({ ok: false, errors: [expect.stringMatching(/nests deeper than 64 levels$/)] });
+    expect(validatePackage(definition)).toEqual({ ok: false, errors: [expect.stringMatching(/nests deeper than 64 levels$/)] });
+  });
+
+  it('what real packages hold stays well inside the bounds', () => {
+    const definition = {
+      ...packageMetadata('fine', '1.0.0'),
+      config: { type: 'object', properties: { a: nested(JSON_LIMITS.depth - 4) } },
+    };
+    expect(validateBuildDefinition(definition).ok).toBe(true);
   });
 });
