@@ -20,13 +20,12 @@ import { mapLimit } from '../limit';
 import { keys } from '../keys';
 import { describeVersion, type Describe } from '../packages';
 import type { Registry } from '../registry';
-import type { MultipartPart, SignOptions, Storage } from '../storage/port';
+import { MAX_PART_NUMBER, type MultipartPart, type SignOptions, type Storage } from '../storage/port';
 import { checkUploadManifest, contentDigest } from './manifest';
 import { newUploadId, Sessions, type SessionBlob, type UploadSession, type UploadStatus } from './session';
 
 /** Blobs above this go in parts; parts are at most this big (serverless-offline caps bodies at 10 MB). */
 export const PART_SIZE = 8 * 1024 * 1024;
-const MAX_PARTS = 10_000;
 /** Signed targets live this long; GET /uploads/{id} signs fresh ones. */
 const TARGET_TTL_S = 3600;
 /** An upload nobody drives is failed by the sweeper after this. */
@@ -41,7 +40,7 @@ const FAST_HASH_PROBE_MS = 500;
 
 export function partSizeFor(size: number): number {
   const mib = 1024 * 1024;
-  return Math.max(PART_SIZE, Math.ceil(size / MAX_PARTS / mib) * mib);
+  return Math.max(PART_SIZE, Math.ceil(size / MAX_PART_NUMBER / mib) * mib);
 }
 
 export interface BlobTarget {
