@@ -10,7 +10,8 @@ import { openBundle, type OpenedBundle } from '../bundle/reader';
 import { mapLimit } from '../limit';
 import { DEFAULT_RETRY, withRetry } from '../docker/retry';
 import { RegistryApiError, callJson, putBytes, type ClientOptions } from './http';
-import { bytesToSend, planTransfers, type UploadSession } from './plan';
+import type { CompleteProgress, StartUploadRequest, UploadView } from '../uploads/wire';
+import { bytesToSend, planTransfers } from './plan';
 import { clearUploadState, readUploadState, writeUploadState } from './state';
 import type { DescribeBody } from './registry';
 
@@ -57,7 +58,8 @@ export async function addBundle(bundlePath: string, opts: AddOptions): Promise<D
     let session = await resume(bundlePath, opts, manifestSha256);
     const resumed = session !== undefined;
     if (!session) {
-      session = (await callJson<UploadSession>(opts, 'POST', '/uploads', { manifest: bundle.manifest }, true)).body;
+      session = (await callJson<UploadView>(opts, 'POST', '/uploads', { manifest: bundle.manifest } satisfies StartUploadRequest, true))
+        .body;
       await writeUploadState(bundlePath, { url: opts.url, uploadId: session.id, manifestSha256, name, version });
     }
     const id = session.id;
@@ -78,7 +80,7 @@ export async function addBundle(bundlePath: string, opts: AddOptions): Promise<D
       } catch (err) {
         if (round >= MAX_ROUNDS) throw err;
         progress({ kind: 'retry', what: `upload ${id}`, attempt: round, delayMs: 0, error: (err as Error).message });
-        session = (await callJson<UploadSession>(opts, 'GET', `/uploads/${id}`, undefined, true)).body;
+        session = (await callJson<UploadView>(opts, 'GET', `/uploads/${id}`, undefined, true)).body;
       }
     }
 
@@ -94,11 +96,11 @@ export async function addBundle(bundlePath: string, opts: AddOptions): Promise<D
   }
 }
 
-async function resume(bundlePath: string, opts: AddOptions, manifestSha256: string): Promise<UploadSession | undefined> {
+async function resume(bundlePath: string, opts: AddOptions, manifestSha256: string): Promise<UploadView | undefined> {
   const state = await readUploadState(bundlePath);
   if (!state || state.url !== opts.url || state.manifestSha256 !== manifestSha256) return undefined;
   try {
-    const session = (await callJson<UploadSession>(opts, 'GET', `/uploads/${state.uploadId}`, undefined, true)).body;
+    const session = (await callJson<UploadView>(opts, 'GET', `/uploads/${state.uploadId}`, undefined, true)).body;
     return session.status === 'Uploading' || session.status === 'Processing' ? session : undefined;
   } catch (err) {
     if (err instanceof RegistryApiError && err.status >= 400 && err.status < 500 && err.status !== 401 && err.status !== 403)
@@ -109,7 +111,7 @@ async function resume(bundlePath: string, opts: AddOptions, manifestSha256: stri
 
 async function sendMissing(
   bundle: OpenedBundle,
-  session: UploadSession,
+  session: UploadView,
   sizes: Map<string, number>,
   opts: AddOptions,
   progress: (e: AddProgress) => void,
@@ -162,9 +164,9 @@ async function sendMissing(
 async function complete(id: string, opts: AddOptions, progress: (e: AddProgress) => void): Promise<DescribeBody> {
   const interval = opts.pollIntervalMs ?? 300;
   for (let polls = 0; ; polls++) {
-    let res: Awaited<ReturnType<typeof callJson<DescribeBody & { progress?: unknown }>>>;
+    let res: Awaited<ReturnType<typeof callJson<DescribeBody | CompleteProgress>>>;
     try {
-      res = await callJson<DescribeBody & { progress?: unknown }>(opts, 'POST', `/uploads/${id}/complete`, undefined, true);
+      res = await callJson<DescribeBody | CompleteProgress>(opts, 'POST', `/uploads/${id}/complete`, undefined, true);
     } catch (err) {
       if (err instanceof RegistryApiError && err.status >= 400 && err.status < 500 && err.status !== 401 && err.status !== 403) {
         throw new AddFailedError(`upload ${id} failed: ${err.type}: ${err.message}`, err.type);

@@ -4,37 +4,7 @@
  * sizes, and parts must tile the blob exactly as the protocol defines (part k covers bytes
  * [(k-1)*P, min(k*P, size))).
  */
-export interface UploadTarget {
-  method?: string;
-  url: string;
-  headers?: Record<string, string>;
-}
-
-export interface UploadPart {
-  partNumber: number;
-  url: string;
-  received?: boolean;
-}
-
-export interface UploadBlob {
-  digest: string;
-  size: number;
-  present?: boolean;
-  received?: boolean;
-  headers?: Record<string, string>;
-  upload?:
-    | (UploadTarget & { multipart?: undefined })
-    | { multipart: { partSize: number; parts: UploadPart[] }; url?: undefined; headers?: Record<string, string> };
-}
-
-export interface UploadSession {
-  id: string;
-  status: string;
-  name?: string;
-  version?: string;
-  expiresAt?: string;
-  blobs: UploadBlob[];
-}
+import type { UploadView } from '../uploads/wire';
 
 export interface TransferTask {
   digest: string;
@@ -54,7 +24,7 @@ export class UploadPlanError extends Error {
   }
 }
 
-export function planTransfers(session: UploadSession, bundleSizes: ReadonlyMap<string, number>): TransferTask[] {
+export function planTransfers(session: UploadView, bundleSizes: ReadonlyMap<string, number>): TransferTask[] {
   if (!session || !Array.isArray(session.blobs)) throw new UploadPlanError('no blobs list');
   // Only an Uploading session takes bytes (a Processing one has no targets): what is missing then
   // is for /complete to report, not for the client to guess.
@@ -67,7 +37,7 @@ export function planTransfers(session: UploadSession, bundleSizes: ReadonlyMap<s
     if (blob.present || blob.received) continue;
     const upload = blob.upload;
     if (!upload) throw new UploadPlanError(`blob ${blob.digest} is missing and has no upload target`);
-    if (upload.multipart) {
+    if ('multipart' in upload) {
       const { partSize, parts } = upload.multipart;
       if (!Number.isInteger(partSize) || partSize <= 0) throw new UploadPlanError(`blob ${blob.digest} has part size ${partSize}`);
       const count = Math.max(1, Math.ceil(size / partSize));
@@ -83,7 +53,7 @@ export function planTransfers(session: UploadSession, bundleSizes: ReadonlyMap<s
           digest: blob.digest,
           partNumber: p.partNumber,
           url: p.url,
-          headers: { ...(blob.headers ?? {}), ...(upload.headers ?? {}) },
+          headers: { ...upload.headers },
           start,
           end: Math.min(start + partSize, size),
         });
@@ -96,7 +66,7 @@ export function planTransfers(session: UploadSession, bundleSizes: ReadonlyMap<s
       tasks.push({
         digest: blob.digest,
         url: upload.url,
-        headers: { ...(blob.headers ?? {}), ...(upload.headers ?? {}) },
+        headers: { ...upload.headers },
         start: 0,
         end: size,
       });

@@ -18,11 +18,12 @@ import { imagesWithBlobs } from '../docker/image-blobs';
 import { NotFoundError, PreconditionFailedError, RegistryError, UploadStateError, VersionExistsError } from '../errors';
 import { mapLimit } from '../limit';
 import { keys } from '../keys';
-import { describeVersion, type Describe } from '../packages';
+import { describeVersion } from '../packages';
 import type { Registry } from '../registry';
 import { MAX_PART_NUMBER, type MultipartPart, type SignOptions, type Storage } from '../storage/port';
 import { checkUploadManifest, contentDigest } from './manifest';
-import { newUploadId, Sessions, type SessionBlob, type UploadSession, type UploadStatus } from './session';
+import { newUploadId, Sessions, type SessionBlob, type UploadSession } from './session';
+import type { BlobTarget, CompleteAnswer, CompleteProgress, StartUploadRequest, UploadView } from './wire';
 
 /** Blobs above this go in parts; parts are at most this big (serverless-offline caps bodies at 10 MB). */
 export const PART_SIZE = 8 * 1024 * 1024;
@@ -43,34 +44,11 @@ export function partSizeFor(size: number): number {
   return Math.max(PART_SIZE, Math.ceil(size / MAX_PART_NUMBER / mib) * mib);
 }
 
-export interface BlobTarget {
-  digest: string;
-  size: number;
-  present: boolean;
-  received?: boolean;
-  upload?:
-    | { method: 'PUT'; url: string; headers: Record<string, string> }
-    | {
-        multipart: { partSize: number; parts: Array<{ partNumber: number; url: string; received: boolean }> };
-        headers: Record<string, string>;
-      };
-}
-
-export interface UploadView {
-  id: string;
-  status: UploadStatus;
-  name: string;
-  version: string;
-  expiresAt: string;
-  blobs: BlobTarget[];
-  error?: UploadSession['error'];
-}
+export type { BlobTarget, UploadView } from './wire';
 
 export interface CompleteResult {
   done: boolean;
-  body:
-    | Describe
-    | { id: string; status: UploadStatus; progress: { blobs: number; verified: number; bytes: number; verifiedBytes: number } };
+  body: CompleteAnswer;
 }
 
 const OCTET = { 'Content-Type': 'application/octet-stream' };
@@ -89,7 +67,7 @@ export class Uploads {
   }
 
   /** POST /uploads */
-  async start(body: { manifest?: unknown }, origin: string): Promise<UploadView> {
+  async start(body: Partial<Record<keyof StartUploadRequest, unknown>>, origin: string): Promise<UploadView> {
     const manifest = checkUploadManifest(body.manifest);
     const { storage } = this.registry;
     await this.registry.gate.check();
@@ -205,7 +183,7 @@ export class Uploads {
     throw new UploadStateError(`Upload ${id} was committed and its version has since been removed`, { uploadId: id });
   }
 
-  private progress(s: UploadSession): CompleteResult['body'] {
+  private progress(s: UploadSession): CompleteProgress {
     const verified = s.blobs.filter((b) => b.verified);
     return {
       id: s.id,

@@ -4,12 +4,13 @@
  * upload never lose each other's progress.
  */
 import { randomBytes } from 'node:crypto';
-import { ConflictError, type ErrorType, NotFoundError, PreconditionFailedError, UploadNotFoundError } from '../errors';
+import { ConflictError, NotFoundError, PreconditionFailedError, UploadNotFoundError } from '../errors';
 import { keys } from '../keys';
 import type { BundleManifest } from '../bundle/manifest';
 import type { Storage } from '../storage/port';
+import type { UploadError, UploadStatus } from './wire';
 
-export type UploadStatus = 'Uploading' | 'Processing' | 'Added' | 'Failed';
+export type { UploadStatus } from './wire';
 
 export interface SessionBlob {
   /** Bare hex sha256. */
@@ -40,7 +41,7 @@ export interface UploadSession {
   expiresAt: string;
   manifest: BundleManifest;
   blobs: SessionBlob[];
-  error?: { type: ErrorType; message: string; data?: Record<string, unknown> };
+  error?: UploadError;
   seq?: number;
 }
 
