@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { Transform } from 'node:stream';
 import { openBundle, type OpenedBundle } from '../bundle/reader';
 import { mapLimit } from '../limit';
+import { backoffDelay, sleep } from '../retry';
 import { DEFAULT_RETRY, withRetry } from '../docker/retry';
 import { RegistryApiError, callJson, putBytes, type ClientOptions } from './http';
 import type { CompleteProgress, StartUploadRequest, UploadView } from '../uploads/wire';
@@ -175,7 +176,7 @@ async function complete(id: string, opts: AddOptions, progress: (e: AddProgress)
     }
     if (res.status === 202 || res.body?.status === 'Processing') {
       progress({ kind: 'processing', progress: res.body?.progress });
-      await new Promise((r) => setTimeout(r, Math.min(interval, 25 * 2 ** Math.min(polls, 10))));
+      await sleep(backoffDelay({ baseMs: 25, maxMs: Math.min(interval, 25 * 2 ** 10), growth: 'exponential', jitter: 'none' }, polls));
       continue;
     }
     if (res.body?.status === 'Added') return res.body;

@@ -20,6 +20,7 @@ import { mapLimit } from '../limit';
 import { keys } from '../keys';
 import { describeVersion } from '../packages';
 import type { Registry } from '../registry';
+import { backoffDelay, sleep } from '../retry';
 import { MAX_PART_NUMBER, type MultipartPart, type SignOptions, type Storage } from '../storage/port';
 import { checkUploadManifest, contentDigest } from './manifest';
 import { newUploadId, Sessions, type SessionBlob, type UploadSession } from './session';
@@ -449,7 +450,7 @@ export class Uploads {
         if (!(error instanceof GcFenceError)) throw error;
         if (attempt >= 10)
           throw new UploadStateError('A garbage collection is in progress; complete the upload again later', { uploadId: session.id });
-        await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
+        await sleep(backoffDelay({ baseMs: 200, maxMs: Infinity, growth: 'linear', jitter: 'none' }, attempt));
       }
     }
     await this.sessions.update(session.id, (s) => {

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { ConflictError, NotFoundError, PreconditionFailedError, UploadNotFoundError } from '../errors';
 import { keys } from '../keys';
+import { type Backoff, backoffDelay, sleep } from '../retry';
 import type { BundleManifest } from '../bundle/manifest';
 import type { Storage } from '../storage/port';
 import type { UploadError, UploadStatus } from './wire';
@@ -44,6 +45,9 @@ export interface UploadSession {
   error?: UploadError;
   seq?: number;
 }
+
+/** Callers racing for one session: full jitter growing by 50 ms per lost race. */
+const CAS_BACKOFF: Backoff = { baseMs: 50, maxMs: Infinity, growth: 'linear', jitter: 'full' };
 
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
 /** 130 random bits as 26 base32 characters (keys.UPLOAD_ID). */
@@ -126,7 +130,7 @@ export class Sessions {
         if (!(error instanceof PreconditionFailedError || error instanceof ConflictError)) throw error;
         this.known.delete(id);
         if (known) continue; // a stale remembered copy: read afresh at once
-        await new Promise((r) => setTimeout(r, Math.random() * 50 * (attempt + 1)));
+        await sleep(backoffDelay(CAS_BACKOFF, attempt));
       }
     }
     throw new ConflictError(keys.uploadSession(id));
