@@ -17,10 +17,11 @@ export const MAX_ERRORS = 10;
 /**
  * Bounds on JSON a client or a package author sends, checked before any validator or
  * recursive walk (ajv, canonical JSON) sees it: a 100,000-deep object overflows their stacks.
- * Universe packages nest about a dozen levels and their longest strings (base64 Marathon
- * templates) are tens of KB.
+ * Universe packages nest about a dozen levels. Strings may be as long as a request body
+ * (5 MiB; metadata of several MB is legitimate and tested); the bound is for callers that
+ * are not behind the body limit (in-process, build definitions).
  */
-export const JSON_LIMITS = Object.freeze({ depth: 64, stringLength: 1024 * 1024, arrayLength: 100_000, objectKeys: 10_000 });
+export const JSON_LIMITS = Object.freeze({ depth: 64, stringLength: 5 * 1024 * 1024, arrayLength: 100_000, objectKeys: 10_000 });
 
 /**
  * The first way `value` breaks the bounds, as "<path>: <problem>", or undefined. Iterative,
