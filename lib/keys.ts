@@ -127,3 +127,19 @@ export const signedScope = {
   get: (key: string): boolean =>
     /^blobs\/sha256\/[a-f0-9]{64}$/.test(key) || /^rendered\/[A-Za-z0-9_-]{1,64}\/(?!\.+$)[A-Za-z0-9_.-]+$/.test(key),
 };
+
+/**
+ * What a storage key holds, in the domain's words: the text clients get instead of the key
+ * (storage keys are the store's layout, not part of the API).
+ */
+export function describeKey(key: string): string {
+  const blob = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(key);
+  if (blob) return `Blob sha256:${blob[1]}`;
+  const staged = /^uploads\/([a-z0-9]{26})\/(?:blobs|sealed)\/([a-f0-9]{64})$/.exec(key);
+  if (staged) return `Blob sha256:${staged[2]} of upload ${staged[1]}`;
+  const upload = /^uploads\/([a-z0-9]{26})\//.exec(key);
+  if (upload) return `Upload ${upload[1]}`;
+  if (key.startsWith('catalog/')) return 'The catalog';
+  if (key.startsWith('rendered/')) return 'A rendered repository answer';
+  return 'The object';
+}

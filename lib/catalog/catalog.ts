@@ -18,9 +18,9 @@
  * visible to every instance (read-your-writes) at O(1) requests in the steady state.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { AlreadyExistsError, CommitUncertainError, ConflictError, NotFoundError, PreconditionFailedError, RegistryError } from '../errors';
 import { keys } from '../keys';
+import { type Backoff, backoffDelay, sleep } from '../retry';
 import type { Storage } from '../storage/port';
 import {
   apply,
@@ -72,10 +72,9 @@ function isLostRace(error: unknown): boolean {
   return error instanceof AlreadyExistsError || error instanceof PreconditionFailedError || error instanceof ConflictError;
 }
 
-async function backoff(attempt: number): Promise<void> {
-  const cap = Math.min(500, 10 * 2 ** Math.min(attempt, 6));
-  await sleep(Math.random() * cap);
-}
+/** Writers racing for the log or the snapshot: full jitter, 10 ms doubling up to 500 ms. */
+const RACE_BACKOFF: Backoff = { baseMs: 10, maxMs: 500, growth: 'exponential', jitter: 'full' };
+const backoff = (attempt: number) => sleep(backoffDelay(RACE_BACKOFF, attempt));
 
 function chunkBody(versions: CatalogVersion[]): { hex: string; body: string } {
   const body = JSON.stringify({ versions: [...versions].sort((a, b) => a.seq - b.seq) });

@@ -8,9 +8,11 @@ import { createHash } from 'node:crypto';
 import { Transform } from 'node:stream';
 import { openBundle, type OpenedBundle } from '../bundle/reader';
 import { mapLimit } from '../limit';
+import { backoffDelay, sleep } from '../retry';
 import { DEFAULT_RETRY, withRetry } from '../docker/retry';
 import { RegistryApiError, callJson, putBytes, type ClientOptions } from './http';
-import { bytesPending, planTransfers, UploadPlanError, type UploadSession } from './plan';
+import type { CompleteProgress, StartUploadRequest, UploadView } from '../uploads/wire';
+import { bytesPending, planTransfers, UploadPlanError } from './plan';
 import { clearUploadState, readUploadState, writeUploadState } from './state';
 import type { DescribeBody } from './registry';
 
@@ -57,7 +59,8 @@ export async function addBundle(bundlePath: string, opts: AddOptions): Promise<D
     let session = await resume(bundlePath, opts, manifestSha256);
     const resumed = session !== undefined;
     if (!session) {
-      session = (await callJson<UploadSession>(opts, 'POST', '/uploads', { manifest: bundle.manifest }, true)).body;
+      session = (await callJson<UploadView>(opts, 'POST', '/uploads', { manifest: bundle.manifest } satisfies StartUploadRequest, true))
+        .body;
       await writeUploadState(bundlePath, { url: opts.url, uploadId: session.id, manifestSha256, name, version });
     }
     const id = session.id;
@@ -78,12 +81,12 @@ export async function addBundle(bundlePath: string, opts: AddOptions): Promise<D
         const sent = await sendMissing(bundle, session, sizes, opts, progress, tally);
         if (session.more !== true) break;
         if (sent === 0) throw new UploadPlanError('the answer says more targets follow but carries none to send');
-        session = (await callJson<UploadSession>(opts, 'GET', `/uploads/${id}`, undefined, true)).body;
+        session = (await callJson<UploadView>(opts, 'GET', `/uploads/${id}`, undefined, true)).body;
         round = 0; // a new page is progress, not a failed round
       } catch (err) {
         if (round >= MAX_ROUNDS) throw err;
         progress({ kind: 'retry', what: `upload ${id}`, attempt: round, delayMs: 0, error: (err as Error).message });
-        session = (await callJson<UploadSession>(opts, 'GET', `/uploads/${id}`, undefined, true)).body;
+        session = (await callJson<UploadView>(opts, 'GET', `/uploads/${id}`, undefined, true)).body;
       }
     }
 
@@ -99,11 +102,11 @@ export async function addBundle(bundlePath: string, opts: AddOptions): Promise<D
   }
 }
 
-async function resume(bundlePath: string, opts: AddOptions, manifestSha256: string): Promise<UploadSession | undefined> {
+async function resume(bundlePath: string, opts: AddOptions, manifestSha256: string): Promise<UploadView | undefined> {
   const state = await readUploadState(bundlePath);
   if (!state || state.url !== opts.url || state.manifestSha256 !== manifestSha256) return undefined;
   try {
-    const session = (await callJson<UploadSession>(opts, 'GET', `/uploads/${state.uploadId}`, undefined, true)).body;
+    const session = (await callJson<UploadView>(opts, 'GET', `/uploads/${state.uploadId}`, undefined, true)).body;
     return session.status === 'Uploading' || session.status === 'Processing' ? session : undefined;
   } catch (err) {
     if (err instanceof RegistryApiError && err.status >= 400 && err.status < 500 && err.status !== 401 && err.status !== 403)
@@ -114,7 +117,7 @@ async function resume(bundlePath: string, opts: AddOptions, manifestSha256: stri
 
 async function sendMissing(
   bundle: OpenedBundle,
-  session: UploadSession,
+  session: UploadView,
   sizes: Map<string, number>,
   opts: AddOptions,
   progress: (e: AddProgress) => void,
@@ -167,9 +170,9 @@ async function sendMissing(
 async function complete(id: string, opts: AddOptions, progress: (e: AddProgress) => void): Promise<DescribeBody> {
   const interval = opts.pollIntervalMs ?? 300;
   for (let polls = 0; ; polls++) {
-    let res: Awaited<ReturnType<typeof callJson<DescribeBody & { progress?: unknown }>>>;
+    let res: Awaited<ReturnType<typeof callJson<DescribeBody | CompleteProgress>>>;
     try {
-      res = await callJson<DescribeBody & { progress?: unknown }>(opts, 'POST', `/uploads/${id}/complete`, undefined, true);
+      res = await callJson<DescribeBody | CompleteProgress>(opts, 'POST', `/uploads/${id}/complete`, undefined, true);
     } catch (err) {
       if (err instanceof RegistryApiError && err.status >= 400 && err.status < 500 && err.status !== 401 && err.status !== 403) {
         throw new AddFailedError(`upload ${id} failed: ${err.type}: ${err.message}`, err.type);
@@ -178,7 +181,7 @@ async function complete(id: string, opts: AddOptions, progress: (e: AddProgress)
     }
     if (res.status === 202 || res.body?.status === 'Processing') {
       progress({ kind: 'processing', progress: res.body?.progress });
-      await new Promise((r) => setTimeout(r, Math.min(interval, 25 * 2 ** Math.min(polls, 10))));
+      await sleep(backoffDelay({ baseMs: 25, maxMs: Math.min(interval, 25 * 2 ** 10), growth: 'exponential', jitter: 'none' }, polls));
       continue;
     }
     if (res.body?.status === 'Added') return res.body;

@@ -6,39 +6,7 @@
  * registry signs a bounded number per answer): blobs without a target and parts past the
  * listed ones come with the next GET /uploads/{id}.
  */
-export interface UploadTarget {
-  method?: string;
-  url: string;
-  headers?: Record<string, string>;
-}
-
-export interface UploadPart {
-  partNumber: number;
-  url: string;
-  received?: boolean;
-}
-
-export interface UploadBlob {
-  digest: string;
-  size: number;
-  present?: boolean;
-  received?: boolean;
-  headers?: Record<string, string>;
-  upload?:
-    | (UploadTarget & { multipart?: undefined })
-    | { multipart: { partSize: number; parts: UploadPart[] }; url?: undefined; headers?: Record<string, string> };
-}
-
-export interface UploadSession {
-  id: string;
-  status: string;
-  name?: string;
-  version?: string;
-  expiresAt?: string;
-  blobs: UploadBlob[];
-  /** Only some targets are in this answer: send them, then GET /uploads/{id} for the next ones. */
-  more?: boolean;
-}
+import type { UploadView } from '../uploads/wire';
 
 export interface TransferTask {
   digest: string;
@@ -58,7 +26,7 @@ export class UploadPlanError extends Error {
   }
 }
 
-export function planTransfers(session: UploadSession, bundleSizes: ReadonlyMap<string, number>): TransferTask[] {
+export function planTransfers(session: UploadView, bundleSizes: ReadonlyMap<string, number>): TransferTask[] {
   if (!session || !Array.isArray(session.blobs)) throw new UploadPlanError('no blobs list');
   // Only an Uploading session takes bytes (a Processing one has no targets): what is missing then
   // is for /complete to report, not for the client to guess.
@@ -74,7 +42,7 @@ export function planTransfers(session: UploadSession, bundleSizes: ReadonlyMap<s
       if (session.more === true) continue; // its target comes in a later answer
       throw new UploadPlanError(`blob ${blob.digest} is missing and has no upload target`);
     }
-    if (upload.multipart) {
+    if ('multipart' in upload) {
       const { partSize, parts } = upload.multipart;
       if (!Number.isInteger(partSize) || partSize <= 0) throw new UploadPlanError(`blob ${blob.digest} has part size ${partSize}`);
       const count = Math.max(1, Math.ceil(size / partSize));
@@ -90,7 +58,7 @@ export function planTransfers(session: UploadSession, bundleSizes: ReadonlyMap<s
           digest: blob.digest,
           partNumber: p.partNumber,
           url: p.url,
-          headers: { ...(blob.headers ?? {}), ...(upload.headers ?? {}) },
+          headers: { ...upload.headers },
           start,
           end: Math.min(start + partSize, size),
         });
@@ -103,7 +71,7 @@ export function planTransfers(session: UploadSession, bundleSizes: ReadonlyMap<s
       tasks.push({
         digest: blob.digest,
         url: upload.url,
-        headers: { ...(blob.headers ?? {}), ...(upload.headers ?? {}) },
+        headers: { ...upload.headers },
         start: 0,
         end: size,
       });
@@ -123,13 +91,13 @@ export function bytesToSend(tasks: readonly TransferTask[]): number {
  * Bytes the registry still lacks, targets in this answer or not: every blob neither present nor
  * received, less the parts it lists as received. For progress across paged answers.
  */
-export function bytesPending(session: UploadSession): number {
+export function bytesPending(session: UploadView): number {
   if (session.status !== 'Uploading') return 0;
   let total = 0;
   for (const blob of session.blobs) {
     if (blob.present || blob.received) continue;
     total += blob.size;
-    const multipart = blob.upload?.multipart;
+    const multipart = blob.upload && 'multipart' in blob.upload ? blob.upload.multipart : undefined;
     if (!multipart) continue;
     for (const p of multipart.parts) {
       if (p.received) total -= Math.max(0, Math.min(multipart.partSize, blob.size - (p.partNumber - 1) * multipart.partSize));

@@ -1,8 +1,10 @@
 /**
  * Retries with exponential backoff for the failures a registry or the network recovers from:
  * connection resets and timeouts, 5xx, 429 (honouring Retry-After). Everything else — 4xx,
- * digest mismatches, bad manifests — fails at once.
+ * digest mismatches, bad manifests — fails at once. The loop and its backoff are lib/retry.ts.
  */
+import { retry } from '../retry';
+
 export interface RetryPolicy {
   /** Total attempts, first one included. */
   readonly attempts: number;
@@ -61,16 +63,11 @@ export async function withRetry<T>(
   fn: (attempt: number) => Promise<T>,
   onRetry?: (err: unknown, attempt: number, delayMs: number) => void,
 ): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fn(attempt);
-    } catch (err) {
-      if (attempt >= policy.attempts || !isTransient(err)) throw err;
-      const backoff = policy.baseDelayMs * 2 ** (attempt - 1) * (0.75 + Math.random() * 0.5);
-      const hinted = err instanceof TransientHttpError ? err.retryAfterMs : undefined;
-      const delay = Math.min(policy.maxDelayMs, Math.max(backoff, hinted ?? 0));
-      onRetry?.(err, attempt, delay);
-      await new Promise((resolve) => setTimeout(resolve, delay));
-    }
-  }
+  return retry(fn, {
+    attempts: policy.attempts,
+    backoff: { baseMs: policy.baseDelayMs, maxMs: policy.maxDelayMs, growth: 'exponential', jitter: 'spread' },
+    retryable: isTransient,
+    hintMs: (err) => (err instanceof TransientHttpError ? err.retryAfterMs : undefined),
+    onRetry,
+  });
 }

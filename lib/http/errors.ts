@@ -1,60 +1,43 @@
 /**
- * The one map from errors to HTTP answers. Domain errors carry a Cosmos-style `type`;
- * this table decides the status. Anything unknown is a 500 whose body says nothing
- * about internals (the log has the detail).
+ * The one map from errors to HTTP answers: the status of each domain error's `type` is in
+ * the registry of lib/errors.ts. Anything else, and any 5xx not marked safe to show, is a
+ * 500 whose body says nothing about internals (the log has the detail).
  */
-import { RegistryError } from '../errors';
+import { ERRORS, type ErrorType, INTERNAL_ERROR, isErrorType, RegistryError, StorageKeyError, type StorageKeyErrorType } from '../errors';
+import { describeKey } from '../keys';
 
-const STATUS: Record<string, number> = {
-  BadRequest: 400,
-  InvalidJson: 400,
-  InvalidManifest: 400,
-  InvalidPackageName: 400,
-  InvalidPackageVersion: 400,
-  InvalidDigest: 400,
-  InvalidUploadId: 400,
-  InvalidPackage: 422,
-  UnsupportedPackagingVersion: 422,
-  UnsupportedMediaType: 415,
-  Unauthorized: 401,
-  Forbidden: 403,
-  NotFound: 404,
-  VersionNotFound: 404,
-  PackageNotFound: 404,
-  UploadNotFound: 404,
-  ResourceNotFound: 404,
-  RouteNotFound: 404,
-  NotAcceptable: 406,
-  VersionAlreadyExists: 409,
-  UploadStateConflict: 409,
-  UploadAborted: 409,
-  UploadExpired: 409,
-  UploadFailed: 409,
-  Conflict: 409,
-  PreconditionFailed: 412,
-  AlreadyExists: 409,
-  PayloadTooLarge: 413,
-  BlobDigestMismatch: 422,
-  BlobSizeMismatch: 422,
-  BlobMissing: 422,
-  StoreUnavailable: 503,
+const STORAGE_MESSAGES: Record<StorageKeyErrorType, string> = {
+  NotFound: 'was not found',
+  AlreadyExists: 'already exists',
+  PreconditionFailed: 'changed meanwhile; retry',
+  Conflict: 'is being changed by another request; retry',
 };
+
+/** The message a client gets: never a storage key (issue 10 item 8), the thing the key holds instead. */
+function clientMessage(error: RegistryError): string {
+  if (!(error instanceof StorageKeyError)) return error.message;
+  return `${describeKey(error.key)} ${STORAGE_MESSAGES[error.type]}`;
+}
 
 export interface ErrorAnswer {
   status: number;
-  body: { type: string; message: string; data?: Record<string, unknown> };
+  body: { type: ErrorType | typeof INTERNAL_ERROR.type; message: string; data?: Record<string, unknown> };
 }
 
 export function errorAnswer(error: unknown): ErrorAnswer {
-  if (error instanceof RegistryError) {
-    const status = STATUS[error.type] ?? 500;
-    if (status < 500 || error.type === 'StoreUnavailable') {
-      return { status, body: { type: error.type, message: error.message, ...(error.data ? { data: error.data } : {}) } };
+  // isErrorType also guards types read back from the store (an upload's stored error).
+  if (error instanceof RegistryError && isErrorType(error.type)) {
+    const spec: { status: number; expose?: boolean } = ERRORS[error.type];
+    if (spec.status < 500 || spec.expose) {
+      return {
+        status: spec.status,
+        body: { type: error.type, message: clientMessage(error), ...(error.data ? { data: error.data } : {}) },
+      };
     }
   }
-  return { status: 500, body: { type: 'InternalError', message: 'Internal error; see the registry log' } };
+  return { status: 500, body: { ...INTERNAL_ERROR } };
 }
 
 export function statusOf(type: string): number | undefined {
-  return STATUS[type];
+  return isErrorType(type) ? ERRORS[type].status : undefined;
 }

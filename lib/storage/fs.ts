@@ -221,7 +221,7 @@ export class FileStorage implements Storage {
     const end = Math.min(range.end ?? size - 1, size - 1);
     if (!Number.isSafeInteger(range.start) || range.start < 0 || range.start > end) {
       await fh.close();
-      throw new BadRequestError(`Range not satisfiable: ${key}`, { start: range.start, end: range.end, size }, 'InvalidRange');
+      throw new BadRequestError('Range not satisfiable', { start: range.start, end: range.end, size }, 'InvalidRange');
     }
     // As on S3, size counts the bytes in this answer; range.total is the object's size.
     const stream = fh.createReadStream({ start: range.start, end });

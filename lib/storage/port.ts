@@ -10,6 +10,9 @@
  */
 import type { Readable } from 'node:stream';
 
+/** S3's limit on multipart uploads, kept by every driver: part numbers are 1..MAX_PART_NUMBER. */
+export const MAX_PART_NUMBER = 10_000;
+
 export interface ObjectInfo {
   key: string;
   size: number;
@@ -83,7 +86,7 @@ export interface Storage {
   signGet(key: string, options: SignOptions): Promise<string>;
   /** Start a multipart upload of key; returns its upload id. */
   createMultipart(key: string): Promise<string>;
-  /** A URL the client may PUT one part to. Part numbers 1..10000. */
+  /** A URL the client may PUT one part to. Part numbers 1..MAX_PART_NUMBER. */
   signPart(key: string, uploadId: string, partNumber: number, options: SignOptions): Promise<string>;
   /** Parts received so far, ascending. NotFoundError when the upload is unknown. */
   listParts(key: string, uploadId: string): Promise<MultipartPart[]>;

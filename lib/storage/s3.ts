@@ -41,7 +41,16 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { AlreadyExistsError, ConflictError, NotFoundError, PreconditionFailedError, StoreUnavailableError } from '../errors';
-import type { MultipartPart, ObjectInfo, ObjectStream, PutOptions, SignOptions, Storage, StoredObject } from './port';
+import {
+  MAX_PART_NUMBER,
+  type MultipartPart,
+  type ObjectInfo,
+  type ObjectStream,
+  type PutOptions,
+  type SignOptions,
+  type Storage,
+  type StoredObject,
+} from './port';
 
 export type EtagForm = 'unquoted' | 'quoted';
 
@@ -182,7 +191,6 @@ const MiB = 1024 * 1024;
 /** Extra deadline per MiB of a body read or written under a call deadline (1 MiB/s at worst). */
 const BODY_MS_PER_MIB = 1000;
 const GiB = 1024 ** 3;
-const MAX_PARTS = 10_000;
 const PART_COPY_WIDTH = 4;
 
 export class S3Storage implements Storage {
@@ -380,7 +388,7 @@ export class S3Storage implements Storage {
 
   /** Server-side copy of a big object in ranges; every part carries the source etag condition. */
   private async copyInParts(source: string, target: string, info: ObjectInfo): Promise<{ etag: string }> {
-    const partSize = Math.max(this.multipartCopy.partSize, Math.ceil(info.size / MAX_PARTS));
+    const partSize = Math.max(this.multipartCopy.partSize, Math.ceil(info.size / MAX_PART_NUMBER));
     const count = Math.ceil(info.size / partSize);
     const uploadId = await this.createMultipart(target);
     try {
@@ -446,8 +454,8 @@ export class S3Storage implements Storage {
   }
 
   async signPart(key: string, uploadId: string, partNumber: number, options: SignOptions): Promise<string> {
-    if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10_000) {
-      throw new RangeError(`part number must be 1..10000, got ${partNumber}`);
+    if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > MAX_PART_NUMBER) {
+      throw new RangeError(`part number must be 1..${MAX_PART_NUMBER}, got ${partNumber}`);
     }
     const command = new UploadPartCommand({ Bucket: this.bucket, Key: this.full(key), UploadId: uploadId, PartNumber: partNumber });
     return (await presigner()).getSignedUrl(this.signer, command, { expiresIn: options.expiresIn });

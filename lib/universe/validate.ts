@@ -14,6 +14,52 @@ export const SUPPORTED_PACKAGING_VERSIONS = ['4.0', '5.0'] as const;
 /** A long list of schema errors hides the first, usually the real, one. */
 export const MAX_ERRORS = 10;
 
+/**
+ * Bounds on JSON a client or a package author sends, checked before any validator or
+ * recursive walk (ajv, canonical JSON) sees it: a 100,000-deep object overflows their stacks.
+ * Universe packages nest about a dozen levels. Strings may be as long as a request body
+ * (5 MiB; metadata of several MB is legitimate and tested); the bound is for callers that
+ * are not behind the body limit (in-process, build definitions).
+ */
+export const JSON_LIMITS = Object.freeze({ depth: 64, stringLength: 5 * 1024 * 1024, arrayLength: 100_000, objectKeys: 10_000 });
+
+/**
+ * The first way `value` breaks the bounds, as "<path>: <problem>", or undefined. Iterative,
+ * so it cannot overflow the stack itself.
+ */
+export function jsonBoundsProblem(value: unknown, limits: typeof JSON_LIMITS = JSON_LIMITS): string | undefined {
+  type Node = { value: unknown; depth: number; parent?: Node; key?: string | number };
+  const where = (n: Node): string => {
+    const keys: Array<string | number> = [];
+    for (let at: Node | undefined = n; at?.parent; at = at.parent) keys.push(at.key!);
+    return keys.length ? `/${keys.reverse().join('/')}`.slice(0, 200) : '(root)';
+  };
+  const stack: Node[] = [{ value, depth: 0 }];
+  while (stack.length) {
+    const node = stack.pop()!;
+    const v = node.value;
+    if (typeof v === 'string') {
+      if (v.length > limits.stringLength) return `${where(node)}: a string of ${v.length} characters is longer than ${limits.stringLength}`;
+      continue;
+    }
+    if (v === null || typeof v !== 'object') continue;
+    if (node.depth >= limits.depth) return `${where(node)}: nests deeper than ${limits.depth} levels`;
+    if (Array.isArray(v)) {
+      if (v.length > limits.arrayLength) return `${where(node)}: an array of ${v.length} items is longer than ${limits.arrayLength}`;
+      for (let i = v.length - 1; i >= 0; i--) stack.push({ value: v[i], depth: node.depth + 1, parent: node, key: i });
+      continue;
+    }
+    const keys = Object.keys(v);
+    if (keys.length > limits.objectKeys) return `${where(node)}: an object with ${keys.length} keys has more than ${limits.objectKeys}`;
+    for (let i = keys.length - 1; i >= 0; i--) {
+      const k = keys[i];
+      if (k.length > limits.stringLength) return `${where(node)}: a key of ${k.length} characters is longer than ${limits.stringLength}`;
+      stack.push({ value: (v as Record<string, unknown>)[k], depth: node.depth + 1, parent: node, key: k });
+    }
+  }
+  return undefined;
+}
+
 export type PackageValidation = { ok: true; entry: PackageEntry } | { ok: false; errors: string[] };
 export type BuildDefinitionValidation = { ok: true; definition: BuildDefinition } | { ok: false; errors: string[] };
 
@@ -21,7 +67,7 @@ type Validator = ((data: unknown) => boolean) & { errors?: ErrorObject[] | null 
 
 /** A repo index entry (releaseVersion optional, selected allowed), packagingVersion 4.0 or 5.0. */
 export function validatePackage(entry: unknown): PackageValidation {
-  const problem = packagingVersionProblem(entry);
+  const problem = jsonBoundsProblem(entry) ?? packagingVersionProblem(entry);
   if (problem) return { ok: false, errors: [problem] };
   const validate = (entry as { packagingVersion: string }).packagingVersion === '4.0' ? validatePackageV4 : validatePackageV5;
   const errors = run(validate, entry);
@@ -30,7 +76,7 @@ export function validatePackage(entry: unknown): PackageValidation {
 
 /** A build definition: a repo entry without releaseVersion and selected. */
 export function validateBuildDefinition(definition: unknown): BuildDefinitionValidation {
-  const problem = packagingVersionProblem(definition);
+  const problem = jsonBoundsProblem(definition) ?? packagingVersionProblem(definition);
   if (problem) return { ok: false, errors: [problem] };
   const errors = run(validateBuildDefinitionSchema, definition);
   return errors ? { ok: false, errors } : { ok: true, definition: definition as BuildDefinition };

@@ -10,7 +10,7 @@ import { checkManifest, InvalidBundleError, type BundleManifest } from '../bundl
 import { BadRequestError, RegistryError } from '../errors';
 import { checkName, checkVersion } from '../keys';
 import { resourceImages, resourceUrls } from '../universe/render';
-import { validatePackage } from '../universe/validate';
+import { jsonBoundsProblem, validatePackage } from '../universe/validate';
 
 export const MAX_BLOBS = 10_000;
 export const MAX_BLOB_SIZE = 5 * 1024 ** 4;
@@ -35,6 +35,14 @@ export function checkUploadManifest(value: unknown): BundleManifest {
   if (!value || typeof value !== 'object' || Array.isArray(value)) {
     throw new BadRequestError('Body must be {"manifest": {...}} with the bundle manifest', undefined, 'InvalidManifest');
   }
+  // Before anything walks it: deep nesting would overflow the validators' stacks (a 500).
+  const bounds = jsonBoundsProblem(value);
+  if (bounds)
+    throw new BadRequestError(
+      `The manifest is too large or too deep: /manifest${bounds.replace(/^\(root\)/, '')}`,
+      undefined,
+      'InvalidManifest',
+    );
   const pkg = (value as { package?: Record<string, unknown> }).package;
   // Names and versions first: they decide keys, so they get the clearest errors.
   checkName(pkg?.name);

@@ -25,16 +25,17 @@ import {
 } from '../errors';
 import { mapLimit } from '../limit';
 import { keys } from '../keys';
-import { describeVersion, type Describe } from '../packages';
+import { describeVersion } from '../packages';
 import type { Config } from '../config';
 import type { Registry } from '../registry';
-import type { MultipartPart, SignOptions, Storage } from '../storage/port';
+import { backoffDelay, sleep } from '../retry';
+import { MAX_PART_NUMBER, type MultipartPart, type SignOptions, type Storage } from '../storage/port';
 import { checkUploadManifest, contentDigest } from './manifest';
-import { newUploadId, Sessions, type SessionBlob, type UploadSession, type UploadStatus } from './session';
+import { newUploadId, Sessions, type SessionBlob, type UploadSession } from './session';
+import type { BlobTarget, CompleteAnswer, CompleteProgress, StartUploadRequest, UploadView } from './wire';
 
 /** Blobs above this go in parts; parts are at most this big (serverless-offline caps bodies at 10 MB). */
 export const PART_SIZE = 8 * 1024 * 1024;
-const MAX_PARTS = 10_000;
 /** Signed targets live this long; GET /uploads/{id} signs fresh ones. */
 const TARGET_TTL_S = 3600;
 /** An upload nobody drives is failed by the sweeper after this. */
@@ -49,37 +50,10 @@ const FAST_HASH_PROBE_MS = 500;
 
 export function partSizeFor(size: number): number {
   const mib = 1024 * 1024;
-  return Math.max(PART_SIZE, Math.ceil(size / MAX_PARTS / mib) * mib);
+  return Math.max(PART_SIZE, Math.ceil(size / MAX_PART_NUMBER / mib) * mib);
 }
 
-export interface BlobTarget {
-  digest: string;
-  size: number;
-  present: boolean;
-  received?: boolean;
-  upload?:
-    | { method: 'PUT'; url: string; headers: Record<string, string> }
-    | {
-        multipart: { partSize: number; parts: Array<{ partNumber: number; url: string; received: boolean }> };
-        headers: Record<string, string>;
-      };
-}
-
-export interface UploadView {
-  id: string;
-  status: UploadStatus;
-  name: string;
-  version: string;
-  expiresAt: string;
-  blobs: BlobTarget[];
-  /**
-   * True when the upload needs more signed targets than one answer carries
-   * (REGISTRY_UPLOAD_URLS_PER_ANSWER): send these, then GET /uploads/{id} for the next ones.
-   * Blobs left for a later answer have no `upload`; multipart lists stop at the cut.
-   */
-  more?: boolean;
-  error?: UploadSession['error'];
-}
+export type { BlobTarget, UploadView } from './wire';
 
 /** Targets (single PUTs plus parts) a blob of this size needs. */
 function targetsOf(size: number): number {
@@ -117,9 +91,7 @@ export function checkUploadLimits(blobs: ReadonlyArray<{ digest: string; size: n
 
 export interface CompleteResult {
   done: boolean;
-  body:
-    | Describe
-    | { id: string; status: UploadStatus; progress: { blobs: number; verified: number; bytes: number; verifiedBytes: number } };
+  body: CompleteAnswer;
 }
 
 const OCTET = { 'Content-Type': 'application/octet-stream' };
@@ -138,7 +110,7 @@ export class Uploads {
   }
 
   /** POST /uploads */
-  async start(body: { manifest?: unknown }, origin: string): Promise<UploadView> {
+  async start(body: Partial<Record<keyof StartUploadRequest, unknown>>, origin: string): Promise<UploadView> {
     const manifest = checkUploadManifest(body.manifest);
     checkUploadLimits(manifest.blobs, this.registry.config.uploadLimits);
     const { storage } = this.registry;
@@ -285,7 +257,7 @@ export class Uploads {
     throw new UploadStateError(`Upload ${id} was committed and its version has since been removed`, { uploadId: id });
   }
 
-  private progress(s: UploadSession): CompleteResult['body'] {
+  private progress(s: UploadSession): CompleteProgress {
     const verified = s.blobs.filter((b) => b.verified);
     return {
       id: s.id,
@@ -551,7 +523,7 @@ export class Uploads {
         if (!(error instanceof GcFenceError)) throw error;
         if (attempt >= 10)
           throw new UploadStateError('A garbage collection is in progress; complete the upload again later', { uploadId: session.id });
-        await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
+        await sleep(backoffDelay({ baseMs: 200, maxMs: Infinity, growth: 'linear', jitter: 'none' }, attempt));
       }
     }
     await this.sessions.update(session.id, (s) => {

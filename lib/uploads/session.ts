@@ -6,10 +6,12 @@
 import { randomBytes } from 'node:crypto';
 import { ConflictError, NotFoundError, PreconditionFailedError, UploadNotFoundError } from '../errors';
 import { keys } from '../keys';
+import { type Backoff, backoffDelay, sleep } from '../retry';
 import type { BundleManifest } from '../bundle/manifest';
 import type { Storage } from '../storage/port';
+import type { UploadError, UploadStatus } from './wire';
 
-export type UploadStatus = 'Uploading' | 'Processing' | 'Added' | 'Failed';
+export type { UploadStatus } from './wire';
 
 export interface SessionBlob {
   /** Bare hex sha256. */
@@ -40,9 +42,12 @@ export interface UploadSession {
   expiresAt: string;
   manifest: BundleManifest;
   blobs: SessionBlob[];
-  error?: { type: string; message: string; data?: Record<string, unknown> };
+  error?: UploadError;
   seq?: number;
 }
+
+/** Callers racing for one session: full jitter growing by 50 ms per lost race. */
+const CAS_BACKOFF: Backoff = { baseMs: 50, maxMs: Infinity, growth: 'linear', jitter: 'full' };
 
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
 /** 130 random bits as 26 base32 characters (keys.UPLOAD_ID). */
@@ -125,7 +130,7 @@ export class Sessions {
         if (!(error instanceof PreconditionFailedError || error instanceof ConflictError)) throw error;
         this.known.delete(id);
         if (known) continue; // a stale remembered copy: read afresh at once
-        await new Promise((r) => setTimeout(r, Math.random() * 50 * (attempt + 1)));
+        await sleep(backoffDelay(CAS_BACKOFF, attempt));
       }
     }
     throw new ConflictError(keys.uploadSession(id));

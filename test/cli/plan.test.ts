@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bytesToSend, planTransfers, type UploadSession } from '../../lib/client';
+import { bytesToSend, planTransfers, type UploadView } from '../../lib/client';
 
 const d = (c: string) => `sha256:${c.repeat(64)}`;
 const sizes = new Map([
@@ -9,8 +9,8 @@ const sizes = new Map([
 ]);
 const ct = { 'Content-Type': 'application/octet-stream' };
 
-function session(blobs: UploadSession['blobs']): UploadSession {
-  return { id: 'x', status: 'Uploading', blobs };
+function session(blobs: UploadView['blobs']): UploadView {
+  return { id: 'x', status: 'Uploading', name: 'a', version: '1', expiresAt: '2030-01-01T00:00:00.000Z', blobs };
 }
 
 describe('planTransfers', () => {
@@ -21,8 +21,8 @@ describe('planTransfers', () => {
           digest: d('a'),
           size: 250,
           present: false,
-          headers: ct,
           upload: {
+            headers: ct,
             multipart: {
               partSize: 100,
               parts: [
@@ -50,7 +50,7 @@ describe('planTransfers', () => {
     const tasks = planTransfers(
       session([
         { digest: d('a'), size: 250, present: true },
-        { digest: d('c'), size: 7, present: false, received: true, upload: { method: 'PUT', url: 'uc' } },
+        { digest: d('c'), size: 7, present: false, received: true, upload: { method: 'PUT', url: 'uc', headers: ct } },
       ]),
       sizes,
     );
@@ -70,7 +70,17 @@ describe('planTransfers', () => {
     );
     expect(() => planTransfers(session([{ digest: d('b'), size: 10, present: false }]), sizes)).toThrow(/no upload target/);
     const multipart = (parts: { partNumber: number; url: string }[], partSize = 100) =>
-      planTransfers(session([{ digest: d('a'), size: 250, present: false, upload: { multipart: { partSize, parts } } }]), sizes);
+      planTransfers(
+        session([
+          {
+            digest: d('a'),
+            size: 250,
+            present: false,
+            upload: { multipart: { partSize, parts: parts.map((p) => ({ ...p, received: false })) }, headers: ct },
+          },
+        ]),
+        sizes,
+      );
     expect(() =>
       multipart([
         { partNumber: 1, url: 'a' },
@@ -81,7 +91,10 @@ describe('planTransfers', () => {
     expect(() => multipart([1, 1, 2].map((n) => ({ partNumber: n, url: 'x' })))).toThrow(/invalid part number 1/);
     expect(() => multipart([], 0)).toThrow(/part size 0/);
     expect(() =>
-      planTransfers(session([{ digest: d('c'), size: 7, present: false, upload: { method: 'POST', url: 'u' } }]), sizes),
+      planTransfers(
+        session([{ digest: d('c'), size: 7, present: false, upload: { method: 'POST' as 'PUT', url: 'u', headers: ct } }]),
+        sizes,
+      ),
     ).toThrow(/not PUT/);
   });
 });
