@@ -18,6 +18,8 @@
  * |                               |                  | proxy downloads: always up to 4 MiB, the store is unreachable)
  * | REGISTRY_SIGNING_KEY          | (in the store)   | hex/base64 HMAC key for filesystem signed URLs
  * | REGISTRY_LOG_LEVEL            | info             | debug | info | warn | error
+ * | REGISTRY_TRUST_PROXY          | false            | true: take the origin from X-Forwarded-Proto/Host (only behind a
+ * |                               |                  | proxy that sets them; serverless.yml sets true: API Gateway does)
  */
 export type StorageConfig =
   | { kind: 'file'; root: string }
@@ -42,6 +44,8 @@ export interface Config {
   repoInlineBytes: number;
   signingKey?: Buffer;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** X-Forwarded-Proto/Host come from a proxy we trust (else they are ignored). */
+  trustProxy: boolean;
 }
 
 export class ConfigError extends Error {
@@ -136,6 +140,7 @@ export function parseConfig(env: Env): Config {
     repoInlineBytes: byteCount(env, 'REGISTRY_REPO_INLINE_BYTES', 4 * 1024 * 1024, 256 * 1024),
     signingKey: parseSigningKey(env),
     logLevel: oneOf(env, 'REGISTRY_LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, 'info'),
+    trustProxy: oneOf(env, 'REGISTRY_TRUST_PROXY', ['true', 'false'], 'false') === 'true',
   });
 }
 
