@@ -34,6 +34,7 @@ import { type App, type BodySource, ClientGone, createApp, makeRequest, Transpor
 import { type Answer, isStream, type Operation, type StreamResponse } from '../lib/http/handler';
 import { answerHeaders, PREFLIGHT_HEADERS } from '../lib/http/headers';
 import { type OperationId, ROUTE_LIST, type Route, routeKeyOf } from '../lib/http/routes';
+import { errorAnswer } from '../lib/http/errors';
 import { describeError, log } from '../lib/log';
 import type { Registry } from '../lib/registry';
 import { BodyBudget, checkDeclaredLength, readBody, streamBody } from './body';
@@ -258,11 +259,18 @@ export function createRegistryServer(options: ServerOptions, registry: () => Reg
       res.destroy();
       return;
     }
-    // Outside the app's chain (it answers every error it sees): should not happen.
-    log.error('request failed', { requestId: note.requestId, route: note.route, ...describeError(error) });
-    const status = error instanceof TransportError ? error.status : 500;
-    res.writeHead(status, { 'content-type': 'application/json', 'x-content-type-options': 'nosniff', connection: 'close' });
-    res.end(JSON.stringify({ type: 'InternalError', message: 'Internal error; see the registry log' }));
+    // Outside the app's chain (the proxy-mode stream, a stream that failed before its first
+    // byte): the same error table and headers as the chain's.
+    const answer =
+      error instanceof TransportError ? { status: error.status, body: { type: error.type, message: error.message } } : errorAnswer(error);
+    if (answer.status >= 500) log.error('request failed', { requestId: note.requestId, route: note.route, ...describeError(error) });
+    const text = JSON.stringify(answer.body);
+    res.writeHead(answer.status, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+      'x-content-type-options': 'nosniff',
+    });
+    res.end(res.req.method === 'HEAD' ? undefined : text);
   }
 
   function onRequest(req: IncomingMessage, res: ServerResponse, expectsContinue = false): void {
