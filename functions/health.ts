@@ -1,11 +1,13 @@
 /** GET / and GET /health: the seed's exact health shape. */
 import { health } from '../lib/health';
-import { httpHandler } from '../lib/http/handler';
+import { lambdaHandler } from '../lib/http/lambda';
 import { registry } from '../lib/registry';
 
-const route = async () => {
+const answer = async () => {
   const { status, body } = await health(registry());
   return { statusCode: status, headers: { 'content-type': 'application/json' }, body };
 };
 
-export const handler = httpHandler({ 'GET /': route, 'GET /health': route });
+export const operations = { root: answer, health: answer };
+
+export const handler = lambdaHandler('health', operations);

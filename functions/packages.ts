@@ -1,13 +1,14 @@
 /** Describe, list and remove package versions. */
-import { httpHandler, json } from '../lib/http/handler';
+import { json } from '../lib/http/handler';
+import { lambdaHandler } from '../lib/http/lambda';
+import type { Request } from '../lib/http/handler';
 import { describe, list, remove } from '../lib/packages';
 import { registry } from '../lib/registry';
 
-export const handler = httpHandler({
-  'GET /package': async () => json(200, await list(registry())),
-  'GET /package/{name}/{version}': async (req) => json(200, await describe(registry(), req.params.name, req.params.version)),
-  'DELETE /package/{name}/{version}': [
-    async (req) => json(200, await remove(registry(), req.params.name, req.params.version)),
-    { write: true },
-  ],
-});
+export const operations = {
+  listPackages: async () => json(200, await list(registry())),
+  describePackage: async (req: Request) => json(200, await describe(registry(), req.params.name, req.params.version)),
+  removePackage: async (req: Request) => json(200, await remove(registry(), req.params.name, req.params.version)),
+};
+
+export const handler = lambdaHandler('packages', operations);

@@ -1,10 +1,11 @@
 /** GET /repo: the Universe repository index. */
-import { httpHandler } from '../lib/http/handler';
+import type { Request } from '../lib/http/handler';
+import { lambdaHandler } from '../lib/http/lambda';
 import { registry } from '../lib/registry';
 import { repoAnswer } from '../lib/repo';
 
-export const handler = httpHandler({
-  'GET /repo': (req) =>
+export const operations = {
+  getRepo: (req: Request) =>
     repoAnswer(registry(), {
       accept: req.headers.accept,
       acceptEncoding: req.headers['accept-encoding'],
@@ -12,4 +13,6 @@ export const handler = httpHandler({
       userAgent: req.headers['user-agent'],
       origin: req.origin,
     }),
-});
+};
+
+export const handler = lambdaHandler('repo', operations);

@@ -1,16 +1,19 @@
 /** GET/HEAD /resource/{digest}/{name}: an asset file of an added package. */
-import { httpHandler } from '../lib/http/handler';
+import type { Request } from '../lib/http/handler';
+import { lambdaHandler } from '../lib/http/lambda';
 import { registry } from '../lib/registry';
 import { resourceAnswer } from '../lib/resource';
 
-export const handler = httpHandler({
-  'GET /resource/{digest}/{name}': (req) =>
-    resourceAnswer(registry(), {
-      digest: req.params.digest,
-      name: req.params.name,
-      origin: req.origin,
-      head: req.method === 'HEAD',
-      range: req.headers.range,
-      ifNoneMatch: req.headers['if-none-match'],
-    }),
-});
+const answer = (req: Request) =>
+  resourceAnswer(registry(), {
+    digest: req.params.digest,
+    name: req.params.name,
+    origin: req.origin,
+    head: req.method === 'HEAD',
+    range: req.headers.range,
+    ifNoneMatch: req.headers['if-none-match'],
+  });
+
+export const operations = { getResource: answer, headResource: answer };
+
+export const handler = lambdaHandler('resource', operations);

@@ -1,5 +1,6 @@
 /** Uploads: start, status, complete (bounded steps), abort. */
-import { httpHandler, json, jsonBody, noContent } from '../lib/http/handler';
+import { json, noContent, type Request } from '../lib/http/handler';
+import { lambdaHandler } from '../lib/http/lambda';
 import { checkUploadId } from '../lib/keys';
 import { registry } from '../lib/registry';
 import { Uploads } from '../lib/uploads/service';
@@ -7,15 +8,14 @@ import { Uploads } from '../lib/uploads/service';
 let uploads: Uploads | undefined;
 const service = () => (uploads ??= new Uploads(registry()));
 
-export const handler = httpHandler({
-  'POST /uploads': [async (req) => json(201, await service().start(jsonBody(req), req.origin)), { write: true }],
-  'GET /uploads/{id}': [async (req) => json(200, await service().status(checkUploadId(req.params.id), req.origin)), { write: true }],
-  'POST /uploads/{id}/complete': [
-    async (req) => {
-      const { done, body } = await service().complete(checkUploadId(req.params.id));
-      return json(done ? 200 : 202, body);
-    },
-    { write: true },
-  ],
-  'DELETE /uploads/{id}': [async (req) => (await service().abort(checkUploadId(req.params.id)), noContent()), { write: true }],
-});
+export const operations = {
+  startUpload: async (req: Request) => json(201, await service().start(req.json, req.origin)),
+  getUpload: async (req: Request) => json(200, await service().status(checkUploadId(req.params.id), req.origin)),
+  completeUpload: async (req: Request) => {
+    const { done, body } = await service().complete(checkUploadId(req.params.id));
+    return json(done ? 200 : 202, body);
+  },
+  abortUpload: async (req: Request) => (await service().abort(checkUploadId(req.params.id)), noContent()),
+};
+
+export const handler = lambdaHandler('uploads', operations);

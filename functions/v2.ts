@@ -1,11 +1,11 @@
 /** /v2/...: the read-only Docker Registry HTTP API v2 (errors in its own shape, see lib/docker/v2-errors.ts). */
 import { v2Answer } from '../lib/docker/serve';
-import { httpHandler, type Request } from '../lib/http/handler';
+import type { Request } from '../lib/http/handler';
+import { lambdaHandler } from '../lib/http/lambda';
 import { registry } from '../lib/registry';
 
-const v2 = (req: Request) => v2Answer(registry(), req);
+const answer = (req: Request) => v2Answer(registry(), req);
 
-export const handler = httpHandler({
-  'GET /v2': v2,
-  'GET /v2/{proxy+}': v2,
-});
+export const operations = { v2Base: answer, v2Get: answer, v2Head: answer };
+
+export const handler = lambdaHandler('v2', operations);

@@ -28,6 +28,8 @@
  * | REGISTRY_MAX_UPLOAD_PARTS     | 10000            | most upload targets (single PUTs plus parts) one upload may need; 413 above
  * | REGISTRY_UPLOAD_URLS_PER_ANSWER | 1000           | signed upload URLs in one /uploads answer; the rest on the next GET /uploads/{id}
  * | REGISTRY_LOG_LEVEL            | info             | debug | info | warn | error
+ * | REGISTRY_TRUST_PROXY          | false            | true: take the origin from X-Forwarded-Proto/Host (only behind a
+ * |                               |                  | proxy that sets them; serverless.yml sets true: API Gateway does)
  */
 export type StorageConfig =
   | { kind: 'file'; root: string }
@@ -57,6 +59,8 @@ export interface Config {
   /** Upload limits (issue 10 item 6): declared bytes per upload and per blob, targets per upload. */
   uploadLimits: { maxUploadBytes: number; maxBlobBytes: number; maxUploadParts: number; urlsPerAnswer: number };
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** X-Forwarded-Proto/Host come from a proxy we trust (else they are ignored). */
+  trustProxy: boolean;
 }
 
 export class ConfigError extends Error {
@@ -172,6 +176,7 @@ export function parseConfig(env: Env): Config {
       urlsPerAnswer: wholeNumber(env, 'REGISTRY_UPLOAD_URLS_PER_ANSWER', 1, 10_000, 1000),
     }),
     logLevel: oneOf(env, 'REGISTRY_LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, 'info'),
+    trustProxy: oneOf(env, 'REGISTRY_TRUST_PROXY', ['true', 'false'], 'false') === 'true',
   });
 }
 

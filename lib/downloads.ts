@@ -10,6 +10,7 @@
  * production server, which streams.
  */
 import type { Response } from './http/handler';
+import { contentDisposition } from './http/headers';
 import { keys } from './keys';
 import type { Registry } from './registry';
 
@@ -75,17 +76,13 @@ export function parseRange(header: string | undefined, size: number): ByteRange 
   return { start, end: Math.min(end, size - 1) };
 }
 
-function disposition(filename: string): string {
-  return `attachment; filename="${filename.replace(/["\\\r\n]/g, '_')}"`;
-}
-
 /** The answer to GET/HEAD of a blob the caller has found in the catalog. */
 export async function downloadAnswer(registry: Registry, d: Download): Promise<Response> {
   const key = keys.blob(d.hex);
   const content: Record<string, string> = {
     ...d.headers,
     'content-type': 'application/octet-stream',
-    ...(d.filename ? { 'content-disposition': disposition(d.filename) } : {}),
+    ...(d.filename ? { 'content-disposition': contentDisposition(d.filename) } : {}),
   };
   const proxy = registry.config.downloads === 'proxy';
   if (proxy) content['accept-ranges'] = 'bytes';

@@ -18,6 +18,8 @@
  * | --idle-timeout          | 30s       | a streamed body may pause at most this long (408)
  * | --handler-timeout       | 29s       | a handler answers within this, else 504 (Lambda's timeout in serverless.yml)
  * | --keep-alive-timeout    | 65s       | idle keep-alive connections live this long (above common LB idle timeouts)
+ * | --max-buffered-bodies   | 64mb      | buffered bodies held at once over all connections; past it new ones get 503
+ * | --write-timeout         | 30s       | a streamed answer whose client reads nothing for this long is cut off
  * | --shutdown-grace        | 25s       | on SIGTERM, in-flight requests get this long to finish
  * | --schedules             | on        | run serverless.yml's scheduled functions (sweeper, gc) at their rates; off: run them elsewhere
  */
@@ -37,6 +39,8 @@ export interface ServerOptions {
   handlerTimeoutMs: number;
   keepAliveTimeoutMs: number;
   shutdownGraceMs: number;
+  maxBufferedBodiesBytes: number;
+  writeTimeoutMs: number;
   /** Run the scheduled functions of the route table. */
   schedules: boolean;
 }
@@ -63,7 +67,7 @@ export const USAGE = `Usage: node dist/server.js [--host H] [--port P] [--tls-ce
   [--tls-dcos-service-account F --tls-hosts H[,H...] [--tls-dcos-ca-url URL]]
   [--max-body 6mb] [--max-store-body 5gb] [--headers-timeout 20s] [--body-timeout 30s]
   [--idle-timeout 30s] [--handler-timeout 29s] [--keep-alive-timeout 65s]
-  [--shutdown-grace 25s] [--schedules on|off]
+  [--max-buffered-bodies 64mb] [--write-timeout 30s] [--shutdown-grace 25s] [--schedules on|off]
 Registry settings (storage, tokens, ...) come from REGISTRY_* environment variables: see README.md.`;
 
 function onOff(flag: string, raw: string): boolean {
@@ -93,6 +97,8 @@ export function parseServerOptions(argv: string[]): ServerOptions | 'help' {
       'handler-timeout': str,
       'keep-alive-timeout': str,
       'shutdown-grace': str,
+      'max-buffered-bodies': str,
+      'write-timeout': str,
       schedules: str,
     },
   });
@@ -124,6 +130,8 @@ export function parseServerOptions(argv: string[]): ServerOptions | 'help' {
     handlerTimeoutMs: positive('handler-timeout', time('handler-timeout', '29s')),
     keepAliveTimeoutMs: positive('keep-alive-timeout', time('keep-alive-timeout', '65s')),
     shutdownGraceMs: positive('shutdown-grace', time('shutdown-grace', '25s')),
+    maxBufferedBodiesBytes: positive('max-buffered-bodies', size('max-buffered-bodies', '64mb')),
+    writeTimeoutMs: positive('write-timeout', time('write-timeout', '30s')),
     schedules: onOff('schedules', values.schedules ?? 'on'),
   };
 }

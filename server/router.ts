@@ -7,6 +7,8 @@
  */
 export interface RouteMatch<T> {
   routeKey: string;
+  /** The path as matched: without the trailing slash when the route matched without it (serverless-offline's rawPath). */
+  path: string;
   pathParameters: Record<string, string>;
   target: T;
 }
@@ -66,16 +68,22 @@ export class Router<T> {
     return exact ?? (rawPath.length > 1 && rawPath.endsWith('/') ? this.match(method, rawPath.slice(0, -1)) : undefined);
   }
 
-  /** Methods that have a route for this path (CORS preflight, 404 vs 405 diagnostics). */
+  /** Methods that have a route for this path (404 vs 405 diagnostics). */
   methodsFor(rawPath: string): string[] {
     return [...new Set(this.routes.filter((r) => this.params(r, rawPath)).map((r) => r.method))];
+  }
+
+  /** The targets of every route for this path, whatever the method (CORS preflight). */
+  routesFor(rawPath: string): T[] {
+    const path = rawPath.length > 1 && rawPath.endsWith('/') ? rawPath.slice(0, -1) : rawPath;
+    return this.routes.filter((r) => this.params(r, rawPath) || this.params(r, path)).map((r) => r.target);
   }
 
   private find(method: string, rawPath: string): RouteMatch<T> | undefined {
     for (const r of this.routes) {
       if (r.method !== method) continue;
       const pathParameters = this.params(r, rawPath);
-      if (pathParameters) return { routeKey: r.routeKey, pathParameters, target: r.target };
+      if (pathParameters) return { routeKey: r.routeKey, path: rawPath, pathParameters, target: r.target };
     }
     return undefined;
   }

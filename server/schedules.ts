@@ -8,9 +8,45 @@
  * run has ended: a run stuck on a store that stopped answering never stops the schedule.
  */
 import { randomUUID } from 'node:crypto';
+import type { Context } from 'aws-lambda';
+import { scheduled as gcScheduled } from '../functions/gc';
+import { handler as sweeper } from '../functions/sweeper';
+import { FUNCTIONS, rateMs } from '../lib/http/routes';
 import { describeError, log } from '../lib/log';
-import { lambdaContext } from './event';
-import { rateMs, SCHEDULED_FUNCTIONS, type ScheduledFunction } from './routes';
+
+type ScheduledHandler = (event: unknown, context: Context) => Promise<unknown>;
+
+/** serverless.yml's scheduled functions (lib/http/routes.ts FUNCTIONS), bound to their handlers. */
+export interface ScheduledFunction {
+  schedule: string;
+  handler: ScheduledHandler;
+}
+
+export const SCHEDULED_FUNCTIONS: Record<string, ScheduledFunction> = {
+  gcScheduled: { schedule: FUNCTIONS.gcScheduled.schedule, handler: gcScheduled },
+  sweeper: { schedule: FUNCTIONS.sweeper.schedule, handler: sweeper },
+};
+
+/** The Lambda context a scheduled handler gets: its deadline is the next run. */
+function lambdaContext(functionName: string, requestId: string, deadline: number): Context {
+  const unsupported = () => {
+    throw new Error('callback-style completion is not supported');
+  };
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${functionName}`,
+    memoryLimitInMB: '0',
+    awsRequestId: requestId,
+    logGroupName: `/dcos-registry/${functionName}`,
+    logStreamName: 'server',
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: unsupported,
+    fail: unsupported,
+    succeed: unsupported,
+  };
+}
 
 export interface Scheduler {
   /** Stop scheduling and wait for a run in progress. */

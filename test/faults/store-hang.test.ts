@@ -16,7 +16,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NotFoundError, StoreUnavailableError } from '../../lib/errors';
 import { createS3Client, S3Storage } from '../../lib/storage/s3';
-import type { ScheduledFunction } from '../../server/routes';
+import type { ScheduledFunction } from '../../server/schedules';
 import { startSchedules } from '../../server/schedules';
 import { startServer, type ServerProcess } from '../server/harness';
 import { TEST_TOKEN } from '../support/offline';
@@ -235,7 +235,6 @@ describe('schedules', () => {
     let release!: () => void;
     const hung = new Promise<void>((r) => (release = r));
     const fn: ScheduledFunction = {
-      handlerPath: 'test.hangs-first',
       schedule: 'rate(1 minute)',
       handler: async () => {
         calls++;

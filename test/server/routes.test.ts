@@ -1,17 +1,17 @@
 /**
- * The server's route table against serverless.yml (they must never drift), the router's
- * API Gateway matching rules, and the event it builds as lib/http/handler.ts reads it.
+ * The one route table (lib/http/routes.ts) against serverless.yml and docs/openapi.yaml (they
+ * must never drift), the router's API Gateway matching rules, and the Lambda adapter's
+ * reading of an API Gateway event.
  */
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import yaml from 'js-yaml';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { toRequest } from '../../lib/http/handler';
-import { toEvent } from '../../server/event';
+import { describe, expect, it } from 'vitest';
+import { json, type Request } from '../../lib/http/handler';
+import { lambdaHandler } from '../../lib/http/lambda';
+import { FUNCTIONS, ROUTE_LIST, ROUTES, rateMs, routeKeyOf } from '../../lib/http/routes';
 import { Router } from '../../server/router';
-import { HTTP_FUNCTIONS, rateMs, SCHEDULED_FUNCTIONS } from '../../server/routes';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -26,16 +26,33 @@ describe('route table', () => {
         handler: fn.handler,
         routes: events
           .filter((e) => e.httpApi)
-          .map((e) => (typeof e.httpApi === 'string' ? e.httpApi : `${e.httpApi.method.toUpperCase()} ${e.httpApi.path}`)),
+          .map((e) => (typeof e.httpApi === 'string' ? e.httpApi : `${e.httpApi.method.toUpperCase()} ${e.httpApi.path}`))
+          .sort(),
         schedules: events.filter((e) => e.schedule).map((e) => (typeof e.schedule === 'string' ? e.schedule : e.schedule.rate)),
       };
     }
     const fromTable: typeof fromYaml = {};
-    for (const [name, fn] of Object.entries(HTTP_FUNCTIONS))
-      fromTable[name] = { handler: fn.handlerPath, routes: fn.routes, schedules: [] };
-    for (const [name, fn] of Object.entries(SCHEDULED_FUNCTIONS))
-      fromTable[name] = { handler: fn.handlerPath, routes: [], schedules: [fn.schedule] };
+    for (const [name, fn] of Object.entries(FUNCTIONS)) {
+      fromTable[name] = {
+        handler: fn.handler,
+        routes: ROUTE_LIST.filter((r) => r.fn === name)
+          .map(routeKeyOf)
+          .sort(),
+        schedules: 'schedule' in fn ? [fn.schedule] : [],
+      };
+    }
     expect(fromTable).toEqual(fromYaml);
+  });
+
+  it('has exactly the operations of docs/openapi.yaml, by operationId, method and path', () => {
+    const doc = yaml.load(readFileSync(path.join(ROOT, 'docs/openapi.yaml'), 'utf8')) as any;
+    const documented: Record<string, string> = {};
+    for (const [p, item] of Object.entries<any>(doc.paths))
+      for (const [method, op] of Object.entries<any>(item))
+        if (op?.operationId) documented[op.operationId] = `${method.toUpperCase()} ${p}`;
+    // OpenAPI has no greedy parameter: `{key+}` is documented as `{key}` (a path with slashes).
+    const table = Object.fromEntries(ROUTE_LIST.map((r) => [r.id, routeKeyOf(r).replace(/\{(\w+)\+\}/, '{$1}')]));
+    expect(table).toEqual(documented);
   });
 
   it('reads schedule rates', () => {
@@ -43,10 +60,15 @@ describe('route table', () => {
     expect(rateMs('rate(1 hour)')).toBe(3_600_000);
     expect(() => rateMs('cron(0 * * * ? *)')).toThrow(/Unsupported/);
   });
+
+  it('decides auth from the table: every route that changes state needs a token or a signed URL', () => {
+    for (const r of ROUTE_LIST) if (!['GET', 'HEAD'].includes(r.method)) expect(r.auth, r.id).not.toBe('public');
+    expect(ROUTES.storePut.body).toBe('stream');
+  });
 });
 
 describe('router', () => {
-  const router = new Router<string>(Object.values(HTTP_FUNCTIONS).flatMap((f) => f.routes.map((r) => [r, r] as [string, string])));
+  const router = new Router<string>(ROUTE_LIST.map((r) => [routeKeyOf(r), routeKeyOf(r)] as [string, string]));
 
   it('matches literal, parameter and greedy segments, decoding parameters', () => {
     expect(router.match('GET', '/')?.routeKey).toBe('GET /');
@@ -79,6 +101,8 @@ describe('router', () => {
     expect(router.match('GET', '/v2/')?.routeKey).toBe('GET /v2');
     expect(router.match('GET', '/repo/')?.routeKey).toBe('GET /repo');
     expect(router.match('GET', '/v2/library/x/manifests/latest/')?.routeKey).toBe('GET /v2/{proxy+}');
+    // The path the operation sees is the matched one, as serverless-offline's rawPath.
+    expect(router.match('GET', '/v2/_catalog/')).toMatchObject({ path: '/v2/_catalog', pathParameters: { proxy: '_catalog' } });
   });
 
   it('answers HEAD from the GET route', () => {
@@ -87,86 +111,51 @@ describe('router', () => {
   });
 });
 
-describe('API Gateway v2 event', () => {
-  let server: http.Server;
-  let url: string;
-  let seen: ReturnType<typeof toRequest>[] = [];
-  let events: any[] = [];
-  const router = new Router<string>(Object.values(HTTP_FUNCTIONS).flatMap((f) => f.routes.map((r) => [r, r] as [string, string])));
+describe('Lambda adapter', () => {
+  const seen: Request[] = [];
+  const echo = async (req: Request) => {
+    seen.push(req);
+    return json(200, { ok: true });
+  };
+  const handler = lambdaHandler('packages', { listPackages: echo, describePackage: echo, removePackage: echo });
+  const context = { getRemainingTimeInMillis: () => 10_000 } as unknown as Context;
 
-  beforeAll(async () => {
-    server = http.createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c) => chunks.push(c));
-      req.on('end', () => {
-        const u = new URL(req.url!, 'http://x');
-        const m = router.match(req.method!, u.pathname)!;
-        const event = toEvent({
-          req,
-          url: u,
-          routeKey: m.routeKey,
-          pathParameters: m.pathParameters,
-          body: Buffer.concat(chunks),
-          requestId: 'r-1',
-          secure: false,
-          now: new Date(0),
-        });
-        events.push(event);
-        seen.push(toRequest(event));
-        res.end();
-      });
+  it('reads what the operations see from the event: route, path, parameters, query, lower-case headers, origin', async () => {
+    const event = JSON.parse(readFileSync(path.join(ROOT, 'events/describe.json'), 'utf8')) as APIGatewayProxyEventV2;
+    const res = await handler({ ...event, headers: { ...event.headers, 'X-Custom': 'One' }, queryStringParameters: { a: '1,2' } }, context);
+    expect(res.statusCode).toBe(200);
+    expect(res.headers).toMatchObject({ 'content-type': 'application/json', 'x-content-type-options': 'nosniff' });
+    const r = seen.at(-1)!;
+    expect(r).toMatchObject({
+      method: 'GET',
+      routeKey: 'GET /package/{name}/{version}',
+      path: '/package/hello-world/1.0.0',
+      params: { name: 'hello-world', version: '1.0.0' },
+      query: { a: '1,2' },
+      requestId: 'event-describe',
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  });
-  afterAll(() => new Promise<void>((r) => server.close(() => r())));
-
-  it('carries what toRequest reads: route key, path, parameters, query, lower-case headers, body bytes', async () => {
-    seen = [];
-    events = [];
-    const binary = Buffer.from([0, 1, 2, 0xff, 0xfe, 0x80, 10]);
-    await fetch(`${url}/_store/uploads/x/blobs/y?X-Sig=a%2Bb&n=1&n=2`, {
-      method: 'PUT',
-      headers: { 'Content-Type': 'application/octet-stream', 'X-Custom': 'One', Cookie: 'a=1; b=2' },
-      body: binary,
-    });
-    const r = seen[0];
-    expect(r.routeKey).toBe('PUT /_store/{key+}');
-    expect(r.method).toBe('PUT');
-    expect(r.path).toBe('/_store/uploads/x/blobs/y');
-    expect(r.params).toEqual({ key: 'uploads/x/blobs/y' });
-    expect(r.query).toEqual({ 'X-Sig': 'a+b', n: '1,2' });
     expect(r.headers['x-custom']).toBe('One');
-    expect(r.headers['content-type']).toBe('application/octet-stream');
-    expect(r.body.equals(binary)).toBe(true);
-    expect(r.requestId).toBe('r-1');
-    expect(r.origin).toBe(`${url}`);
-    const e = events[0];
-    expect(e).toMatchObject({ version: '2.0', rawQueryString: 'X-Sig=a%2Bb&n=1&n=2', cookies: ['a=1', 'b=2'], isBase64Encoded: true });
-    expect(e.requestContext.http).toMatchObject({
-      method: 'PUT',
-      path: '/_store/uploads/x/blobs/y',
-      protocol: 'HTTP/1.1',
-      sourceIp: '127.0.0.1',
-    });
-    expect(e.headers.cookie).toBeUndefined();
+    expect(r.origin).toBe('http://localhost:3000');
   });
 
-  it('passes JSON as text and never mangles bytes that are not UTF-8', async () => {
-    seen = [];
-    events = [];
-    await fetch(`${url}/uploads`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"é":1}' });
-    await fetch(`${url}/uploads`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: Buffer.from([0x7b, 0xff, 0x7d]),
-    });
-    await fetch(`${url}/repo`);
-    expect(events[0]).toMatchObject({ body: '{"é":1}', isBase64Encoded: false });
-    expect(events[1].isBase64Encoded).toBe(true);
-    expect(seen[1].body.equals(Buffer.from([0x7b, 0xff, 0x7d]))).toBe(true);
-    expect(events[2].body).toBeUndefined();
-    expect(events[2].pathParameters).toBeUndefined();
-    expect(events[2].queryStringParameters).toBeUndefined();
+  it('checks the token before the operation runs, and answers HEAD without a body', async () => {
+    const before = seen.length;
+    const event = JSON.parse(readFileSync(path.join(ROOT, 'events/describe.json'), 'utf8')) as APIGatewayProxyEventV2;
+    const del = await handler(
+      {
+        ...event,
+        routeKey: 'DELETE /package/{name}/{version}',
+        requestContext: { ...event.requestContext, http: { ...event.requestContext.http, method: 'DELETE' } },
+      },
+      context,
+    );
+    expect(del.statusCode).toBe(401);
+    expect(del.headers?.['cache-control']).toBe('no-store');
+    expect(seen.length).toBe(before);
+    const head = await handler(
+      { ...event, requestContext: { ...event.requestContext, http: { ...event.requestContext.http, method: 'HEAD' } } },
+      context,
+    );
+    expect(head).toMatchObject({ statusCode: 200, body: '' });
   });
 });

@@ -184,17 +184,23 @@ describe('production server on the filesystem driver', () => {
     await expect(files.head(staged('stalled'))).rejects.toThrow(/Not found/);
   });
 
-  it('answers unknown routes with the registry error shape, and CORS as serverless.yml asks', async () => {
+  it('answers unknown routes with the registry error shape, and CORS on public reads only', async () => {
     const missing = await api(srv.url, 'GET', '/nope');
     expect(missing.status).toBe(404);
     expect(missing.json).toMatchObject({ type: 'RouteNotFound' });
-    const preflight = await fetch(`${srv.url}/uploads`, {
+    const preflight = await fetch(`${srv.url}/repo`, {
       method: 'OPTIONS',
-      headers: { origin: 'https://ui.example', 'access-control-request-method': 'POST' },
+      headers: { origin: 'https://ui.example', 'access-control-request-method': 'GET' },
     });
     expect(preflight.status).toBe(204);
     expect(preflight.headers.get('access-control-allow-origin')).toBe('*');
-    expect(preflight.headers.get('access-control-allow-methods')).toMatch(/POST/);
+    expect(preflight.headers.get('access-control-allow-methods')).toMatch(/GET/);
+    // Write routes: no CORS for a page on another origin (test/security/http.test.ts).
+    const writePreflight = await fetch(`${srv.url}/uploads`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://ui.example', 'access-control-request-method': 'POST' },
+    });
+    expect(writePreflight.headers.get('access-control-allow-origin')).toBeNull();
     const unauth = await api(srv.url, 'POST', '/uploads', { manifest: {} }, {});
     expect(unauth.status).toBe(401);
   });

@@ -1,0 +1,68 @@
+/**
+ * Who may call a route, decided from the route table and the request line and headers
+ * alone: nothing here reads a body, so both adapters can refuse before `100 Continue`.
+ *
+ * Write tokens are static today (REGISTRY_WRITE_TOKENS); `authorizeWrite` is async and
+ * returns a subject so that a verifier of DC/OS IAM JWTs can take its place later.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { config } from '../config';
+import { RegistryError, UnauthorizedError } from '../errors';
+import type { Registry } from '../registry';
+import { FileStorage } from '../storage/fs';
+import { ForbiddenError, keyFromStorePath, type StoreGrant } from '../storage/signing';
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+/**
+ * The token of an Authorization header: `Bearer <t>` (RFC 6750) or DC/OS's `token=<t>`
+ * (what `dcos config show core.dcos_acs_token` users send through Admin Router).
+ */
+export function tokenOf(authorization: string | undefined): string | undefined {
+  const value = (authorization ?? '').trim();
+  if (value.length > 8192) return undefined;
+  const space = value.indexOf(' ');
+  if (space > 0 && value.slice(0, space).toLowerCase() === 'bearer') {
+    const token = value.slice(space + 1).trim();
+    return token && !/\s/.test(token) ? token : undefined;
+  }
+  if (value.toLowerCase().startsWith('token=')) {
+    const token = value.slice(6).trim();
+    return token && !/\s/.test(token) ? token : undefined;
+  }
+  return undefined;
+}
+
+/** The caller may write, or UnauthorizedError. */
+export async function authorizeWrite(headers: Record<string, string>): Promise<{ subject: string }> {
+  const tokens = config().writeTokens;
+  if (tokens.length === 0) throw new UnauthorizedError('Writes are disabled: no write token is configured (REGISTRY_WRITE_TOKENS)');
+  const given = tokenOf(headers.authorization);
+  if (given === undefined) throw new UnauthorizedError();
+  // Compare digests of every configured token, so neither length nor position leaks through timing.
+  const g = digest(given);
+  let index = -1;
+  tokens.forEach((t, i) => {
+    if (timingSafeEqual(g, digest(t))) index = i;
+  });
+  if (index < 0) throw new UnauthorizedError();
+  return { subject: `token#${index + 1}` };
+}
+
+/** The filesystem driver of the registry, or RouteNotFound (with S3, /_store does not exist). */
+export function fileStorageOf(registry: Registry): FileStorage {
+  if (!(registry.storage instanceof FileStorage)) throw new RegistryError('RouteNotFound', 'No such route with this storage driver');
+  return registry.storage;
+}
+
+/** What a signed /_store URL grants for this method, or ForbiddenError. */
+export async function authorizeSigned(
+  registry: Registry,
+  req: { method: string; path: string; query: Record<string, string> },
+): Promise<StoreGrant> {
+  const storage = fileStorageOf(registry);
+  const key = keyFromStorePath(req.path);
+  if (!key) throw new ForbiddenError('Malformed store path');
+  const method = req.method === 'HEAD' ? 'GET' : req.method;
+  return storage.verifyStoreRequest({ method, key, query: req.query });
+}
