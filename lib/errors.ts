@@ -59,6 +59,8 @@ export const ERRORS = {
   /** The CLI's image pull: the source registry failed (never an answer of this registry). */
   ImagePullFailed: { status: 502 },
   StoreUnavailable: { status: 503, expose: true },
+  /** The production server's buffered-body budget is spent: retry shortly. */
+  ServerBusy: { status: 503, message: 'Too many request bodies in flight; retry shortly', expose: true },
   GatewayTimeout: { status: 504, message: 'The registry did not answer in time; retry', expose: true },
 } as const satisfies Record<string, ErrorSpec>;
 

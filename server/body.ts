@@ -6,10 +6,11 @@
  * server then closes the connection, the rest of the body unread.
  */
 import type { IncomingMessage } from 'node:http';
+import { ERRORS } from '../lib/errors';
 import { ClientGone, TransportError } from '../lib/http/app';
 
 export const cutOff = (status: 408 | 413, message: string) =>
-  new TransportError(status, status === 408 ? 'RequestTimeout' : 'PayloadTooLarge', message);
+  new TransportError(status === 408 ? 'RequestTimeout' : 'PayloadTooLarge', message);
 
 /** 413 before reading a byte when Content-Length already says too much. */
 export function checkDeclaredLength(req: IncomingMessage, limit: number): void {
@@ -30,7 +31,7 @@ export class BodyBudget {
   }
   take(bytes: number): void {
     if (this.used + bytes > this.total) {
-      throw new TransportError(503, 'ServerBusy', 'Too many request bodies in flight; retry shortly', { 'retry-after': '1' });
+      throw new TransportError('ServerBusy', ERRORS.ServerBusy.message, { 'retry-after': '1' });
     }
     this.used += bytes;
   }

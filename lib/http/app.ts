@@ -13,7 +13,7 @@
  */
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { BadRequestError, RegistryError } from '../errors';
+import { BadRequestError, ERRORS, RegistryError } from '../errors';
 import { describeError, log } from '../log';
 import { registry } from '../registry';
 import { authorizeSigned, authorizeWrite } from './auth';
@@ -43,14 +43,16 @@ export type Operations = Partial<Record<OperationId, Operation>>;
 
 /** A refusal decided by the transport, not the domain (body limits, timeouts, load): status as is. */
 export class TransportError extends Error {
+  readonly status: number;
   constructor(
-    readonly status: number,
-    readonly type: string,
+    readonly type: 'RequestTimeout' | 'PayloadTooLarge' | 'ServerBusy',
     message: string,
     readonly headers: Record<string, string> = {},
   ) {
     super(message);
     this.name = 'TransportError';
+    // The status comes from the one error registry, as for every other error type.
+    this.status = ERRORS[type].status;
   }
 }
 

@@ -37,7 +37,16 @@ import {
   PreconditionFailedError,
 } from '../errors';
 import { keys } from '../keys';
-import type { MultipartPart, ObjectInfo, ObjectStream, PutOptions, SignOptions, Storage, StoredObject } from './port';
+import {
+  MAX_PART_NUMBER,
+  type MultipartPart,
+  type ObjectInfo,
+  type ObjectStream,
+  type PutOptions,
+  type SignOptions,
+  type Storage,
+  type StoredObject,
+} from './port';
 import { checkSigningKey, parseSigningKeyText, signStoreUrl, verifyStoreRequest, type StoreGrant } from './signing';
 
 const TMP = '.tmp';
@@ -311,7 +320,8 @@ export class FileStorage implements Storage {
 
   async signPart(key: string, uploadId: string, partNumber: number, options: SignOptions): Promise<string> {
     if (!UPLOAD_ID.test(uploadId)) throw new NotFoundError(`upload ${uploadId}`);
-    if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10_000) throw new RangeError(`bad part number ${partNumber}`);
+    if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > MAX_PART_NUMBER)
+      throw new RangeError(`bad part number ${partNumber}`);
     const params = { method: 'PUT' as const, key: checkStoreKey(key), expires: this.expiry(options), uploadId, partNumber };
     return signStoreUrl(options.origin, params, await this.signingKey());
   }
@@ -341,7 +351,8 @@ export class FileStorage implements Storage {
     body: Body,
     limitBytes: number,
   ): Promise<{ etag: string; size: number }> {
-    if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10_000) throw new BadRequestError(`Bad part number ${partNumber}`);
+    if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > MAX_PART_NUMBER)
+      throw new BadRequestError(`Bad part number ${partNumber}`);
     const dir = await this.uploadDir(key, uploadId);
     const temp = await this.writeTemp(body, limitBytes);
     try {
@@ -635,7 +646,7 @@ export class FileStorage implements Storage {
   private async appendPart(out: FileHandle, dir: string, part: MultipartPart, last: boolean): Promise<void> {
     const invalid = () =>
       new BadRequestError(`Part ${part.partNumber} is missing or its etag does not match`, { partNumber: part.partNumber }, 'InvalidPart');
-    if (!Number.isInteger(part.partNumber) || part.partNumber < 1 || part.partNumber > 10_000) throw invalid();
+    if (!Number.isInteger(part.partNumber) || part.partNumber < 1 || part.partNumber > MAX_PART_NUMBER) throw invalid();
     let fh: FileHandle;
     try {
       fh = await fsp.open(path.join(dir, String(part.partNumber)), 'r');

@@ -16,6 +16,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { RegistryError } from '../errors';
 import { signedScope } from '../keys';
+import { MAX_PART_NUMBER } from './port';
 
 /** A forged, tampered or expired signed URL (HTTP 403). */
 export class ForbiddenError extends RegistryError {
@@ -26,7 +27,6 @@ export class ForbiddenError extends RegistryError {
 
 export const STORE_ROUTE = '/_store/';
 const VERSION = 'dcos-registry-store-v1';
-const MAX_PART_NUMBER = 10_000;
 /** HMAC-SHA256 keys shorter than its block's half are refused, wherever they come from. */
 export const MIN_SIGNING_KEY_BYTES = 32;
 
