@@ -43,3 +43,12 @@ let current: Registry | undefined;
 export function registry(): Registry {
   return (current ??= createRegistry(config()));
 }
+
+/**
+ * Make `r` the process-wide registry the handlers answer from: an in-process server over a
+ * registry of its own (tests, tools) sets it before it serves. One registry per process,
+ * as on Lambda.
+ */
+export function useRegistry(r: Registry): void {
+  current = r;
+}

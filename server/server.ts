@@ -36,7 +36,7 @@ import { answerHeaders, PREFLIGHT_HEADERS } from '../lib/http/headers';
 import { type OperationId, ROUTE_LIST, type Route, routeKeyOf } from '../lib/http/routes';
 import { errorAnswer } from '../lib/http/errors';
 import { describeError, log } from '../lib/log';
-import type { Registry } from '../lib/registry';
+import { type Registry, useRegistry } from '../lib/registry';
 import { BodyBudget, checkDeclaredLength, readBody, streamBody } from './body';
 import type { ServerOptions } from './options';
 import { blobOf, proxiedBlob } from './proxy';
@@ -153,6 +153,9 @@ export function createRegistryServer(
   /** A certificate held in memory (server/tls.ts) instead of options.tls's files. */
   tls?: { cert: string; key: string },
 ): RegistryServer {
+  // The handlers answer from the process-wide registry (as on Lambda): make it this one,
+  // on the first request (a provider may build it lazily).
+  let bound = false;
   const router = buildRouter();
   const app: App = createApp(OPERATIONS);
   const budget = new BodyBudget(options.maxBufferedBodiesBytes);
@@ -281,6 +284,10 @@ export function createRegistryServer(
   }
 
   function onRequest(req: IncomingMessage, res: ServerResponse, expectsContinue = false): void {
+    if (!bound) {
+      useRegistry(registry());
+      bound = true;
+    }
     const started = performance.now();
     const requestId = randomUUID();
     const note: Record<string, unknown> = { requestId };
