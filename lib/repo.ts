@@ -2,7 +2,7 @@
  * GET /repo: content negotiation as Cosmos expects, strong ETags, 304s, gzip, and a
  * redirect to a pre-rendered object for any answer bigger than a small inline limit
  * (config.repoInlineBytes), so the index's bytes go from the store to the client and the
- * function only answers a few hundred bytes (DESIGN §10; a Lambda response also caps at 6 MB).
+ * function only answers a few hundred bytes (docs/benchmarks.md; a Lambda response also caps at 6 MB).
  */
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
