@@ -98,7 +98,7 @@ describe.each(drivers)('HTTP API on $name storage', ({ name: driver, make }) => 
       expect(repo.headers.get('content-type')).toBe('application/vnd.dcos.universe.repo+json;charset=utf-8;version=v5');
       const index = (await repo.json()) as any;
       expect(index.packages.some((p: any) => p.name === name)).toBe(true);
-      const { v5 } = officialRepoValidators();
+      const { v5 } = await officialRepoValidators();
       const valid = v5(index);
       expect(v5.errors ?? []).toEqual([]);
       expect(valid).toBe(true);

@@ -14,8 +14,6 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import Ajv from 'ajv';
-import addFormats from 'ajv-formats';
 
 export const REPO_ROOT = path.resolve(__dirname, '../..');
 export const FIXTURES_DIR = path.join(REPO_ROOT, 'test/fixtures/universe');
@@ -81,8 +79,11 @@ function requireReference(): string {
  * Validators for the official v4/v5 repo index schemas (reference data). They are draft-04 style,
  * share their definitions through "vX-repo-definitions.json#/..." refs, and use "format": "uri".
  */
-export function officialRepoValidators() {
+export async function officialRepoValidators() {
   const schemas = path.join(requireReference(), 'schemas');
+  // Loaded here, not at the top: the read guard imports this module into every test file.
+  const { default: Ajv } = await import('ajv');
+  const { default: addFormats } = await import('ajv-formats');
   const ajv = new Ajv({ strict: false, allErrors: true });
   addFormats(ajv);
   const load = (file: string) => JSON.parse(readFileSync(path.join(schemas, file), 'utf8')) as object;

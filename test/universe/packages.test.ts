@@ -87,7 +87,7 @@ describe.skipIf(!REFERENCE_DIR)(`${REFERENCE_TITLE}: the official Universe repo 
   const official = () => officialRepoValidators();
 
   it('the official v5 repo schema accepts a repo of all our 4.0 and 5.0 entries', async () => {
-    const { v5 } = official();
+    const { v5 } = await official();
     const packages = await entries(current);
     expect(packages.some((p) => p.packagingVersion === '5.0')).toBe(true);
     const ok = v5({ packages });
@@ -96,7 +96,7 @@ describe.skipIf(!REFERENCE_DIR)(`${REFERENCE_TITLE}: the official Universe repo 
   });
 
   it('the official v4 repo schema accepts a repo of our 4.0 entries (and upgraded 2.0/3.0 ones)', async () => {
-    const { v4 } = official();
+    const { v4 } = await official();
     const packages = [...(await entries(current.filter((d) => d.packagingVersion === '4.0'))), ...(await entries(legacy, true))];
     expect(packages.length).toBeGreaterThanOrEqual(10);
     const ok = v4({ packages });
@@ -105,7 +105,7 @@ describe.skipIf(!REFERENCE_DIR)(`${REFERENCE_TITLE}: the official Universe repo 
   });
 
   it('the official v4 repo schema rejects a 5.0 entry, as ours does for a v4 answer', async () => {
-    const { v4 } = official();
+    const { v4 } = await official();
     const v5 = (await entries(current)).find((p) => p.packagingVersion === '5.0')!;
     expect(v4({ packages: [v5] })).toBe(false);
   });
@@ -143,7 +143,7 @@ describe.skipIf(!REFERENCE_DIR)(`${REFERENCE_TITLE}: the official Universe repo 
   ];
 
   it.each(mutations)('both reject: %s', async (_, mutate) => {
-    const { v5 } = official();
+    const { v5 } = await official();
     // The fixture with every resource section (assets, container images, icons, CLI binaries).
     const base = (await entries(current)).find((p) => p.name === 'greeter' && p.packagingVersion === '4.0')!;
     const entry = structuredClone(base) as unknown as Record<string, unknown>;
