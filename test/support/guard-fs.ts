@@ -6,7 +6,8 @@
  * collection time or in hooks fail the file (afterAll). The call itself is not blocked, so the
  * code under test behaves exactly as without the guard.
  *
- * Allowed: the repository (node_modules included), the OS temp directory, UNIVERSE_REFERENCE_DIR
+ * Allowed: the repository (node_modules included), the OS temp directory (but never beside the
+ * repository, even when the clone is in it), UNIVERSE_REFERENCE_DIR
  * (the only way to real Universe packages, see reference.ts) and what Node and its libraries need
  * from the system (ALLOWED_SYSTEM). Always on; REGISTRY_TEST_GUARD_FS=0 turns it off (to measure
  * what it costs). Child processes (the CLI, serverless offline, docker-registry, skopeo) are not
@@ -60,18 +61,20 @@ const real = (p: string) => {
   }
 };
 
-const allowedRoots = [
-  REPO_ROOT,
-  real(REPO_ROOT),
-  os.tmpdir(),
-  real(os.tmpdir()),
-  ...(REFERENCE_DIR ? [REFERENCE_DIR, real(REFERENCE_DIR)] : []),
-];
+const under = (p: string, root: string) => p === root || p.startsWith(root + path.sep);
+const repoRoots = [REPO_ROOT, real(REPO_ROOT)];
+const referenceRoots = REFERENCE_DIR ? [REFERENCE_DIR, real(REFERENCE_DIR)] : [];
+const tempRoots = [os.tmpdir(), real(os.tmpdir())];
+// Beside the repository is where a neighbouring checkout (../shared) would be: refused even when
+// the clone sits inside the temp directory, unless the temp directory itself is beside it.
+const parents = repoRoots.map((r) => path.dirname(r)).filter((p) => !tempRoots.some((t) => under(t, p)));
 
 /** Whether a path (absolute, or relative to the working directory) may be read by a test. */
 export function isAllowed(p: string): boolean {
   const abs = path.resolve(p);
-  if (allowedRoots.some((root) => abs === root || abs.startsWith(root + path.sep))) return true;
+  if ([...repoRoots, ...referenceRoots].some((root) => under(abs, root))) return true;
+  if (parents.some((parent) => under(abs, parent))) return false;
+  if (tempRoots.some((root) => under(abs, root))) return true;
   if (abs.split(path.sep).includes('node_modules')) return true;
   return ALLOWED_SYSTEM.some((s) => (s.endsWith('/') ? abs.startsWith(s) || abs === s.slice(0, -1) : abs === s));
 }
