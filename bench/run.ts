@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: every figure of DESIGN.md §10 with its baseline, measured side by side in
+ * `npm run bench`: every figure of docs/benchmarks.md with its baseline, measured side by side in
  * one run, printed as one markdown table and written to bench/results/latest.md.
  * Settings: bench/lib/settings.ts (BENCH_QUICK=1, BENCH_BIG=1, BENCH_S3_ENDPOINT, BENCH_ONLY).
  * Starts its own Ceph RGW (ports 7495/6795, 8 GiB memstore) unless given a store, and stops it.
@@ -9,6 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Offline } from '../test/support/offline';
+import { FIXTURE_PACKAGES_DIR, REFERENCE_DIR } from '../test/support/reference';
 import { addFigures } from './add';
 import { coldStartFigures } from './coldstart';
 import { commitInProcess, commitOffline, putRate } from './commit';
@@ -24,13 +25,18 @@ import { kib } from './lib/stats';
 import { benchStore, type Driver } from './lib/stores';
 import { Results } from './lib/table';
 
-const UNIVERSE_PACKAGE = process.env.BENCH_UNIVERSE_PACKAGE ?? '/work/shared/universe/packages/beta-kubernetes/0';
+// The package the "real" entries are modelled on: BENCH_UNIVERSE_PACKAGE, else the real 5.0 package
+// under UNIVERSE_REFERENCE_DIR, else the project's 5.0 fixture (test/fixtures/universe).
+const UNIVERSE_PACKAGE =
+  process.env.BENCH_UNIVERSE_PACKAGE ??
+  (REFERENCE_DIR ? path.join(REFERENCE_DIR, 'packages/beta-kubernetes/0') : path.join(FIXTURE_PACKAGES_DIR, 'ledger/2'));
 
 async function main(): Promise<void> {
   const settings = benchSettings();
   const sc = scale(settings);
   const on = (section: string) => !settings.only || settings.only.has(section);
-  if (!existsSync(UNIVERSE_PACKAGE)) throw new Error(`no Universe package directory at ${UNIVERSE_PACKAGE} (set BENCH_UNIVERSE_PACKAGE)`);
+  if (!existsSync(UNIVERSE_PACKAGE))
+    throw new Error(`no Universe package directory at ${UNIVERSE_PACKAGE} (set BENCH_UNIVERSE_PACKAGE or UNIVERSE_REFERENCE_DIR)`);
   const started = Date.now();
   const results = new Results();
   const s3 = startS3(settings);

@@ -1,6 +1,6 @@
 /**
  * Argument parsing: `dcos-registry [registry] <verb> [flags]`, flags as in the original Package
- * Registry CLI (DESIGN.md section 7) plus a few of ours. node:util parseArgs, strict: an unknown
+ * Registry CLI (docs/cli.md) plus a few of ours. node:util parseArgs, strict: an unknown
  * flag is an error, never silently ignored.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';

@@ -2,8 +2,8 @@
  * GET /repo: content negotiation as Cosmos expects, strong ETags, 304s, gzip, and, when the
  * public URL is configured, a redirect to a pre-rendered object for any answer bigger than a
  * small inline limit (config.repoInlineBytes), so the index's bytes go from the store to the
- * client and the function only answers a few hundred bytes (DESIGN §10; a Lambda response also
- * caps at 6 MB).
+ * client and the function only answers a few hundred bytes (docs/benchmarks.md; a Lambda response
+ * also caps at 6 MB).
  *
  * Anonymous clients choose the request headers, so nothing derived from them is ever stored
  * (issue 10): a stored rendering is named by the catalog's content, the repo version, the

@@ -3,7 +3,7 @@
 # cephx off inside the cluster) plus radosgw (beast) on 127.0.0.1. Everything it writes (conf,
 # keyring, data, pid files, logs, admin sockets) lives under one scratch directory, so several
 # clusters can run side by side with different RGW_DIR / RGW_PORT / RGW_MON_PORT.
-# Recipe and the reasons for each setting: shared/notes/ceph-rgw.md.
+# Recipe and the reasons for its settings: docs/operations.md ("The test S3 server").
 #
 #   scripts/rgw.sh start   # idempotent; creates the test user and bucket; retries once from scratch
 #   scripts/rgw.sh stop    # kills by pid files, waits for exit, removes the scratch dir
@@ -99,7 +99,7 @@ osd pool default pg autoscale mode = off
 osd pool default pg num = 8
 osd pool default pgp num = 8
 mon max pg per osd = 1000
-# Not in the notes: the monitor commits a map change at most once per propose interval (1 s),
+# The monitor commits a map change at most once per propose interval (1 s),
 # and radosgw's first start creates its pools one map change at a time. 50 ms cuts a start
 # from 14.4 s to about 2 s here.
 paxos propose interval = 0.05

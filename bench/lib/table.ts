@@ -1,6 +1,6 @@
 /**
  * The one results table: each row a figure, the baseline it is compared with (measured in
- * the same run), their ratio, and the target from DESIGN.md §10 when there is one.
+ * the same run), their ratio, and the target (docs/benchmarks.md) when there is one.
  */
 export interface Row {
   figure: string;

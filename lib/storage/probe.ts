@@ -1,5 +1,5 @@
 /**
- * Capability probe (DESIGN section 4): before an instance writes, it must know that the
+ * Capability probe (docs/storage.md, "Capability probe"): before an instance writes, it must know that the
  * store really enforces create-only writes (If-None-Match: *) and compare-and-swap
  * (If-Match), and which If-Match ETag form it accepts. The probe costs several
  * conditional writes, so it runs lazily before the first write, never on reads, and its

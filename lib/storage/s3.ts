@@ -5,7 +5,7 @@
  * through translateError (one place, like parseError in distribution's s3-aws driver);
  * what it does not know is rethrown unchanged.
  *
- * Store quirks this file absorbs (measured, see shared/notes/ceph-rgw.md):
+ * Store quirks this file absorbs (measured; what each store enforces: docs/operations.md):
  * - If-Match on PutObject: RGW 16 matches only the unquoted ETag, R2 only the quoted one,
  *   AWS both: the form is a constructor option (the capability probe finds it).
  * - If-Match on a missing key: RGW answers 412, AWS 404; both mean "CAS lost".

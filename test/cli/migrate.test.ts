@@ -1,26 +1,31 @@
-import { readdirSync } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { validateBuildDefinition } from '../../lib/universe/validate';
+import {
+  type PackageDir,
+  packageDirectories,
+  REFERENCE_DIR,
+  REFERENCE_TITLE,
+  referencePackageDirectories,
+  referenceSkipped,
+} from '../support/reference';
 import { onlyJson, runCli } from './run-cli';
-
-const ROOT = '/work/shared/universe/packages';
-const dirs = readdirSync(ROOT).flatMap((name) => readdirSync(join(ROOT, name)).map((rev) => join(ROOT, name, rev)));
 
 let out: string;
 beforeAll(async () => {
   out = await mkdtemp(join(tmpdir(), 'migrate-test-'));
 });
 
-describe('dcos-registry migrate on every real package directory', () => {
+/** The executable's migrate on each directory: 4.0/5.0 as they are, 2.0/3.0 refused, then upgraded. */
+function migrateTests(dirs: PackageDir[], minimum: number) {
   it('finds the package directories', () => {
-    expect(dirs.length).toBeGreaterThanOrEqual(7);
+    expect(dirs.length).toBeGreaterThanOrEqual(minimum);
   });
 
-  for (const dir of dirs) {
-    it(dir, async () => {
+  for (const { dir, name, revision } of dirs) {
+    it(`${name}/${revision}`, async () => {
       const pkg = JSON.parse(await readFile(join(dir, 'package.json'), 'utf8'));
       const old = pkg.packagingVersion === '2.0' || pkg.packagingVersion === '3.0';
       const expected = join(out, `${pkg.name}-${pkg.version}.json`);
@@ -52,4 +57,14 @@ describe('dcos-registry migrate on every real package directory', () => {
       expect(text.stdout).toBe(`Created DC/OS Build Definition ${expected}\n`);
     });
   }
+}
+
+describe('dcos-registry migrate on every package fixture (test/fixtures/universe)', () => {
+  migrateTests(packageDirectories(), 6);
+});
+
+referenceSkipped('test/cli/migrate.test.ts (migrate on every real package directory)');
+
+describe.skipIf(!REFERENCE_DIR)(`${REFERENCE_TITLE}: dcos-registry migrate on every real package directory`, () => {
+  migrateTests(REFERENCE_DIR ? referencePackageDirectories() : [], 7);
 });

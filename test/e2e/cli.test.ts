@@ -2,7 +2,8 @@
  * End to end: the real `dcos-registry` executable against the real registry (`serverless offline`)
  * on both storage drivers (S3 = Ceph RGW), with assets from a local HTTP server and Docker images
  * from a private docker-registry. Covers migrate → build → add → describe → /repo → resource
- * downloads → remove, the real Universe packages, re-adds and resumed adds, and hostile bundles
+ * downloads → remove, the Universe package fixtures (and the real packages when
+ * UNIVERSE_REFERENCE_DIR names them), re-adds and resumed adds, and hostile bundles
  * refused by the CLI (before any request) and by the registry.
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -16,13 +17,15 @@ import { makeOciImage, pushWithSkopeo, type TestImageLayout } from '../docker/ma
 import { startRegistry, type RegistryProcess } from '../docker/registry-process';
 import { startServer } from '../server/harness';
 import { startOffline, TEST_TOKEN } from '../support/offline';
+import { packageDirectories, REFERENCE_DIR, REFERENCE_TITLE, referencePackageDirectories, referenceSkipped } from '../support/reference';
 import { drivers, type TestStore } from '../support/stores';
 import { api } from '../support/upload';
-import { packageDirectories } from '../universe/reference';
 import { hostileBundleCases, registryHostileCases } from './hostile';
 import { cli, cliOk, mapLimit, onlyJson, spawnCli, uploadIdOf } from './run';
 import { startAssetServer, startRecordingProxy, type AssetServer } from './servers';
-import { preparePackage, servedUrls, type PreparedPackage } from './universe';
+import { assetLocations, originalBytes, preparePackage, servedUrls, type PreparedPackage } from './universe';
+
+referenceSkipped('test/e2e/cli.test.ts (the CLI on every real package directory)');
 
 const COSMOS_ACCEPT = [
   'application/vnd.dcos.universe.repo+json;charset=utf-8;version=v5',
@@ -40,6 +43,8 @@ let image: TestImageLayout;
 /** Manifest digest the private docker-registry serves for each "repository:tag" we pushed. */
 const pushed = new Map<string, string>();
 let universe: PreparedPackage[];
+/** The real packages (UNIVERSE_REFERENCE_DIR), prepared the same way; empty when it is unset. */
+let reference: PreparedPackage[] = [];
 
 async function pushImage(repository: string, tag: string): Promise<void> {
   const key = `${repository}:${tag}`;
@@ -58,12 +63,17 @@ beforeAll(async () => {
   [assets, docker] = await Promise.all([startAssetServer(), startRegistry()]);
   image = makeOciImage(path.join(work, 'image'), { tag: 'v1', layerSizes: [1500, 20_000] });
   await pushImage('e2e/app', 'v1');
-  // Real Universe packages: 4.0/5.0 as they are, 2.0/3.0 through migrate --upgrade.
+  // Universe packages: 4.0/5.0 as they are, 2.0/3.0 through migrate --upgrade.
   universe = await mapLimit(packageDirectories(), 4, (p) =>
     preparePackage(p.dir, path.join(work, 'universe', `${p.name}-${p.revision}`), assets, docker.host),
   );
+  if (REFERENCE_DIR) {
+    reference = await mapLimit(referencePackageDirectories(), 4, (p) =>
+      preparePackage(p.dir, path.join(work, 'reference', `${p.name}-${p.revision}`), assets, docker.host),
+    );
+  }
   await mapLimit(
-    universe.flatMap((p) => Object.values(p.images)),
+    [...universe, ...reference].flatMap((p) => Object.values(p.images)),
     4,
     (i) => pushImage(i.repository, i.tag),
   );
@@ -122,7 +132,7 @@ describe.each(setups)('dcos-registry CLI against $host on $name storage', ({ nam
   /** Every served URL points at /resource/ of this registry and gives back exactly the original bytes. */
   async function checkResources(resource: any, originals: (url: string) => Buffer, originalResource: any): Promise<number> {
     const served = servedUrls(resource);
-    const before = new Map(servedUrls(originalResource));
+    const before = new Map(assetLocations(originalResource));
     expect(served.map(([p]) => p).sort()).toEqual([...before.keys()].sort());
     for (const [at, url] of served) {
       expect(url, at).toMatch(new RegExp(`^${reg.url}/resource/[a-f0-9]{64}/[^/]+$`));
@@ -268,14 +278,24 @@ describe.each(setups)('dcos-registry CLI against $host on $name storage', ({ nam
     expect(collected.bytesFreed).toBe(described.size);
   }, 180_000);
 
-  it('the real Universe packages: migrate (--upgrade for 2.0/3.0) → build → add in text mode; /repo serves their bytes and images', async () => {
-    expect(universe.map((p) => p.packagingVersion).sort()).toEqual(expect.arrayContaining(['2.0', '3.0', '4.0', '5.0']));
-    const dir = path.join(out, 'universe');
+  /**
+   * migrate (--upgrade for 2.0/3.0; the definition written beside the package files, so that relative
+   * asset paths resolve) → build → add in text mode; /repo then serves every one of them, their
+   * bytes and their images. Returns the served index.
+   */
+  async function addEveryPackage(packages: PreparedPackage[], sub: string): Promise<any> {
+    expect(packages.map((p) => p.packagingVersion).sort()).toEqual(expect.arrayContaining(['2.0', '3.0', '4.0', '5.0']));
+    const dir = path.join(out, sub);
     await mkdir(dir);
-    const results = await mapLimit(universe, 3, async (p) => {
+    const results = await mapLimit(packages, 3, async (p) => {
       const old = p.packagingVersion === '2.0' || p.packagingVersion === '3.0';
-      const migrated = await cliOk(['migrate', `--package-directory=${p.dir}`, `--output-directory=${dir}`, ...(old ? ['--upgrade'] : [])]);
-      const definitionPath = path.join(dir, `${p.name}-${p.version}.json`);
+      const migrated = await cliOk([
+        'migrate',
+        `--package-directory=${p.dir}`,
+        `--output-directory=${p.dir}`,
+        ...(old ? ['--upgrade'] : []),
+      ]);
+      const definitionPath = path.join(p.dir, `${p.name}-${p.version}.json`);
       expect(migrated.stdout).toBe(`Created DC/OS Build Definition ${definitionPath}\n`);
       if (old) expect(migrated.stderr).toContain(`Upgraded: packagingVersion: "${p.packagingVersion}" → "4.0"`);
       const built = await cliOk(['build', `--build-definition-file=${definitionPath}`, `--output-directory=${dir}`]);
@@ -292,17 +312,38 @@ describe.each(setups)('dcos-registry CLI against $host on $name storage', ({ nam
       const entry = index.packages.find((e: any) => e.name === p.name && e.version === p.version);
       expect(entry, `${p.name} ${p.version}`).toBeDefined();
       expect(entry.packagingVersion).toBe(p.packagingVersion === '5.0' ? '5.0' : '4.0');
-      urls += await checkResources(entry.resource, (u) => assets.bytesOf(u), definition.resource);
+      urls += await checkResources(entry.resource, (u) => originalBytes(p, u, assets), definition.resource);
       await checkImages(entry.resource, p.images);
     }
-    expect(urls).toBe(universe.reduce((n, p) => n + p.urls.length, 0));
-    // hello-world 3.2.0 (added in any order relative to 1.0.0) is the default: the higher version.
-    const hello = index.packages.filter((e: any) => e.name === 'hello-world');
-    expect(hello.map((e: any) => [e.version, e.releaseVersion]).sort()).toEqual([
-      ['1.0.0', 0],
-      ['3.2.0-0.57.3', 1],
+    expect(urls).toBe(packages.reduce((n, p) => n + p.urls.length, 0));
+    return index;
+  }
+
+  it('the Universe package fixtures: migrate (--upgrade for 2.0/3.0) → build → add in text mode; /repo serves their bytes and images', async () => {
+    const index = await addEveryPackage(universe, 'universe');
+    // Relative asset paths (notebook) were read from the package directory and are served like any other.
+    expect(universe.find((p) => p.name === 'notebook')!.urls.filter((u) => !u.includes('://'))).toHaveLength(2);
+    // greeter 2.1.0-0.4.1 (added in any order relative to 0.9.0) is the default: the higher version.
+    const greeter = index.packages.filter((e: any) => e.name === 'greeter');
+    expect(greeter.map((e: any) => [e.version, e.releaseVersion]).sort()).toEqual([
+      ['0.9.0', 0],
+      ['2.1.0-0.4.1', 1],
     ]);
   }, 300_000);
+
+  it.skipIf(!REFERENCE_DIR)(
+    `${REFERENCE_TITLE}: the real Universe packages go through the same steps`,
+    async () => {
+      const index = await addEveryPackage(reference, 'reference');
+      // hello-world 3.2.0 (added in any order relative to 1.0.0) is the default: the higher version.
+      const hello = index.packages.filter((e: any) => e.name === 'hello-world');
+      expect(hello.map((e: any) => [e.version, e.releaseVersion]).sort()).toEqual([
+        ['1.0.0', 0],
+        ['3.2.0-0.57.3', 1],
+      ]);
+    },
+    300_000,
+  );
 
   it('a second add of the same bundle uploads no blob bytes', async () => {
     const name = `e2e-${driver}-twice`;

@@ -1,5 +1,5 @@
 /**
- * Crash safety and transient faults (DESIGN.md invariant 5), on both drivers: a writer
+ * Crash safety and transient faults (docs/storage.md, "Crash points"), on both drivers: a writer
  * killed at each store call of a commit, then abandoned; transient store errors and lost
  * answers at each call; a slow writer; the upload service killed at each store call of
  * complete and resumed by a fresh instance. Afterwards, from a fresh instance: the catalog

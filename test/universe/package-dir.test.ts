@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BadRequestError } from '../../lib/errors';
 import { assemblePackageDirectory, migratePackageDirectory, readPackageDirectory, upgradeToV4 } from '../../lib/universe/package-dir';
-import { PACKAGES_DIR } from './reference';
+import { FIXTURE_PACKAGES_DIR } from '../support/reference';
 
 const tmpRoot = mkdtempSync(path.join(tmpdir(), 'universe-pkgdir-'));
 afterAll(() => rmSync(tmpRoot, { recursive: true, force: true }));
@@ -58,8 +58,8 @@ describe('readPackageDirectory', () => {
     expect(Buffer.from(def.marathon!.v2AppMustacheTemplate, 'base64').toString('utf8')).toBe(template);
   });
 
-  it('encodes the template bytes exactly, as a real package shows', async () => {
-    const dir = path.join(PACKAGES_DIR, 'hello-world/700');
+  it('encodes the template bytes exactly, as a full package fixture shows', async () => {
+    const dir = path.join(FIXTURE_PACKAGES_DIR, 'greeter/3');
     const def = await readPackageDirectory(dir);
     expect(Buffer.from(def.marathon!.v2AppMustacheTemplate, 'base64')).toEqual(readFileSync(path.join(dir, 'marathon.json.mustache')));
     expect(def.resource).toEqual(JSON.parse(readFileSync(path.join(dir, 'resource.json'), 'utf8')));
@@ -137,8 +137,8 @@ describe('readPackageDirectory', () => {
 });
 
 describe('upgradeToV4', () => {
-  it('upgrades the real 3.0 package: packagingVersion, command removed, nothing else touched', async () => {
-    const dir = path.join(PACKAGES_DIR, 'hello-world/0');
+  it('upgrades the 3.0 package fixture: packagingVersion, command removed, nothing else touched', async () => {
+    const dir = path.join(FIXTURE_PACKAGES_DIR, 'greeter/0');
     const raw = await assemblePackageDirectory(dir);
     expect(raw.packagingVersion).toBe('3.0');
     expect(raw.command).toBeDefined();
@@ -154,10 +154,10 @@ describe('upgradeToV4', () => {
     expect(notes).toEqual([expect.stringContaining('upgradesFrom/downgradesTo are not set')]);
   });
 
-  it('upgrades the real 2.0 package through migratePackageDirectory', async () => {
-    const { definition, changes } = await migratePackageDirectory(path.join(PACKAGES_DIR, 'avi/0'), { upgrade: true });
+  it('upgrades the 2.0 package fixture through migratePackageDirectory', async () => {
+    const { definition, changes } = await migratePackageDirectory(path.join(FIXTURE_PACKAGES_DIR, 'clockwork/0'), { upgrade: true });
     expect(definition.packagingVersion).toBe('4.0');
-    expect(definition.name).toBe('avi');
+    expect(definition.name).toBe('clockwork');
     expect(changes).toEqual(['packagingVersion: "2.0" → "4.0"']);
   });
 

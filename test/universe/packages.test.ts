@@ -1,26 +1,38 @@
 /**
- * Every real Universe package directory of the reference data, turned into a build definition
- * and a repo entry, passes our schemas, and our output passes the OFFICIAL repo schemas too
- * (so Cosmos will read what we serve).
+ * Universe package directories turned into build definitions and repo entries pass our schemas,
+ * and our output passes the OFFICIAL repo schemas too (so Cosmos will read what we serve).
+ * The project's fixtures (test/fixtures/universe) always; the real Universe packages and the
+ * official schemas when UNIVERSE_REFERENCE_DIR names them (test/support/reference.ts).
  */
 import { describe, expect, it } from 'vitest';
 import { migratePackageDirectory, readPackageDirectory } from '../../lib/universe/package-dir';
-import { validateBuildDefinition, validatePackage } from '../../lib/universe/validate';
 import type { BuildDefinition, PackageEntry } from '../../lib/universe/types';
-import { officialRepoValidators, packageDirectories } from './reference';
+import { validateBuildDefinition, validatePackage } from '../../lib/universe/validate';
+import {
+  officialRepoValidators,
+  type PackageDir,
+  packageDirectories,
+  REFERENCE_DIR,
+  REFERENCE_TITLE,
+  referencePackageDirectories,
+  referenceSkipped,
+} from '../support/reference';
 
-const dirs = packageDirectories();
-const current = dirs.filter((d) => d.packagingVersion === '4.0' || d.packagingVersion === '5.0');
-const legacy = dirs.filter((d) => d.packagingVersion === '2.0' || d.packagingVersion === '3.0');
+const isCurrent = (d: PackageDir) => d.packagingVersion === '4.0' || d.packagingVersion === '5.0';
+const isLegacy = (d: PackageDir) => d.packagingVersion === '2.0' || d.packagingVersion === '3.0';
 
 function asEntry(definition: BuildDefinition, releaseVersion: number): PackageEntry {
   return { ...definition, releaseVersion };
 }
 
-describe('real Universe package directories', () => {
+/** The same assertions on any set of package directories (fixtures, or the reference packages). */
+function conversionTests(dirs: PackageDir[], minimumCurrent: number) {
+  const current = dirs.filter(isCurrent);
+  const legacy = dirs.filter(isLegacy);
+
   it('cover 4.0, 5.0 and the legacy versions', () => {
     expect(new Set(dirs.map((d) => d.packagingVersion))).toEqual(new Set(['2.0', '3.0', '4.0', '5.0']));
-    expect(current.length).toBeGreaterThanOrEqual(5);
+    expect(current.length).toBeGreaterThanOrEqual(minimumCurrent);
   });
 
   it.each(current.map((d) => [`${d.name}/${d.revision}`, d] as const))(
@@ -49,36 +61,53 @@ describe('real Universe package directories', () => {
       expect(validatePackage(asEntry(definition, d.revision)).ok).toBe(true);
     },
   );
+}
+
+async function entries(dirs: PackageDir[], upgrade = false): Promise<PackageEntry[]> {
+  const out: PackageEntry[] = [];
+  for (const d of dirs) out.push(asEntry((await migratePackageDirectory(d.dir, { upgrade })).definition, d.revision));
+  return out;
+}
+
+describe('Universe package fixtures (test/fixtures/universe)', () => {
+  conversionTests(packageDirectories(), 4);
 });
 
-describe('cross-check against the official Universe repo schemas', () => {
-  const official = officialRepoValidators();
+referenceSkipped('test/universe/packages.test.ts (real package directories, official repo schemas)');
 
-  async function entries(dirsToRead: typeof dirs, upgrade = false): Promise<PackageEntry[]> {
-    const out: PackageEntry[] = [];
-    for (const d of dirsToRead) out.push(asEntry((await migratePackageDirectory(d.dir, { upgrade })).definition, d.revision));
-    return out;
-  }
+describe.skipIf(!REFERENCE_DIR)(`${REFERENCE_TITLE}: real Universe package directories`, () => {
+  conversionTests(REFERENCE_DIR ? referencePackageDirectories() : [], 5);
+});
+
+describe.skipIf(!REFERENCE_DIR)(`${REFERENCE_TITLE}: the official Universe repo schemas accept what we serve`, () => {
+  // Our fixtures and, alongside them, the real packages.
+  const dirs = REFERENCE_DIR ? [...packageDirectories(), ...referencePackageDirectories()] : [];
+  const current = dirs.filter(isCurrent);
+  const legacy = dirs.filter(isLegacy);
+  const official = () => officialRepoValidators();
 
   it('the official v5 repo schema accepts a repo of all our 4.0 and 5.0 entries', async () => {
+    const { v5 } = await official();
     const packages = await entries(current);
     expect(packages.some((p) => p.packagingVersion === '5.0')).toBe(true);
-    const ok = official.v5({ packages });
-    expect(official.v5.errors ?? []).toEqual([]);
+    const ok = v5({ packages });
+    expect(v5.errors ?? []).toEqual([]);
     expect(ok).toBe(true);
   });
 
   it('the official v4 repo schema accepts a repo of our 4.0 entries (and upgraded 2.0/3.0 ones)', async () => {
+    const { v4 } = await official();
     const packages = [...(await entries(current.filter((d) => d.packagingVersion === '4.0'))), ...(await entries(legacy, true))];
-    expect(packages.length).toBeGreaterThanOrEqual(5);
-    const ok = official.v4({ packages });
-    expect(official.v4.errors ?? []).toEqual([]);
+    expect(packages.length).toBeGreaterThanOrEqual(10);
+    const ok = v4({ packages });
+    expect(v4.errors ?? []).toEqual([]);
     expect(ok).toBe(true);
   });
 
   it('the official v4 repo schema rejects a 5.0 entry, as ours does for a v4 answer', async () => {
+    const { v4 } = await official();
     const v5 = (await entries(current)).find((p) => p.packagingVersion === '5.0')!;
-    expect(official.v4({ packages: [v5] })).toBe(false);
+    expect(v4({ packages: [v5] })).toBe(false);
   });
 
   // Mutations that both must reject: our schema is not looser than the official one on these.
@@ -114,10 +143,13 @@ describe('cross-check against the official Universe repo schemas', () => {
   ];
 
   it.each(mutations)('both reject: %s', async (_, mutate) => {
-    const entry = structuredClone((await entries(current)).find((p) => p.name === 'kibana')!) as unknown as Record<string, unknown>;
-    expect(official.v5({ packages: [entry] })).toBe(true);
+    const { v5 } = await official();
+    // The fixture with every resource section (assets, container images, icons, CLI binaries).
+    const base = (await entries(current)).find((p) => p.name === 'greeter' && p.packagingVersion === '4.0')!;
+    const entry = structuredClone(base) as unknown as Record<string, unknown>;
+    expect(v5({ packages: [entry] })).toBe(true);
     mutate(entry);
-    expect(official.v5({ packages: [entry] })).toBe(false);
+    expect(v5({ packages: [entry] })).toBe(false);
     const ours = validatePackage(entry);
     expect(ours.ok).toBe(false);
   });
