@@ -20,16 +20,23 @@ type Options = NonNullable<ParseArgsConfig['options']>;
 const common: Options = {
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
-  // The original CLI's --name (the registry's name in `dcos registry`): accepted for compatibility, unused.
-  name: { type: 'string' },
 };
-const remote: Options = { url: { type: 'string' }, token: { type: 'string' } };
+// The registry's service name under Admin Router (`<DCOS_URL>/service/<name>/`), as in the original CLI.
+const service: Options = { name: { type: 'string' } };
+const remote: Options = { url: { type: 'string' }, token: { type: 'string' }, ...service };
 const coordinates: Options = { 'package-name': { type: 'string' }, 'package-version': { type: 'string' } };
 
 export const VERB_OPTIONS: Record<Verb, Options> = {
-  migrate: { ...common, 'package-directory': { type: 'string' }, 'output-directory': { type: 'string' }, upgrade: { type: 'boolean' } },
+  migrate: {
+    ...common,
+    ...service,
+    'package-directory': { type: 'string' },
+    'output-directory': { type: 'string' },
+    upgrade: { type: 'boolean' },
+  },
   build: {
     ...common,
+    ...service,
     'build-definition-file': { type: 'string' },
     'output-directory': { type: 'string' },
     'insecure-registry': { type: 'string', multiple: true },

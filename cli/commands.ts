@@ -9,7 +9,7 @@ import {
   describePackage,
   listPackages,
   removePackage,
-  ClientConfigError,
+  resolveConnection,
   type AddProgress,
   type ClientOptions,
 } from '../lib/client';
@@ -30,19 +30,28 @@ export interface CommandContext {
 
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
 
+export const TOKEN_ON_COMMAND_LINE_WARNING =
+  'Warning: --token on the command line is visible to other users of this machine (process list, shell history); set DCOS_REGISTRY_TOKEN instead.';
+
 function clientOptions(ctx: CommandContext): ClientOptions {
-  const url = str(ctx.flags.url) ?? ctx.env.registryUrl;
-  if (!url) throw new ClientConfigError('no registry URL: give --url or set DCOS_REGISTRY_URL');
-  return {
-    url,
-    token: str(ctx.flags.token) ?? ctx.env.registryToken,
-    dispatcher: createDispatcher({
-      httpProxy: ctx.env.httpProxy,
-      httpsProxy: ctx.env.httpsProxy,
-      noProxy: ctx.env.noProxy,
-      caFile: ctx.env.caFile,
-    }),
-  };
+  const token = str(ctx.flags.token);
+  if (token !== undefined) ctx.progress.line(TOKEN_ON_COMMAND_LINE_WARNING);
+  const { env } = ctx;
+  return resolveConnection({
+    url: str(ctx.flags.url),
+    token,
+    name: str(ctx.flags.name),
+    registryUrl: env.registryUrl,
+    registryToken: env.registryToken,
+    dcosUrl: env.dcosUrl,
+    dcosAcsToken: env.dcosAcsToken,
+    dcosTlsInsecure: env.dcosTlsInsecure,
+    dcosTlsCaPath: env.dcosTlsCaPath,
+    httpProxy: env.httpProxy,
+    httpsProxy: env.httpsProxy,
+    noProxy: env.noProxy,
+    caFile: env.caFile,
+  });
 }
 
 async function migrate(ctx: CommandContext): Promise<CommandResult> {
