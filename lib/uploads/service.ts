@@ -18,7 +18,7 @@ import { imagesWithBlobs } from '../docker/image-blobs';
 import { NotFoundError, PreconditionFailedError, RegistryError, UploadStateError, VersionExistsError } from '../errors';
 import { mapLimit } from '../limit';
 import { keys } from '../keys';
-import { describeVersion, type Describe } from '../packages';
+import { describeVersion, indexUpload, type Describe } from '../packages';
 import type { Registry } from '../registry';
 import type { MultipartPart, SignOptions, Storage } from '../storage/port';
 import { checkUploadManifest, contentDigest } from './manifest';
@@ -120,6 +120,8 @@ export class Uploads {
       manifest,
       blobs,
     };
+    // Index by name+version first, so that describe finds the upload from any instance (lib/packages.ts).
+    await indexUpload(storage, session);
     await this.sessions.create(session);
     return this.view(session, origin, false);
   }
