@@ -5,7 +5,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
-export const VERBS = ['migrate', 'build', 'add', 'describe', 'remove', 'list', 'gc'] as const;
+export const VERBS = ['migrate', 'build', 'add', 'describe', 'remove', 'list', 'gc', 'activate'] as const;
 export type Verb = (typeof VERBS)[number];
 
 export class UsageError extends Error {
@@ -48,6 +48,14 @@ export const VERB_OPTIONS: Record<Verb, Options> = {
   remove: { ...common, ...remote, ...coordinates },
   list: { ...common, ...remote },
   gc: { ...common, ...remote },
+  activate: {
+    ...common,
+    ...service,
+    token: { type: 'string' },
+    options: { type: 'string' },
+    'package-name': { type: 'string' },
+    'repository-name': { type: 'string' },
+  },
 };
 
 export const REQUIRED: Record<Verb, string[]> = {
@@ -58,6 +66,7 @@ export const REQUIRED: Record<Verb, string[]> = {
   remove: ['package-name', 'package-version'],
   list: [],
   gc: [],
+  activate: [],
 };
 
 export type Parsed =
@@ -75,8 +84,6 @@ export function parseCommandLine(argv: readonly string[]): Parsed {
   }
   if (first === '--version' || first === '-V' || first === 'version') return { kind: 'version' };
   if (!(VERBS as readonly string[]).includes(first)) {
-    if (first === 'activate')
-      throw new UsageError('activate has no meaning here: deploy the registry with `serverless deploy` or run the production server');
     throw new UsageError(`unknown command ${JSON.stringify(first)}; commands: ${VERBS.join(', ')}`);
   }
   const verb = first as Verb;

@@ -8,6 +8,7 @@ const SUMMARY: Record<Verb, string> = {
   remove: 'remove a package version from the catalog (blobs go at the next garbage collection)',
   list: 'list the packages and versions the registry holds',
   gc: 'run garbage collection now',
+  activate: 'install the registry on the attached DC/OS cluster and add it as package repository 0',
 };
 
 const FLAG_HELP: Record<string, [string, string]> = {
@@ -27,6 +28,8 @@ const FLAG_HELP: Record<string, [string, string]> = {
   json: ['', 'print exactly one JSON object on stdout'],
   name: ['NAME', 'the registry service under Admin Router, as `dcos registry` (default dcos-registry)'],
   help: ['', 'this help'],
+  options: ['FILE', 'package options (JSON), as for `dcos package install --options`'],
+  'repository-name': ['NAME', 'name of the package repository activate adds (default Registry)'],
 };
 
 export function helpText(verb?: Verb): string {

@@ -131,6 +131,8 @@ export async function callJson<T>(
   path: string,
   body?: unknown,
   auth = false,
+  /** Extra or replaced headers (Cosmos's versioned media types in Accept and Content-Type). */
+  extraHeaders: Record<string, string> = {},
 ): Promise<JsonResponse<T>> {
   const url = endpoint(opts.url, path);
   if (auth && !opts.token)
@@ -140,6 +142,7 @@ export async function callJson<T>(
   if ((auth || opts.alwaysAuth) && authorization) headers.authorization = authorization;
   const payload = body === undefined ? undefined : JSON.stringify(body);
   if (payload !== undefined) headers['content-type'] = 'application/json';
+  Object.assign(headers, extraHeaders);
   return withRetry({ ...DEFAULT_RETRY, ...opts.retry }, async () => {
     const res = await request(url, { method, headers, body: payload, dispatcher: opts.dispatcher });
     const text = await res.body.text();

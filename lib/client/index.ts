@@ -5,6 +5,8 @@ export {
   removePackage,
   collectGarbage,
   resolveConnection,
+  activateRegistry,
+  COSMOS_MEDIA,
   DEFAULT_SERVICE_NAME,
   type Connection,
   type ConnectionInput,
