@@ -5,7 +5,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
-export const VERBS = ['migrate', 'build', 'add', 'describe', 'remove', 'list', 'gc'] as const;
+export const VERBS = ['migrate', 'build', 'add', 'describe', 'remove', 'list', 'gc', 'activate'] as const;
 export type Verb = (typeof VERBS)[number];
 
 export class UsageError extends Error {
@@ -20,15 +20,16 @@ type Options = NonNullable<ParseArgsConfig['options']>;
 const common: Options = {
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
-  // The original CLI's --name (the registry's name in `dcos registry`): accepted for compatibility, unused.
-  name: { type: 'string' },
 };
-const remote: Options = { url: { type: 'string' }, token: { type: 'string' } };
+// The registry's service name under Admin Router (`<DCOS_URL>/service/<name>/`), as in the original CLI.
+const service: Options = { name: { type: 'string' } };
+const remote: Options = { url: { type: 'string' }, token: { type: 'string' }, ...service };
 const coordinates: Options = { 'package-name': { type: 'string' }, 'package-version': { type: 'string' } };
 
 export const VERB_OPTIONS: Record<Verb, Options> = {
   migrate: {
     ...common,
+    ...service,
     'package-directory': { type: 'string' },
     'output-directory': { type: 'string' },
     upgrade: { type: 'boolean' },
@@ -36,6 +37,7 @@ export const VERB_OPTIONS: Record<Verb, Options> = {
   },
   build: {
     ...common,
+    ...service,
     'build-definition-file': { type: 'string' },
     'output-directory': { type: 'string' },
     'allow-local-dir': { type: 'string', multiple: true },
@@ -49,6 +51,14 @@ export const VERB_OPTIONS: Record<Verb, Options> = {
   remove: { ...common, ...remote, ...coordinates },
   list: { ...common, ...remote },
   gc: { ...common, ...remote },
+  activate: {
+    ...common,
+    ...service,
+    token: { type: 'string' },
+    options: { type: 'string' },
+    'package-name': { type: 'string' },
+    'repository-name': { type: 'string' },
+  },
 };
 
 export const REQUIRED: Record<Verb, string[]> = {
@@ -59,6 +69,7 @@ export const REQUIRED: Record<Verb, string[]> = {
   remove: ['package-name', 'package-version'],
   list: [],
   gc: [],
+  activate: [],
 };
 
 export type Parsed =
@@ -76,8 +87,6 @@ export function parseCommandLine(argv: readonly string[]): Parsed {
   }
   if (first === '--version' || first === '-V' || first === 'version') return { kind: 'version' };
   if (!(VERBS as readonly string[]).includes(first)) {
-    if (first === 'activate')
-      throw new UsageError('activate has no meaning here: deploy the registry with `serverless deploy` or run the production server');
     throw new UsageError(`unknown command ${JSON.stringify(first)}; commands: ${VERBS.join(', ')}`);
   }
   const verb = first as Verb;

@@ -7,6 +7,11 @@ import { defaultDockerConfigPath } from '../lib/docker/credentials';
 export interface CliEnvironment {
   registryUrl?: string;
   registryToken?: string;
+  /** Given by the DC/OS CLI to a plugin on an attached cluster. */
+  dcosUrl?: string;
+  dcosAcsToken?: string;
+  dcosTlsInsecure?: boolean;
+  dcosTlsCaPath?: string;
   httpProxy?: string;
   httpsProxy?: string;
   noProxy?: string;
@@ -19,6 +24,10 @@ export function readEnvironment(env: Record<string, string | undefined>): CliEnv
   return {
     registryUrl: pick('DCOS_REGISTRY_URL'),
     registryToken: pick('DCOS_REGISTRY_TOKEN'),
+    dcosUrl: pick('DCOS_URL'),
+    dcosAcsToken: pick('DCOS_ACS_TOKEN'),
+    dcosTlsInsecure: /^(1|true|yes)$/i.test(pick('DCOS_TLS_INSECURE') ?? ''),
+    dcosTlsCaPath: pick('DCOS_TLS_CA_PATH'),
     httpProxy: pick('HTTP_PROXY', 'http_proxy'),
     httpsProxy: pick('HTTPS_PROXY', 'https_proxy'),
     noProxy: pick('NO_PROXY', 'no_proxy'),

@@ -8,6 +8,7 @@ const SUMMARY: Record<Verb, string> = {
   remove: 'remove a package version from the catalog (blobs go at the next garbage collection)',
   list: 'list the packages and versions the registry holds',
   gc: 'run garbage collection now',
+  activate: 'install the registry on the attached DC/OS cluster and add it as package repository 0',
 };
 
 const FLAG_HELP: Record<string, [string, string]> = {
@@ -27,11 +28,13 @@ const FLAG_HELP: Record<string, [string, string]> = {
   concurrency: ['N', 'parallel uploads (default 4)'],
   'package-name': ['NAME', 'package name'],
   'package-version': ['VERSION', 'package version'],
-  url: ['URL', 'registry URL (default $DCOS_REGISTRY_URL)'],
-  token: ['TOKEN', 'write token (default $DCOS_REGISTRY_TOKEN)'],
+  url: ['URL', 'registry URL (default $DCOS_REGISTRY_URL; as a DC/OS plugin: $DCOS_URL/service/<name>)'],
+  token: ['TOKEN', 'write token (default $DCOS_REGISTRY_TOKEN, or the DC/OS login); visible to other users: prefer the variable'],
   json: ['', 'print exactly one JSON object on stdout'],
-  name: ['NAME', 'accepted for compatibility with the original CLI; unused'],
+  name: ['NAME', 'the registry service under Admin Router, as `dcos registry` (default dcos-registry)'],
   help: ['', 'this help'],
+  options: ['FILE', 'package options (JSON), as for `dcos package install --options`'],
+  'repository-name': ['NAME', 'name of the package repository activate adds (default Registry)'],
 };
 
 export function helpText(verb?: Verb): string {
@@ -50,6 +53,9 @@ export function helpText(verb?: Verb): string {
     '',
     'Every command takes --json (one JSON object on stdout; progress and warnings on stderr) and --help.',
     'Environment: DCOS_REGISTRY_URL, DCOS_REGISTRY_TOKEN, HTTP_PROXY, HTTPS_PROXY, NO_PROXY, NODE_EXTRA_CA_CERTS, DOCKER_CONFIG.',
+    'As `dcos registry` (a DC/OS CLI plugin) without a registry URL: DCOS_URL, DCOS_ACS_TOKEN, DCOS_TLS_INSECURE, DCOS_TLS_CA_PATH',
+    '(set by the DC/OS CLI) reach the registry through Admin Router at $DCOS_URL/service/<--name>/ with your DC/OS login.',
+    'Give tokens in the environment, not with --token: a command line is visible to other users of the machine.',
     'Exit code 0 on success, 1 on failure (one-line message on stderr).',
     '',
     'dcos-registry --version prints the version.',

@@ -30,6 +30,11 @@
  * | REGISTRY_LOG_LEVEL            | info             | debug | info | warn | error
  * | REGISTRY_TRUST_PROXY          | false            | true: take the origin from X-Forwarded-Proto/Host (only behind a
  * |                               |                  | proxy that sets them; serverless.yml sets true: API Gateway does)
+ * | REGISTRY_JWKS_URL             | (none: no JWTs)  | JWKS of the issuer of writers' JWTs (DC/OS: <cluster>/acs/api/v1/auth/jwks)
+ * | REGISTRY_JWT_ISSUER           | (not checked)    | required `iss` (set it for OIDC issuers)
+ * | REGISTRY_JWT_AUDIENCE         | (not checked)    | required `aud` (set it for OIDC issuers)
+ * | REGISTRY_WRITERS              | (none)           | comma-separated `uid`s / `sub`s allowed to write with a JWT
+ * | REGISTRY_JWKS_REFRESH_SECONDS | 60               | least time between two JWKS fetches (unknown `kid`, stale keys)
  */
 export type StorageConfig =
   | { kind: 'file'; root: string }
@@ -61,6 +66,20 @@ export interface Config {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** X-Forwarded-Proto/Host come from a proxy we trust (else they are ignored). */
   trustProxy: boolean;
+  /** Writers by JWT (lib/auth/jwt.ts); undefined without REGISTRY_JWKS_URL. */
+  jwt?: JwtConfig;
+}
+
+export interface JwtConfig {
+  jwksUrl: string;
+  issuer?: string;
+  audience?: string;
+  writers: readonly string[];
+  /** Least time between two JWKS fetches. */
+  refreshIntervalMs: number;
+  /** Keys older than this are refetched (at most once per refresh interval; kept if that fails). */
+  maxAgeMs: number;
+  timeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -146,6 +165,30 @@ function parseSigningKey(env: Env): Buffer | undefined {
   return key;
 }
 
+function parseJwt(env: Env): JwtConfig | undefined {
+  const jwksUrl = url(env, 'REGISTRY_JWKS_URL');
+  const writers = (env.REGISTRY_WRITERS ?? '')
+    .split(',')
+    .map((w) => w.trim())
+    .filter(Boolean);
+  if (!jwksUrl) {
+    if (writers.length) throw new ConfigError('REGISTRY_WRITERS', 'needs REGISTRY_JWKS_URL (the keys that sign the writers’ tokens)');
+    return undefined;
+  }
+  const refresh = env.REGISTRY_JWKS_REFRESH_SECONDS?.trim() || '60';
+  if (!/^\d+$/.test(refresh) || Number(refresh) < 1 || Number(refresh) > 86_400)
+    throw new ConfigError('REGISTRY_JWKS_REFRESH_SECONDS', `must be whole seconds from 1 to 86400 (got "${refresh}")`);
+  return Object.freeze({
+    jwksUrl,
+    issuer: env.REGISTRY_JWT_ISSUER?.trim() || undefined,
+    audience: env.REGISTRY_JWT_AUDIENCE?.trim() || undefined,
+    writers: Object.freeze(writers),
+    refreshIntervalMs: Number(refresh) * 1000,
+    maxAgeMs: 3600_000,
+    timeoutMs: 5000,
+  });
+}
+
 export function parseConfig(env: Env): Config {
   const tokens = (env.REGISTRY_WRITE_TOKENS ?? '')
     .split(',')
@@ -177,6 +220,7 @@ export function parseConfig(env: Env): Config {
     }),
     logLevel: oneOf(env, 'REGISTRY_LOG_LEVEL', ['debug', 'info', 'warn', 'error'] as const, 'info'),
     trustProxy: oneOf(env, 'REGISTRY_TRUST_PROXY', ['true', 'false'], 'false') === 'true',
+    jwt: parseJwt(env),
   });
 }
 

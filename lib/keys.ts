@@ -16,7 +16,9 @@
  *   │   ├── session.json                upload session: manifest, blob targets, status
  *   │   ├── blobs/<hex>                 staged bytes, as the client sent them (unverified)
  *   │   └── sealed/<hex>                private copy of a single-PUT blob that the registry hashes
- *   └── rendered/<catalog content id>/<id>-repo-<v>.json   pre-rendered /repo answers, per catalog state
+ *   ├── rendered/<catalog content id>/<id>-repo-<v>.json   pre-rendered /repo answers, per catalog state
+ *   ├── audit/<UTC time>-<random>.json  who wrote what, when, from which instance (create-only, never truncated)
+ *   └── upload-index/<name>/<version>/<upload id>   the uploads of one name+version (empty marker objects)
  *
  * User input (names, versions, digests, ids) never reaches a key unchecked: every
  * builder validates its inputs and throws BadRequestError otherwise.
@@ -114,6 +116,16 @@ export const keys = {
     return `rendered/${catalogState}/`;
   },
   renderedPrefix: () => 'rendered/',
+  /** One audit record: UTC time (yyyymmddThhmmssmmmZ, so keys sort by time) and a random id. */
+  auditEntry: (stamp: string, id: string) => {
+    if (!/^\d{8}T\d{9}Z$/.test(stamp) || !/^[a-f0-9]{16}$/.test(id)) throw new RangeError('bad audit key');
+    return `audit/${stamp}-${id}.json`;
+  },
+  auditPrefix: () => 'audit/',
+  /** Marks that upload <id> is for name+version, so describe finds an upload by its coordinates. */
+  uploadIndexEntry: (name: string, version: string, id: string) =>
+    `upload-index/${checkName(name)}/${checkVersion(version)}/${checkUploadId(id)}`,
+  uploadIndexPrefix: (name: string, version: string) => `upload-index/${checkName(name)}/${checkVersion(version)}/`,
   gcRenderedMarks: () => 'meta/gc-rendered-marks.json',
 };
 

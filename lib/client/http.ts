@@ -3,16 +3,88 @@
  * errors {type, message, data} turned into RegistryApiError (the one place they are translated),
  * and transient failures (network, 5xx, 429) retried with backoff.
  */
+import { readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { request, type Dispatcher } from 'undici';
+import { rootCertificates } from 'node:tls';
+import { EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
 import { DEFAULT_RETRY, TransientHttpError, parseRetryAfter, withRetry, type RetryPolicy } from '../docker/retry';
 
 export interface ClientOptions {
   /** Base URL of the registry, e.g. http://127.0.0.1:3000 (a path prefix such as /dev is kept). */
   url: string;
   token?: string;
+  /**
+   * How the token is sent: `Bearer <t>` (standalone, the default) or `token=<t>` (a DC/OS login,
+   * as DC/OS CLI plugins send it through Admin Router).
+   */
+  authScheme?: 'Bearer' | 'token';
+  /** Send the token on every call, reads included (Admin Router gates every /service/<name>/ request). */
+  alwaysAuth?: boolean;
+  /** What to tell a user who has no token (default: give --token or DCOS_REGISTRY_TOKEN). */
+  missingTokenHint?: string;
   dispatcher?: Dispatcher;
   retry?: Partial<RetryPolicy>;
+}
+
+/** The Authorization header value for opts' token and scheme. */
+export function authorizationHeader(opts: Pick<ClientOptions, 'token' | 'authScheme'>): string | undefined {
+  if (!opts.token) return undefined;
+  return opts.authScheme === 'token' ? `token=${opts.token}` : `Bearer ${opts.token}`;
+}
+
+/** Headers (flat array or object form) with an Authorization header added unless one is there. */
+function withAuthorization(headers: Dispatcher.DispatchOptions['headers'], value: string): Dispatcher.DispatchOptions['headers'] {
+  if (Array.isArray(headers)) {
+    const has = headers.some((h, i) => i % 2 === 0 && String(h).toLowerCase() === 'authorization');
+    return has ? headers : [...headers, 'authorization', value];
+  }
+  const entries: Array<[string, unknown]> =
+    headers == null ? [] : Symbol.iterator in headers ? [...(headers as Iterable<[string, unknown]>)] : Object.entries(headers);
+  if (entries.some(([k]) => k.toLowerCase() === 'authorization')) return headers;
+  return Object.fromEntries([...entries, ['authorization', value]]) as Record<string, string>;
+}
+
+export interface ConnectionSettings {
+  httpProxy?: string;
+  httpsProxy?: string;
+  noProxy?: string;
+  /** PEM file of CA certificates trusted in addition to Node's bundled roots. */
+  caFile?: string;
+  /** Skip TLS certificate verification (DCOS_TLS_INSECURE=1: the cluster's `core.ssl_verify` is false). */
+  insecure?: boolean;
+}
+
+/**
+ * The dispatcher for every request the client sends: proxies from the settings (never from
+ * process.env), extra CA certificates or no verification at all, and, when `auth` is given, the
+ * Authorization header added to requests under `auth.base` that carry none (the signed upload
+ * targets served by the registry itself: through Admin Router they need the DC/OS login too).
+ * Requests anywhere else (an S3 endpoint's presigned URLs) never get the token.
+ */
+export function clientDispatcher(settings: ConnectionSettings = {}, auth?: { base: string; header: string }): Dispatcher {
+  let ca: string[] | undefined;
+  if (settings.caFile) {
+    try {
+      ca = [...rootCertificates, readFileSync(settings.caFile, 'utf8')];
+    } catch (err) {
+      throw new ClientConfigError(`cannot read the CA certificate file ${settings.caFile}: ${(err as Error).message}`);
+    }
+  }
+  const tls = { ...(ca ? { ca } : {}), ...(settings.insecure ? { rejectUnauthorized: false } : {}) };
+  const agent = new EnvHttpProxyAgent({
+    httpProxy: settings.httpProxy ?? '',
+    httpsProxy: settings.httpsProxy ?? '',
+    noProxy: settings.noProxy ?? '',
+    ...(Object.keys(tls).length ? { connect: tls, requestTls: tls, proxyTls: tls } : {}),
+  });
+  if (!auth) return agent;
+  const base = new URL(endpoint(auth.base, '/'));
+  const under = (origin: string, path: string) => origin === base.origin && path.startsWith(base.pathname);
+  return agent.compose((dispatch) => (opts, handler) => {
+    const origin = typeof opts.origin === 'string' ? new URL(opts.origin).origin : opts.origin?.origin;
+    if (!origin || !under(origin, opts.path)) return dispatch(opts, handler);
+    return dispatch({ ...opts, headers: withAuthorization(opts.headers, auth.header) }, handler);
+  });
 }
 
 export class RegistryApiError extends Error {
@@ -59,13 +131,18 @@ export async function callJson<T>(
   path: string,
   body?: unknown,
   auth = false,
+  /** Extra or replaced headers (Cosmos's versioned media types in Accept and Content-Type). */
+  extraHeaders: Record<string, string> = {},
 ): Promise<JsonResponse<T>> {
   const url = endpoint(opts.url, path);
-  if (auth && !opts.token) throw new ClientConfigError('a write token is required: give --token or DCOS_REGISTRY_TOKEN');
+  if (auth && !opts.token)
+    throw new ClientConfigError(opts.missingTokenHint ?? 'a write token is required: give --token or DCOS_REGISTRY_TOKEN');
   const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'dcos-registry-cli' };
-  if (auth && opts.token) headers.authorization = `Bearer ${opts.token}`;
+  const authorization = authorizationHeader(opts);
+  if ((auth || opts.alwaysAuth) && authorization) headers.authorization = authorization;
   const payload = body === undefined ? undefined : JSON.stringify(body);
   if (payload !== undefined) headers['content-type'] = 'application/json';
+  Object.assign(headers, extraHeaders);
   return withRetry({ ...DEFAULT_RETRY, ...opts.retry }, async () => {
     const res = await request(url, { method, headers, body: payload, dispatcher: opts.dispatcher });
     const text = await res.body.text();

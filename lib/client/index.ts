@@ -1,6 +1,19 @@
 export { addBundle, AddFailedError, type AddOptions, type AddProgress } from './add';
-export { describePackage, listPackages, removePackage, collectGarbage, type DescribeBody, type ListBody } from './registry';
-export { RegistryApiError, ClientConfigError, type ClientOptions } from './http';
+export {
+  describePackage,
+  listPackages,
+  removePackage,
+  collectGarbage,
+  resolveConnection,
+  activateRegistry,
+  COSMOS_MEDIA,
+  DEFAULT_SERVICE_NAME,
+  type Connection,
+  type ConnectionInput,
+  type DescribeBody,
+  type ListBody,
+} from './registry';
+export { RegistryApiError, ClientConfigError, clientDispatcher, type ClientOptions, type ConnectionSettings } from './http';
 export { planTransfers, bytesToSend, UploadPlanError, type TransferTask } from './plan';
 export type { UploadView } from '../uploads/wire';
 export { statePath, readUploadState } from './state';

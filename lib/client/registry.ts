@@ -1,5 +1,5 @@
 /** The read and remove verbs: describe, list, remove, gc. */
-import { callJson, type ClientOptions } from './http';
+import { authorizationHeader, callJson, ClientConfigError, clientDispatcher, endpoint, RegistryApiError, type ClientOptions } from './http';
 
 export type DescribeBody = { name: string; version: string; status: string; releaseVersion?: number; [key: string]: unknown };
 export type ListBody = { packages: { name: string; versions: { version: string; status: string; releaseVersion?: number }[] }[] };
@@ -21,4 +21,173 @@ export async function removePackage(opts: ClientOptions, name: string, version: 
 /** POST /gc: the garbage collection the scheduled function runs, on demand. */
 export async function collectGarbage(opts: ClientOptions): Promise<Record<string, unknown>> {
   return (await callJson<Record<string, unknown>>(opts, 'POST', '/gc', undefined, true)).body ?? {};
+}
+
+/** Where the registry is and who the user is, from flags and the environment (the CLI reads both). */
+export interface ConnectionInput {
+  /** --url */
+  url?: string;
+  /** --token */
+  token?: string;
+  /** --name: the registry's service name under Admin Router (default dcos-registry). */
+  name?: string;
+  /** DCOS_REGISTRY_URL / DCOS_REGISTRY_TOKEN: the standalone settings. */
+  registryUrl?: string;
+  registryToken?: string;
+  /** What the DC/OS CLI passes to a plugin: DCOS_URL, DCOS_ACS_TOKEN, DCOS_TLS_INSECURE, DCOS_TLS_CA_PATH. */
+  dcosUrl?: string;
+  dcosAcsToken?: string;
+  dcosTlsInsecure?: boolean;
+  dcosTlsCaPath?: string;
+  httpProxy?: string;
+  httpsProxy?: string;
+  noProxy?: string;
+  caFile?: string;
+}
+
+export const DEFAULT_SERVICE_NAME = 'dcos-registry';
+/** A Marathon app id as Admin Router maps it: /service/<group>/<app>, lowercase segments. */
+const SERVICE_NAME = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(\/[a-z0-9]([a-z0-9.-]*[a-z0-9])?)*$/;
+
+export interface Connection extends ClientOptions {
+  /** 'dcos': through Admin Router with the DC/OS login; 'standalone': --url / DCOS_REGISTRY_URL. */
+  mode: 'dcos' | 'standalone';
+  /** dcos mode: the cluster itself (DCOS_URL), for Cosmos; and the service name under Admin Router. */
+  cluster?: ClientOptions;
+  service?: string;
+}
+
+/**
+ * Standalone when a registry URL is given (--url or DCOS_REGISTRY_URL): the static write token,
+ * sent as Bearer on writes. Otherwise, run as a DC/OS CLI plugin on an attached cluster (DCOS_URL):
+ * `<DCOS_URL>/service/<name>/`, the DC/OS login (DCOS_ACS_TOKEN, or --token) sent as `token=` on
+ * every request, TLS as the DC/OS CLI was told (DCOS_TLS_INSECURE, DCOS_TLS_CA_PATH).
+ */
+export function resolveConnection(input: ConnectionInput): Connection {
+  const proxies = { httpProxy: input.httpProxy, httpsProxy: input.httpsProxy, noProxy: input.noProxy };
+  const standaloneUrl = input.url ?? input.registryUrl;
+  if (standaloneUrl || !input.dcosUrl) {
+    if (!standaloneUrl)
+      throw new ClientConfigError(
+        'no registry URL: give --url or set DCOS_REGISTRY_URL (or run it as `dcos registry` on an attached cluster)',
+      );
+    endpoint(standaloneUrl, '/');
+    return {
+      mode: 'standalone',
+      url: standaloneUrl,
+      token: input.token ?? input.registryToken,
+      authScheme: 'Bearer',
+      dispatcher: clientDispatcher({ ...proxies, caFile: input.caFile }),
+    };
+  }
+  const name = (input.name ?? DEFAULT_SERVICE_NAME).replace(/^\/+|\/+$/g, '');
+  if (!SERVICE_NAME.test(name))
+    throw new ClientConfigError(
+      `invalid service name ${JSON.stringify(input.name)}: a Marathon app id such as dcos-registry or infra/dcos-registry`,
+    );
+  let cluster: URL;
+  try {
+    cluster = new URL(input.dcosUrl);
+  } catch {
+    throw new ClientConfigError(`invalid DCOS_URL ${JSON.stringify(input.dcosUrl)}`);
+  }
+  const url = `${cluster.origin}${cluster.pathname.replace(/\/+$/, '')}/service/${name}`;
+  endpoint(url, '/');
+  const token = input.token ?? input.dcosAcsToken;
+  const auth = token ? { base: url, header: authorizationHeader({ token, authScheme: 'token' })! } : undefined;
+  const clusterUrl = `${cluster.origin}${cluster.pathname.replace(/\/+$/, '')}`;
+  const clusterAuth = token ? { base: clusterUrl, header: authorizationHeader({ token, authScheme: 'token' })! } : undefined;
+  const tls = { ...proxies, caFile: input.dcosTlsCaPath ?? input.caFile, insecure: input.dcosTlsInsecure === true };
+  return {
+    mode: 'dcos',
+    service: name,
+    cluster: {
+      url: clusterUrl,
+      token,
+      authScheme: 'token',
+      alwaysAuth: true,
+      missingTokenHint: 'not logged in to the DC/OS cluster: run `dcos auth login` (or give --token)',
+      dispatcher: clientDispatcher(tls, clusterAuth),
+    },
+    url,
+    token,
+    authScheme: 'token',
+    alwaysAuth: true,
+    missingTokenHint: 'not logged in to the DC/OS cluster: run `dcos auth login` (or give --token)',
+    dispatcher: clientDispatcher(
+      { ...proxies, caFile: input.dcosTlsCaPath ?? input.caFile, insecure: input.dcosTlsInsecure === true },
+      auth,
+    ),
+  };
+}
+
+/** Cosmos's versioned media types (DC/OS package manager API). */
+export const COSMOS_MEDIA = {
+  installRequest: 'application/vnd.dcos.package.install-request+json;charset=utf-8;version=v1',
+  installResponse: 'application/vnd.dcos.package.install-response+json;charset=utf-8;version=v2',
+  repoAddRequest: 'application/vnd.dcos.package.repository.add-request+json;charset=utf-8;version=v1',
+  repoAddResponse: 'application/vnd.dcos.package.repository.add-response+json;charset=utf-8;version=v1',
+} as const;
+
+export interface ActivateOptions {
+  /** The cluster (DCOS_URL) for Cosmos, and the registry through Admin Router for its health. */
+  cluster: ClientOptions;
+  registry: ClientOptions;
+  /** Marathon app id of the registry (its VIP name is the id without slashes). */
+  service: string;
+  packageName: string;
+  options?: Record<string, unknown>;
+  repositoryName: string;
+  /** How long to wait for the registry to answer /health (default 10 minutes). */
+  waitMs?: number;
+  pollMs?: number;
+  onStep?: (line: string) => void;
+}
+
+/**
+ * `activate`: what `dcos package install <pkg> --options=<file>` and then
+ * `dcos package repo add --index=0 <name> <uri>` do: POST /package/install (409: already
+ * installed, go on), wait until the registry answers /health through Admin Router, then POST
+ * /package/repository/add at index 0 (409: already there, go on).
+ */
+export async function activateRegistry(o: ActivateOptions): Promise<{ appId?: string; repositoryUri: string }> {
+  const step = o.onStep ?? (() => undefined);
+  step(`Installing ${o.packageName} through the DC/OS package manager`);
+  let appId: string | undefined;
+  try {
+    const body = { packageName: o.packageName, ...(o.options ? { options: o.options } : {}) };
+    const res = await callJson<{ appId?: string; packageVersion?: string }>(o.cluster, 'POST', '/package/install', body, true, {
+      'content-type': COSMOS_MEDIA.installRequest,
+      accept: COSMOS_MEDIA.installResponse,
+    });
+    appId = res.body?.appId;
+    step(`Installed ${o.packageName} ${res.body?.packageVersion ?? ''} as ${appId ?? `/${o.service}`}`.replace(/\s+/g, ' '));
+  } catch (error) {
+    if (!(error instanceof RegistryApiError && error.status === 409)) throw error;
+    step(`${o.packageName} is already installed: ${error.message}`);
+  }
+  step(`Waiting for ${o.service} to become healthy`);
+  const deadline = Date.now() + (o.waitMs ?? 600_000);
+  for (;;) {
+    try {
+      await callJson({ ...o.registry, retry: { attempts: 1 } }, 'GET', '/health');
+      break;
+    } catch (error) {
+      if (Date.now() >= deadline) throw new ClientConfigError(`${o.service} did not become healthy in time: ${(error as Error).message}`);
+      await new Promise((r) => setTimeout(r, o.pollMs ?? 2000));
+    }
+  }
+  step(`${o.service} is healthy`);
+  const repositoryUri = `http://${o.service.replace(/\//g, '')}.marathon.l4lb.thisdcos.directory/repo`;
+  try {
+    await callJson(o.cluster, 'POST', '/package/repository/add', { name: o.repositoryName, uri: repositoryUri, index: 0 }, true, {
+      'content-type': COSMOS_MEDIA.repoAddRequest,
+      accept: COSMOS_MEDIA.repoAddResponse,
+    });
+    step(`Added the package repository ${o.repositoryName} ${repositoryUri} at index 0`);
+  } catch (error) {
+    if (!(error instanceof RegistryApiError && error.status === 409)) throw error;
+    step(`The package repository is already there: ${error.message}`);
+  }
+  return { appId, repositoryUri };
 }

@@ -25,7 +25,7 @@ import {
 } from '../errors';
 import { mapLimit } from '../limit';
 import { keys } from '../keys';
-import { describeVersion } from '../packages';
+import { describeVersion, indexUpload } from '../packages';
 import type { Config } from '../config';
 import type { Registry } from '../registry';
 import { backoffDelay, sleep } from '../retry';
@@ -141,6 +141,8 @@ export class Uploads {
       manifest,
       blobs,
     };
+    // Index by name+version first, so that describe finds the upload from any instance (lib/packages.ts).
+    await indexUpload(storage, session);
     await this.sessions.create(session);
     return this.view(session, origin, false);
   }

@@ -99,6 +99,10 @@ describe('dcos-registry add, describe, list, remove, gc (fake registry)', () => 
 
     const addText = await runCli(['registry', 'add', '--dcos-file', bundle, '--url', reg.url, '--token', reg.token]);
     expect(addText).toMatchObject({ code: 0, stdout: 'Added packages:\nhello 1.0.0\n' });
+    // A token on the command line is visible to other users: the CLI says so and names the variable.
+    expect(addText.stderr).toContain('Warning: --token on the command line is visible to other users');
+    expect(addText.stderr).toContain('set DCOS_REGISTRY_TOKEN instead');
+    expect(add.stderr).not.toContain('--token on the command line');
 
     const describe = await runCli(['describe', '--package-name=hello', '--package-version=1.0.0', '--json'], env);
     expect(onlyJson(describe.stdout)).toMatchObject({ name: 'hello', version: '1.0.0', status: 'Added' });
@@ -122,7 +126,7 @@ describe('dcos-registry add, describe, list, remove, gc (fake registry)', () => 
   it('add fails with exit code 1 and the reason on a bad token', async () => {
     const bundle = join(work, 'hello2.dcos');
     await writeSample(bundle);
-    const r = await runCli(['add', `--dcos-file=${bundle}`, '--json', '--url', reg.url, '--token', 'nope']);
+    const r = await runCli(['add', `--dcos-file=${bundle}`, '--json', '--url', reg.url], { DCOS_REGISTRY_TOKEN: 'nope' });
     expect(r).toMatchObject({ code: 1, stdout: '' });
     expect(r.stderr).toBe('Error: A valid bearer token is required for this operation\n');
   });
@@ -131,7 +135,7 @@ describe('dcos-registry add, describe, list, remove, gc (fake registry)', () => 
     const bundle = join(work, 'corrupt.dcos');
     await writeFile(bundle, (await readFile(join(work, 'hello-1.0.0.dcos'))).subarray(0, 500));
     const before = reg.uploads.size;
-    const r = await runCli(['add', `--dcos-file=${bundle}`, '--url', reg.url, '--token', reg.token]);
+    const r = await runCli(['add', `--dcos-file=${bundle}`, '--url', reg.url], { DCOS_REGISTRY_TOKEN: reg.token });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^Error: Invalid bundle: .*not a readable zip file/);
     expect(reg.uploads.size).toBe(before);
