@@ -5,7 +5,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
-export const VERBS = ['migrate', 'build', 'add', 'describe', 'remove', 'list', 'gc'] as const;
+export const VERBS = ['migrate', 'build', 'add', 'describe', 'remove', 'list', 'gc', 'export', 'sync'] as const;
 export type Verb = (typeof VERBS)[number];
 
 export class UsageError extends Error {
@@ -41,6 +41,16 @@ export const VERB_OPTIONS: Record<Verb, Options> = {
   remove: { ...common, ...remote, ...coordinates },
   list: { ...common, ...remote },
   gc: { ...common, ...remote },
+  export: { ...common, ...remote, ...coordinates, 'output-directory': { type: 'string' } },
+  sync: {
+    ...common,
+    from: { type: 'string' },
+    to: { type: 'string' },
+    token: { type: 'string' },
+    package: { type: 'string', multiple: true },
+    delete: { type: 'boolean' },
+    'work-directory': { type: 'string' },
+  },
 };
 
 export const REQUIRED: Record<Verb, string[]> = {
@@ -51,6 +61,8 @@ export const REQUIRED: Record<Verb, string[]> = {
   remove: ['package-name', 'package-version'],
   list: [],
   gc: [],
+  export: ['package-name', 'package-version'],
+  sync: ['from', 'to'],
 };
 
 export type Parsed =

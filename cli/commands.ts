@@ -13,6 +13,7 @@ import {
   type AddProgress,
   type ClientOptions,
 } from '../lib/client';
+import { exportCommand, syncCommand } from '../lib/airgap/commands';
 import { UsageError, type Verb } from './args';
 import type { CliEnvironment } from './env';
 import { formatBytes, type Progress } from './progress';
@@ -161,4 +162,14 @@ async function gc(ctx: CommandContext): Promise<CommandResult> {
   return { json: body, text: [`Garbage collection: ${JSON.stringify(body)}`] };
 }
 
-export const COMMANDS: Record<Verb, (ctx: CommandContext) => Promise<CommandResult>> = { migrate, build, add, describe, remove, list, gc };
+export const COMMANDS: Record<Verb, (ctx: CommandContext) => Promise<CommandResult>> = {
+  migrate,
+  build,
+  add,
+  describe,
+  remove,
+  list,
+  gc,
+  export: exportCommand,
+  sync: syncCommand,
+};

@@ -8,6 +8,8 @@ const SUMMARY: Record<Verb, string> = {
   remove: 'remove a package version from the catalog (blobs go at the next garbage collection)',
   list: 'list the packages and versions the registry holds',
   gc: 'run garbage collection now',
+  export: 'rebuild the bundle <name>-<version>.dcos of a package version from a registry (docs/airgap.md)',
+  sync: 'make the --to registry serve every version the --from registry serves (docs/airgap.md)',
 };
 
 const FLAG_HELP: Record<string, [string, string]> = {
@@ -27,6 +29,11 @@ const FLAG_HELP: Record<string, [string, string]> = {
   json: ['', 'print exactly one JSON object on stdout'],
   name: ['NAME', 'accepted for compatibility with the original CLI; unused'],
   help: ['', 'this help'],
+  from: ['URL', 'source registry URL (sync)'],
+  to: ['URL', 'target registry URL (sync; its write token from --token or $DCOS_REGISTRY_TOKEN)'],
+  package: ['NAME', 'only this package (repeatable)'],
+  delete: ['', 'also remove from the target the versions the source does not have'],
+  'work-directory': ['DIR', 'where bundles wait between export and add (default: a per-pair temp folder, kept for resuming)'],
 };
 
 export function helpText(verb?: Verb): string {

@@ -86,7 +86,11 @@ function decoded(s: string): string {
 export const bundleFileName = (name: string, version: string) => `${name}-${version}.dcos`;
 
 /** The /repo entry of name@version, as the registry serves it to Cosmos. */
-export async function repoEntry(opts: { url: string; dispatcher?: Dispatcher; retry?: Partial<RetryPolicy> }, name: string, version: string) {
+export async function repoEntry(
+  opts: { url: string; dispatcher?: Dispatcher; retry?: Partial<RetryPolicy> },
+  name: string,
+  version: string,
+) {
   const repo = await readJson<{ packages?: Json[] }>(opts, '/repo', COSMOS_REPO_ACCEPT);
   const entry = (repo.packages ?? []).find((p) => p.name === name && p.version === version);
   if (!entry) throw new ExportError(`${name} ${version} is not in the registry's /repo`);

@@ -26,7 +26,11 @@ export async function openRead(opts: ReadOptions, path: string, accept: string):
   return withRetry({ ...DEFAULT_RETRY, ...opts.retry }, async () => {
     let url = endpoint(opts.url, path);
     for (let hops = 0; ; hops++) {
-      const res = await request(url, { method: 'GET', headers: { accept, 'user-agent': 'dcos-registry-cli' }, dispatcher: opts.dispatcher });
+      const res = await request(url, {
+        method: 'GET',
+        headers: { accept, 'user-agent': 'dcos-registry-cli' },
+        dispatcher: opts.dispatcher,
+      });
       const location = res.headers.location;
       if (res.statusCode >= 300 && res.statusCode < 400 && typeof location === 'string' && hops < MAX_REDIRECTS) {
         await res.body.dump();

@@ -50,17 +50,19 @@ describe('export from a production server on local storage, add on one on Ceph R
     expect(b!.images).toEqual(a!.images);
     // The served entries differ only in the registry's own host.
     const [ea, eb] = await Promise.all(servers.map((s) => repoEntry({ url: s.url }, 'hello', '1.2.3')));
-    expect(JSON.stringify(eb).replaceAll(new URL(rgw!.url).host, 'HOST')).toBe(JSON.stringify(ea).replaceAll(new URL(local!.url).host, 'HOST'));
+    expect(JSON.stringify(eb).replaceAll(new URL(rgw!.url).host, 'HOST')).toBe(
+      JSON.stringify(ea).replaceAll(new URL(local!.url).host, 'HOST'),
+    );
   }, 120_000);
 
   it('refuses to overwrite an existing file and names an unknown version clearly', async () => {
     const out = await mkdtemp(join(dir, 'out-'));
     await exportBundle({ url: servers[0]!.url, name: 'hello', version: '1.2.3', outputDirectory: out, retry: fast });
-    await expect(exportBundle({ url: servers[0]!.url, name: 'hello', version: '1.2.3', outputDirectory: out, retry: fast })).rejects.toThrow(
-      /already exists/,
-    );
-    await expect(exportBundle({ url: servers[0]!.url, name: 'hello', version: '9.9.9', outputDirectory: out, retry: fast })).rejects.toThrow(
-      /9\.9\.9/,
-    );
+    await expect(
+      exportBundle({ url: servers[0]!.url, name: 'hello', version: '1.2.3', outputDirectory: out, retry: fast }),
+    ).rejects.toThrow(/already exists/);
+    await expect(
+      exportBundle({ url: servers[0]!.url, name: 'hello', version: '9.9.9', outputDirectory: out, retry: fast }),
+    ).rejects.toThrow(/9\.9\.9/);
   }, 60_000);
 });

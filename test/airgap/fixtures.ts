@@ -23,7 +23,12 @@ function image(tag: string, layers: Buffer[]) {
  * name@version with two assets (one named by two URIs), an icon and two images sharing a layer;
  * `seed` changes every byte, so two seeds give two different contents for the same coordinates.
  */
-export async function writeFixtureBundle(dir: string, name: string, version: string, seed = 'a'): Promise<{ path: string; manifest: BundleManifest }> {
+export async function writeFixtureBundle(
+  dir: string,
+  name: string,
+  version: string,
+  seed = 'a',
+): Promise<{ path: string; manifest: BundleManifest }> {
   const jar = Buffer.from(`jar ${name} ${version} ${seed}\n`.repeat(2000));
   const icon = Buffer.from(`icon ${seed}`);
   const shared = Buffer.from(`shared layer ${seed}`);
@@ -38,7 +43,9 @@ export async function writeFixtureBundle(dir: string, name: string, version: str
     resource: {
       assets: {
         uris: { jar: uris.jar, 'jar-mirror': uris.mirror },
-        container: { docker: { 'z-server': `registry.example.com/team/${name}:${version}`, helper: 'team/helper@' + sha(helper.manifest) } },
+        container: {
+          docker: { 'z-server': `registry.example.com/team/${name}:${version}`, helper: 'team/helper@' + sha(helper.manifest) },
+        },
       },
       images: { 'icon-small': uris.icon },
     },
