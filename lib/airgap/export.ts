@@ -26,6 +26,7 @@ import { describePackage, type DescribeBody } from '../client/registry';
 import { pullImage, type PullProgress } from '../docker/pull';
 import { parseImageReference } from '../docker/reference';
 import type { RetryPolicy } from '../docker/retry';
+import { checkName, checkVersion } from '../keys';
 import { mapLimit } from '../limit';
 import { contentDigest } from '../uploads/manifest';
 import { resourceImages } from '../universe/render';
@@ -162,6 +163,9 @@ export function recoverPackage(
 
 export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
   const { name, version } = opts;
+  // The coordinates become a file name: only what a registry can hold (no '/', no '..').
+  checkName(name);
+  checkVersion(version);
   const path = join(opts.outputDirectory, bundleFileName(name, version));
   if (
     await stat(path).then(

@@ -24,6 +24,7 @@ import { describePackage, listPackages, removePackage } from '../client/registry
 import { statePath } from '../client/state';
 import { ClientConfigError } from '../client/http';
 import type { RetryPolicy } from '../docker/retry';
+import { checkName, checkVersion } from '../keys';
 import { contentDigest } from '../uploads/manifest';
 import { bundleFileName, exportBundle, type ExportProgress } from './export';
 
@@ -102,6 +103,9 @@ export async function syncRegistries(opts: SyncOptions): Promise<SyncResult> {
   for (const [name, vs] of want) {
     for (const version of vs) {
       try {
+        // Names come from the source registry: checked before they name anything on disk.
+        checkName(name);
+        checkVersion(version);
         const wanted = (await describePackage(source, name, version)).contentDigest as string;
         if (have.get(name)?.has(version)) {
           const held = (await describePackage(target, name, version)).contentDigest as string;

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { recoverPackage } from '../../lib/airgap/export';
+import { mkdtemp, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { exportBundle, recoverPackage } from '../../lib/airgap/export';
 
 const d1 = `sha256:${'1'.repeat(64)}`;
 const d2 = `sha256:${'2'.repeat(64)}`;
@@ -78,5 +81,19 @@ describe('recoverPackage: undoing /repo rewriting', () => {
         images: [{ reference: 'team/x:1', repository: 'team/x', manifestDigest: d1, mediaType: 'm' }],
       }),
     ).toThrow(/resource\.assets\.container\.docker\.a/);
+  });
+});
+
+describe('exportBundle input checks', () => {
+  it('refuses coordinates that are not a package name and version before any request or file', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'airgap-bad-'));
+    // Port 9 (discard) on loopback: a request would fail with a network error, not these messages.
+    await expect(exportBundle({ url: 'http://127.0.0.1:9', name: '../evil', version: '1', outputDirectory: out })).rejects.toThrow(
+      /Invalid package name/,
+    );
+    await expect(exportBundle({ url: 'http://127.0.0.1:9', name: 'ok', version: '../../x', outputDirectory: out })).rejects.toThrow(
+      /Invalid package version/,
+    );
+    expect(await readdir(out)).toEqual([]);
   });
 });
