@@ -1,4 +1,4 @@
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, rm, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,6 +24,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(servers.map((s) => s.stop()));
   await Promise.all(stores.map((s) => s.cleanup()));
+  if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 describe('export from a production server on local storage, add on one on Ceph RGW', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtemp, readdir } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportBundle, recoverPackage } from '../../lib/airgap/export';
@@ -95,5 +95,6 @@ describe('exportBundle input checks', () => {
       /Invalid package version/,
     );
     expect(await readdir(out)).toEqual([]);
+    await rm(out, { recursive: true, force: true });
   });
 });

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,6 +33,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([source, target].map((s) => s?.stop()));
   await Promise.all(stores.map((s) => s.cleanup()));
+  if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 describe('dcos-registry sync from a registry on local storage to one on Ceph RGW', () => {
