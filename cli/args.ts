@@ -5,7 +5,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
-export const VERBS = ['migrate', 'build', 'add', 'describe', 'remove', 'list', 'gc', 'activate'] as const;
+export const VERBS = ['migrate', 'build', 'add', 'describe', 'remove', 'list', 'gc', 'activate', 'export', 'sync'] as const;
 export type Verb = (typeof VERBS)[number];
 
 export class UsageError extends Error {
@@ -59,6 +59,16 @@ export const VERB_OPTIONS: Record<Verb, Options> = {
     'package-name': { type: 'string' },
     'repository-name': { type: 'string' },
   },
+  export: { ...common, ...remote, ...coordinates, 'output-directory': { type: 'string' } },
+  sync: {
+    ...common,
+    from: { type: 'string' },
+    to: { type: 'string' },
+    token: { type: 'string' },
+    package: { type: 'string', multiple: true },
+    delete: { type: 'boolean' },
+    'work-directory': { type: 'string' },
+  },
 };
 
 export const REQUIRED: Record<Verb, string[]> = {
@@ -70,6 +80,8 @@ export const REQUIRED: Record<Verb, string[]> = {
   list: [],
   gc: [],
   activate: [],
+  export: ['package-name', 'package-version'],
+  sync: ['from', 'to'],
 };
 
 export type Parsed =

@@ -3,7 +3,7 @@
  * the lines printed otherwise). Printing and exit codes are main.ts's business.
  */
 import { readFile } from 'node:fs/promises';
-import { buildBundle, createDispatcher, migrateToFile, type BuildProgress } from '../lib/build';
+import { buildBundle, migrateToFile, type BuildProgress } from '../lib/build';
 import {
   addBundle,
   collectGarbage,
@@ -15,6 +15,7 @@ import {
   type AddProgress,
   type Connection,
 } from '../lib/client';
+import { exportCommand, syncCommand } from '../lib/airgap/commands';
 import { UsageError, type Verb } from './args';
 import type { CliEnvironment } from './env';
 import { formatBytes, type Progress } from './progress';
@@ -217,7 +218,7 @@ async function activate(ctx: CommandContext): Promise<CommandResult> {
     cluster: conn.cluster,
     registry,
     service,
-    packageName: str(ctx.flags['package-name']) ?? 'dcos-registry',
+    packageName: str(ctx.flags['package-name']) ?? 'package-registry',
     options: { ...options, service: { ...svc, name: service } },
     repositoryName: str(ctx.flags['repository-name']) ?? 'Registry',
     onStep: (line) => ctx.progress.line(line),
@@ -234,4 +235,6 @@ export const COMMANDS: Record<Verb, (ctx: CommandContext) => Promise<CommandResu
   list,
   gc,
   activate,
+  export: exportCommand,
+  sync: syncCommand,
 };

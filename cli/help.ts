@@ -9,6 +9,8 @@ const SUMMARY: Record<Verb, string> = {
   list: 'list the packages and versions the registry holds',
   gc: 'run garbage collection now',
   activate: 'install the registry on the attached DC/OS cluster and add it as package repository 0',
+  export: 'rebuild the bundle <name>-<version>.dcos of a package version from a registry (docs/airgap.md)',
+  sync: 'make the --to registry serve every version the --from registry serves (docs/airgap.md)',
 };
 
 const FLAG_HELP: Record<string, [string, string]> = {
@@ -35,6 +37,11 @@ const FLAG_HELP: Record<string, [string, string]> = {
   help: ['', 'this help'],
   options: ['FILE', 'package options (JSON), as for `dcos package install --options`'],
   'repository-name': ['NAME', 'name of the package repository activate adds (default Registry)'],
+  from: ['URL', 'source registry URL (sync)'],
+  to: ['URL', 'target registry URL (sync; its write token from --token or $DCOS_REGISTRY_TOKEN)'],
+  package: ['NAME', 'only this package (repeatable)'],
+  delete: ['', 'also remove from the target the versions the source does not have'],
+  'work-directory': ['DIR', 'where bundles wait between export and add (default: a per-pair temp folder, kept for resuming)'],
 };
 
 export function helpText(verb?: Verb): string {

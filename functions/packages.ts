@@ -1,4 +1,5 @@
 /** Describe, list and remove package versions. */
+import { isWriter } from '../lib/http/auth';
 import { json } from '../lib/http/handler';
 import { lambdaHandler } from '../lib/http/lambda';
 import type { Request } from '../lib/http/handler';
@@ -7,7 +8,9 @@ import { registry } from '../lib/registry';
 
 export const operations = {
   listPackages: async () => json(200, await list(registry())),
-  describePackage: async (req: Request) => json(200, await describe(registry(), req.params.name, req.params.version)),
+  describePackage: async (req: Request) =>
+    // An upload's failure reason is shown to writers only.
+    json(200, await describe(registry(), req.params.name, req.params.version, { showReason: await isWriter(req.headers) })),
   removePackage: async (req: Request) => json(200, await remove(registry(), req.params.name, req.params.version)),
 };
 

@@ -178,7 +178,7 @@ export async function activateRegistry(o: ActivateOptions): Promise<{ appId?: st
     }
   }
   step(`${o.service} is healthy`);
-  const repositoryUri = `http://${o.service.replace(/\//g, '')}.marathon.l4lb.thisdcos.directory/repo`;
+  const repositoryUri = `https://${o.service.replace(/\//g, '')}.marathon.l4lb.thisdcos.directory/repo`;
   try {
     await callJson(o.cluster, 'POST', '/package/repository/add', { name: o.repositoryName, uri: repositoryUri, index: 0 }, true, {
       'content-type': COSMOS_MEDIA.repoAddRequest,

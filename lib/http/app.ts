@@ -18,6 +18,7 @@ import { describeError, log } from '../log';
 import { registry } from '../registry';
 import { authorizeSigned, authorizeWrite } from './auth';
 import { errorAnswer } from './errors';
+import { recordWrite } from '../audit';
 import { type Answer, isStream, json, MAX_JSON_BYTES, type Operation, type Request } from './handler';
 import { answerHeaders, type OriginSettings, originOf } from './headers';
 import type { OperationId, Route } from './routes';
@@ -131,7 +132,7 @@ const errorsMiddleware = (): middy.MiddlewareObj<AppEvent, Answer> => ({
 const authorizeMiddleware = (): middy.MiddlewareObj<AppEvent, Answer> => ({
   before: async ({ event: { route, req } }) => {
     if (!route) throw new RegistryError('RouteNotFound', `No route for ${req.method} ${req.path}`);
-    if (route.auth === 'write') await authorizeWrite(req.headers);
+    if (route.auth === 'write') req.writer = await authorizeWrite(req.headers);
     else if (route.auth === 'signed-url') req.grant = await authorizeSigned(registry(), req);
   },
 });
@@ -151,6 +152,37 @@ const bodyMiddleware = (): middy.MiddlewareObj<AppEvent, Answer> => ({
   },
 });
 
+/** Write routes whose success is recorded in the audit log (lib/audit.ts); getUpload only reads. */
+const AUDITED: ReadonlySet<string> = new Set(['startUpload', 'completeUpload', 'abortUpload', 'removePackage', 'collectGarbage']);
+
+/**
+ * Every successful write goes into the audit log (who, what, when, which instance), apart from
+ * the commit log. Recorded after the write: a failure to record is logged, never turned into a
+ * failure of a write that happened. complete's Processing answers (polls) are not writes yet.
+ */
+const auditMiddleware = (): middy.MiddlewareObj<AppEvent, Answer> => ({
+  after: async ({ event: { route, req }, response }) => {
+    if (!route || !req.writer || !AUDITED.has(route.id) || !response || (response.statusCode ?? 200) >= 400) return;
+    let body: Record<string, unknown> = {};
+    if (!isStream(response) && typeof response.body === 'string' && response.body.length < 65_536) {
+      try {
+        body = JSON.parse(response.body) ?? {};
+      } catch {}
+    }
+    if (route.id === 'completeUpload' && body.status === 'Processing') return;
+    const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+    await recordWrite(registry().storage, {
+      subject: req.writer.subject,
+      action: route.id,
+      name: req.params.name ?? str(body.name),
+      version: req.params.version ?? str(body.version),
+      uploadId: req.params.id ?? (route.id === 'startUpload' ? str(body.id) : undefined),
+      requestId: req.requestId,
+      outcome: str(body.status) === 'Failed' ? 'failed' : 'ok',
+    }).catch((error) => log.error('audit record failed', { route: route.id, requestId: req.requestId, ...describeError(error) }));
+  },
+});
+
 /** The app over some operations (one function's on Lambda, all of them on the server). */
 export function createApp(operations: Operations) {
   const dispatch = async ({ route, req }: AppEvent): Promise<Answer> => {
@@ -162,6 +194,7 @@ export function createApp(operations: Operations) {
     .use(answerHeadersMiddleware())
     .use(errorsMiddleware())
     .use(authorizeMiddleware())
+    .use(auditMiddleware())
     .use(bodyMiddleware());
 }
 

@@ -35,8 +35,10 @@ export function tokenOf(authorization: string | undefined): string | undefined {
 
 /** The caller may write, or UnauthorizedError. */
 export async function authorizeWrite(headers: Record<string, string>): Promise<{ subject: string }> {
-  const tokens = config().writeTokens;
-  if (tokens.length === 0) throw new UnauthorizedError('Writes are disabled: no write token is configured (REGISTRY_WRITE_TOKENS)');
+  const { writeTokens: tokens, jwt } = config();
+  if (tokens.length === 0 && !jwt) {
+    throw new UnauthorizedError('Writes are disabled: no write token is configured (REGISTRY_WRITE_TOKENS)');
+  }
   const given = tokenOf(headers.authorization);
   if (given === undefined) throw new UnauthorizedError();
   // Compare digests of every configured token, so neither length nor position leaks through timing.
@@ -45,8 +47,23 @@ export async function authorizeWrite(headers: Record<string, string>): Promise<{
   tokens.forEach((t, i) => {
     if (timingSafeEqual(g, digest(t))) index = i;
   });
-  if (index < 0) throw new UnauthorizedError();
-  return { subject: `token#${index + 1}` };
+  if (index >= 0) return { subject: `token#${index + 1}` };
+  if (jwt) {
+    // Loaded only where JWT writers are configured (REGISTRY_JWKS_URL): jose stays off the read path.
+    const { verifyWriter } = await import('../auth/jwt');
+    const writer = await verifyWriter(given);
+    if (writer) return writer;
+  }
+  throw new UnauthorizedError();
+}
+
+/** Whether the request carries a writer's credentials (public routes that show writers more). */
+export async function isWriter(headers: Record<string, string>): Promise<boolean> {
+  if (!headers.authorization) return false;
+  return authorizeWrite(headers).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** The filesystem driver of the registry, or RouteNotFound (with S3, /_store does not exist). */

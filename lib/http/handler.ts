@@ -29,6 +29,8 @@ export interface Request {
   bodyLimit: number;
   /** `signed-url` routes: what the verified signature grants. */
   grant?: StoreGrant;
+  /** `write` routes: who was authorised (a static token's label or a JWT's uid/sub). */
+  writer?: { subject: string };
 }
 
 /** A buffered answer (what Lambda returns behind API Gateway). */

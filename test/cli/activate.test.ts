@@ -47,7 +47,7 @@ beforeAll(async () => {
     if (req.method === 'POST' && p === '/package/install') {
       expectMedia(COSMOS_MEDIA.installRequest, COSMOS_MEDIA.installResponse);
       const b = body as { packageName?: unknown; options?: { service?: { name?: unknown } } };
-      if (b?.packageName !== 'dcos-registry' || b.options?.service?.name !== 'dcos-registry')
+      if (b?.packageName !== 'package-registry' || b.options?.service?.name !== 'dcos-registry')
         problems.push(`install body ${JSON.stringify(body)}`);
       if (installed) {
         return send(409, 'application/vnd.dcos.package.error+json;charset=utf-8;version=v1', {
@@ -57,7 +57,7 @@ beforeAll(async () => {
       }
       installed = true;
       return send(200, COSMOS_MEDIA.installResponse, {
-        packageName: 'dcos-registry',
+        packageName: 'package-registry',
         packageVersion: '0.1.0',
         appId: '/dcos-registry',
         postInstallNotes: 'ok',
@@ -72,7 +72,7 @@ beforeAll(async () => {
       const b = body as Record<string, unknown>;
       if (
         JSON.stringify(b) !==
-        JSON.stringify({ name: 'Registry', uri: 'http://dcos-registry.marathon.l4lb.thisdcos.directory/repo', index: 0 })
+        JSON.stringify({ name: 'Registry', uri: 'https://dcos-registry.marathon.l4lb.thisdcos.directory/repo', index: 0 })
       )
         problems.push(`repository body ${JSON.stringify(body)}`);
       return send(200, COSMOS_MEDIA.repoAddResponse, { repositories: [{ name: 'Registry', uri: b.uri }] });
@@ -97,7 +97,7 @@ describe('dcos registry activate', () => {
     expect(JSON.parse(r.stdout)).toEqual({
       service: 'dcos-registry',
       appId: '/dcos-registry',
-      repositoryUri: 'http://dcos-registry.marathon.l4lb.thisdcos.directory/repo',
+      repositoryUri: 'https://dcos-registry.marathon.l4lb.thisdcos.directory/repo',
     });
     expect(r.stderr).toContain('Installing dcos-registry through the DC/OS package manager');
     expect(r.stderr).toContain('dcos-registry is healthy');
@@ -109,7 +109,7 @@ describe('dcos registry activate', () => {
       'POST /package/repository/add',
     ]);
     expect(calls[0].body).toEqual({
-      packageName: 'dcos-registry',
+      packageName: 'package-registry',
       options: { registry: { 'write-tokens-secret-path': 'dcos-registry/write-tokens' }, service: { name: 'dcos-registry' } },
     });
 

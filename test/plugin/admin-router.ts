@@ -6,9 +6,8 @@
  * (Admin Router gates `/service/<name>/` with `dcos:adminrouter:service:<name>`): otherwise 401 with
  * `WWW-Authenticate: acsjwt`, and the request never reaches the app. Anything outside the prefix: 404.
  *
- * Upstream, the header goes on as `Bearer <token>`: the registry on this branch accepts only Bearer
- * for static tokens (lib/http/auth.ts, which also accepts `token=`, comes from the HTTP rewrite).
- * What this double checks is the client's side of the contract: `token=` on every request.
+ * Upstream, the header goes on unchanged, as Admin Router passes it: the registry accepts `token=`
+ * itself (lib/http/auth.ts). This double checks the client's side: `token=` on every request.
  */
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -34,7 +33,8 @@ export async function startAdminRouter(opts: { service: string; upstream: () => 
     if (path !== prefix && !path.startsWith(`${prefix}/`)) return answer(404, 'not found');
     if (req.headers.authorization !== `token=${opts.token}`) return answer(401, 'Unauthorized', { 'www-authenticate': 'acsjwt' });
     const upstream = new URL(opts.upstream());
-    const headers = { ...req.headers, host: upstream.host, authorization: `Bearer ${opts.token}` };
+    // The header goes upstream unchanged: the registry accepts DC/OS's `token=` form itself.
+    const headers = { ...req.headers, host: upstream.host };
     const up = httpRequest(
       { host: upstream.hostname, port: upstream.port, method: req.method, path: path.slice(prefix.length) || '/', headers },
       (upRes) => {

@@ -1,0 +1,94 @@
+/**
+ * The `export` and `sync` verbs, in the shape of cli/commands.ts's functions (flags in, a JSON
+ * result and text lines out), so the CLI's command table needs one entry per verb.
+ */
+import { createDispatcher } from '../build/network';
+import { ClientConfigError } from '../client/http';
+import { exportBundle } from './export';
+import { syncRegistries, type SyncItem } from './sync';
+
+export interface AirgapContext {
+  flags: Record<string, string | boolean | string[] | undefined>;
+  env: { registryUrl?: string; registryToken?: string; httpProxy?: string; httpsProxy?: string; noProxy?: string; caFile?: string };
+  progress: { line(text: string): void; bar(label: string, done: number, total?: number): void; clear(): void };
+}
+
+export interface AirgapResult {
+  json: unknown;
+  text: string[];
+}
+
+/** Thrown by sync when not everything synced: the CLI prints it and exits 1 (the lines are already on stderr). */
+export class SyncIncompleteError extends Error {
+  constructor(readonly items: SyncItem[]) {
+    const bad = items.filter((i) => i.outcome === 'conflict' || i.outcome === 'failed');
+    super(`sync incomplete: ${bad.length} version(s) not synced (${bad.map((i) => `${i.name} ${i.version} ${i.outcome}`).join(', ')})`);
+    this.name = 'SyncIncompleteError';
+  }
+}
+
+const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+
+function dispatcher(ctx: AirgapContext) {
+  const { env } = ctx;
+  return createDispatcher({ httpProxy: env.httpProxy, httpsProxy: env.httpsProxy, noProxy: env.noProxy, caFile: env.caFile });
+}
+
+export async function exportCommand(ctx: AirgapContext): Promise<AirgapResult> {
+  const url = str(ctx.flags.url) ?? ctx.env.registryUrl;
+  if (!url) throw new ClientConfigError('no registry URL: give --url or set DCOS_REGISTRY_URL');
+  const result = await exportBundle({
+    url,
+    name: str(ctx.flags['package-name'])!,
+    version: str(ctx.flags['package-version'])!,
+    outputDirectory: str(ctx.flags['output-directory']) ?? '.',
+    dispatcher: dispatcher(ctx),
+    network: { httpProxy: ctx.env.httpProxy, httpsProxy: ctx.env.httpsProxy, noProxy: ctx.env.noProxy, caFile: ctx.env.caFile },
+    onProgress: (e) => {
+      if (e.kind === 'asset-done') ctx.progress.line(`Downloaded ${e.name} (${e.digest})`);
+      if (e.kind === 'image-done') ctx.progress.line(`Pulled ${e.reference} (${e.manifestDigest})`);
+      if (e.kind === 'write') ctx.progress.bar('Writing bundle', e.written, e.total);
+    },
+  });
+  ctx.progress.clear();
+  for (const n of result.notes) ctx.progress.line(`Note: ${n}`);
+  if (!result.identical) ctx.progress.line(`Note: the export is valid for add but not byte-identical to the bundle that was added`);
+  return {
+    json: { name: result.path, identical: result.identical, contentDigest: result.sourceDigest, notes: result.notes },
+    text: [`Created DC/OS Package ${result.path}`],
+  };
+}
+
+export async function syncCommand(ctx: AirgapContext): Promise<AirgapResult> {
+  const pkgs = ctx.flags.package;
+  const result = await syncRegistries({
+    from: str(ctx.flags.from)!,
+    to: str(ctx.flags.to)!,
+    token: str(ctx.flags.token) ?? ctx.env.registryToken,
+    packages: Array.isArray(pkgs) ? pkgs : typeof pkgs === 'string' ? [pkgs] : [],
+    delete: ctx.flags.delete === true,
+    workDirectory: str(ctx.flags['work-directory']),
+    dispatcher: dispatcher(ctx),
+    onEvent: (e) => {
+      if (e.kind === 'item') {
+        const i = e.item;
+        const label = {
+          added: 'Synced',
+          present: 'Skipped (already on target)',
+          conflict: 'Conflict',
+          failed: 'Failed',
+          deleted: 'Deleted',
+        }[i.outcome];
+        ctx.progress.line(`${label} ${i.name} ${i.version}${i.detail ? `: ${i.detail}` : ''}`);
+      } else if (e.kind === 'add' && e.event.kind === 'upload')
+        ctx.progress.bar(`Uploading ${e.name} ${e.version}`, e.event.sent, e.event.total);
+    },
+  });
+  ctx.progress.clear();
+  if (!result.complete) throw new SyncIncompleteError(result.items);
+  const count = (o: string) => result.items.filter((i) => i.outcome === o).length;
+  return {
+    json: { items: result.items, complete: true },
+    text: [`Sync complete: ${count('added')} added, ${count('present')} already present, ${count('deleted')} deleted`],
+  };
+}
