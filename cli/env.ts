@@ -2,20 +2,11 @@
  * The CLI's settings from the environment: the only place the CLI reads process.env. Library
  * code gets these values as parameters.
  */
+import type { ConnectionInput } from '../lib/client';
 import { defaultDockerConfigPath } from '../lib/docker/credentials';
 
-export interface CliEnvironment {
-  registryUrl?: string;
-  registryToken?: string;
-  /** Given by the DC/OS CLI to a plugin on an attached cluster. */
-  dcosUrl?: string;
-  dcosAcsToken?: string;
-  dcosTlsInsecure?: boolean;
-  dcosTlsCaPath?: string;
-  httpProxy?: string;
-  httpsProxy?: string;
-  noProxy?: string;
-  caFile?: string;
+/** The connection settings lib/client takes (DCOS_REGISTRY_*, what DC/OS passes a plugin, proxies), plus the Docker config. */
+export interface CliEnvironment extends Omit<ConnectionInput, 'url' | 'token' | 'name'> {
   dockerConfigPath?: string;
 }
 

@@ -1,28 +1,10 @@
-/**
- * `dcos-registry export`: rebuilds the `.dcos` bundle of one package version on the client from
- * the registry's public read routes, with no server route of its own:
- *
- * - GET /package/<name>/<version> (describe): the assets as uploaded (original URI, file name,
- *   digest, size, in manifest order), the images (original reference, repository, manifest
- *   digest, media type, in manifest order) and the upload's contentDigest;
- * - GET /repo (Cosmos's Accept header): the package metadata as uploaded, with releaseVersion
- *   and selected added and resource URLs / image references rewritten to the registry; both are
- *   undone here (the rewritten URL names digest and file name, which describe maps back to the
- *   original URI; docker keys are matched to images by repository and manifest digest);
- * - GET /resource/<hex>/<name> for every asset and /v2/ (the same pull code as `build`) for
- *   every image: streamed into a staging directory next to the output, never held in memory.
- *
- * The bundle is then written by the same deterministic writer as `build`. When the recovered
- * manifest has the contentDigest the registry recorded at upload, the export is byte-identical to
- * the bundle that was added (`identical: true`).
- */
-import { stat } from 'node:fs/promises';
+
 import { join } from 'node:path';
 import type { Dispatcher } from 'undici';
 import { BlobStaging } from '../bundle/staging';
 import { HttpClient } from '../build/http';
 import type { NetworkSettings } from '../build/network';
-import { BundleExistsError, writeBundle } from '../bundle/writer';
+import { bundleFileName, refuseExistingBundle, writeBundle } from '../bundle/writer';
 import type { BundleAsset, BundleImage, BundleManifest, Digest } from '../bundle/manifest';
 import { describePackage, type DescribeBody } from '../client/registry';
 import { pullImage, type PullProgress } from '../docker/pull';
@@ -88,7 +70,7 @@ function decoded(s: string): string {
   }
 }
 
-export const bundleFileName = (name: string, version: string) => `${name}-${version}.dcos`;
+export { bundleFileName };
 
 /** The /repo entry of name@version, as the registry serves it to Cosmos. */
 export async function repoEntry(
@@ -171,13 +153,7 @@ export async function exportBundle(opts: ExportOptions): Promise<ExportResult> {
   checkName(name);
   checkVersion(version);
   const path = join(opts.outputDirectory, bundleFileName(name, version));
-  if (
-    await stat(path).then(
-      () => true,
-      () => false,
-    )
-  )
-    throw new BundleExistsError(path);
+  await refuseExistingBundle(path);
   const progress = opts.onProgress ?? (() => undefined);
   const client = { url: opts.url, dispatcher: opts.dispatcher, retry: opts.retry };
   const described = (await describePackage(client, name, version)) as DescribeBody & {

@@ -4,10 +4,10 @@
  * content-addressed staging directory next to the output (same filesystem, so multi-GB bundles do
  * not fill /tmp), then streams the bundle out. A failed build leaves no bundle and no staging.
  */
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile, } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { BlobStaging } from '../bundle/staging';
-import { BundleExistsError, writeBundle } from '../bundle/writer';
+import { bundleFileName, refuseExistingBundle, writeBundle } from '../bundle/writer';
 import type { BundleAsset, BundleImage, BundleManifest, Digest } from '../bundle/manifest';
 import { pullImage, type PullProgress } from '../docker/pull';
 import type { RetryPolicy } from '../docker/retry';
@@ -85,15 +85,8 @@ const byDigest = (a: { digest: string }, b: { digest: string }) => (a.digest < b
 export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
   const definition = await readDefinition(opts.definitionFile);
   const localRoots = await allowedRoots([dirname(opts.definitionFile), ...(opts.allowLocalDirectories ?? [])]);
-  const path = join(opts.outputDirectory, `${definition.name}-${definition.version}.dcos`);
-  // Checked first so nobody waits for gigabytes of downloads to learn this; writeBundle re-checks atomically.
-  if (
-    await stat(path).then(
-      () => true,
-      () => false,
-    )
-  )
-    throw new BundleExistsError(path);
+  const path = join(opts.outputDirectory, bundleFileName(definition.name, definition.version));
+  await refuseExistingBundle(path);
 
   const progress = opts.onProgress ?? (() => undefined);
   // Before the staging directory exists: a bad CA file fails here, leaving nothing.

@@ -23,6 +23,21 @@ export class BundleExistsError extends Error {
   }
 }
 
+/** The file name of a version's bundle: `<name>-<version>.dcos`. */
+export const bundleFileName = (name: string, version: string) => `${name}-${version}.dcos`;
+
+/**
+ * BundleExistsError when `path` exists: checked before the work starts, so nobody waits for
+ * gigabytes of downloads to learn it; writeBundle re-checks atomically when it writes.
+ */
+export async function refuseExistingBundle(path: string): Promise<void> {
+  const exists = await stat(path).then(
+    () => true,
+    () => false,
+  );
+  if (exists) throw new BundleExistsError(path);
+}
+
 export interface WriteBundleOptions {
   manifest: BundleManifest;
   /** Path of the blob with this digest on disk (e.g. BlobStaging.blobPath). */
