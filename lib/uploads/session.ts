@@ -55,8 +55,11 @@ export function newUploadId(): string {
   return Array.from(randomBytes(26), (b) => ALPHABET[b & 31]).join('');
 }
 
-/** Sessions whose last known text and etag an instance remembers (bounded). */
+/** Sessions whose last known text and etag an instance remembers: bounded in count and in bytes. */
 const KNOWN_MAX = 256;
+/** Bytes of remembered session text per instance; one session may take at most a quarter of it. */
+export const SESSION_MEMORY_BYTES = 16 * 1024 * 1024;
+const KNOWN_ENTRY_MAX_BYTES = SESSION_MEMORY_BYTES / 4;
 
 export class Sessions {
   /**
@@ -65,13 +68,30 @@ export class Sessions {
    * first. A stale entry only costs a lost swap (412), after which update() reads afresh.
    */
   private readonly known = new Map<string, { text: string; etag: string }>();
+  private knownBytes = 0;
 
   constructor(private readonly storage: Storage) {}
 
-  private remember(id: string, text: string, etag: string): void {
+  /** Bytes of session text this instance remembers (at most SESSION_MEMORY_BYTES). */
+  get rememberedBytes(): number {
+    return this.knownBytes;
+  }
+
+  private forget(id: string): void {
+    const entry = this.known.get(id);
+    if (!entry) return;
+    this.knownBytes -= entry.text.length;
     this.known.delete(id);
+  }
+
+  private remember(id: string, text: string, etag: string): void {
+    this.forget(id);
+    // Too big to be worth holding: such a session is read from the store each time.
+    if (text.length > KNOWN_ENTRY_MAX_BYTES) return;
     this.known.set(id, { text, etag });
-    if (this.known.size > KNOWN_MAX) this.known.delete(this.known.keys().next().value!);
+    this.knownBytes += text.length;
+    // Least recently remembered first, until both bounds hold.
+    while (this.known.size > KNOWN_MAX || this.knownBytes > SESSION_MEMORY_BYTES) this.forget(this.known.keys().next().value!);
   }
 
   async create(session: UploadSession): Promise<void> {
@@ -91,7 +111,7 @@ export class Sessions {
       return { session: JSON.parse(text) as UploadSession, etag: obj.etag };
     } catch (error) {
       if (error instanceof NotFoundError) {
-        this.known.delete(id);
+        this.forget(id);
         throw new UploadNotFoundError(id);
       }
       throw error;
@@ -112,13 +132,13 @@ export class Sessions {
         unchanged = change(session) === false;
       } catch (error) {
         if (!known) throw error;
-        this.known.delete(id); // decided on a remembered copy: decide again on the store's
+        this.forget(id); // decided on a remembered copy: decide again on the store's
         continue;
       }
       if (unchanged) {
         if (!known) return session;
         // Decided on a remembered copy: confirm it against the store before acting on it.
-        this.known.delete(id);
+        this.forget(id);
         continue;
       }
       const text = JSON.stringify(session);
@@ -128,7 +148,7 @@ export class Sessions {
         return session;
       } catch (error) {
         if (!(error instanceof PreconditionFailedError || error instanceof ConflictError)) throw error;
-        this.known.delete(id);
+        this.forget(id);
         if (known) continue; // a stale remembered copy: read afresh at once
         await sleep(backoffDelay(CAS_BACKOFF, attempt));
       }
