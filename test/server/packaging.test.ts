@@ -8,7 +8,7 @@
  * Dockerfile copies files that exist and starts the server with flags it accepts.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -60,9 +60,27 @@ describe('Universe package package-registry', () => {
     const { definition } = await migratePackageDirectory(PKG);
     expect(definition).toMatchObject({ packagingVersion: '4.0', name: 'package-registry' });
     expect(definition).not.toHaveProperty('selected');
+    // The package names its CLI zips by relative path, and migrate copies local assets beside the
+    // definition: they are outputs of `npm run build:plugin` (DCOS_REGISTRY_PLUGIN_DIR in CI),
+    // so the package directory is staged with them, or with stand-ins when they were not built.
+    const staged = await mkdtemp(path.join(os.tmpdir(), 'registry-package-'));
+    cpSync(PKG, staged, { recursive: true });
+    const resource = JSON.parse(readFileSync(path.join(PKG, 'resource.json'), 'utf8'));
+    for (const platform of Object.values<any>(resource.cli.binaries)) {
+      const url: string = platform['x86-64'].url;
+      const built = process.env.DCOS_REGISTRY_PLUGIN_DIR && path.join(process.env.DCOS_REGISTRY_PLUGIN_DIR, path.basename(url));
+      mkdirSync(path.dirname(path.join(staged, url)), { recursive: true });
+      if (built && existsSync(built)) cpSync(built, path.join(staged, url));
+      else writeFileSync(path.join(staged, url), 'stand-in for a zip of npm run build:plugin');
+    }
     const out = await mkdtemp(path.join(os.tmpdir(), 'registry-migrate-'));
-    const written = await migrateToFile({ packageDirectory: PKG, outputDirectory: out });
-    expect(written.path).toBe(path.join(out, `package-registry-${definition.version}.json`));
+    try {
+      const written = await migrateToFile({ packageDirectory: staged, outputDirectory: out });
+      expect(written.path).toBe(path.join(out, `package-registry-${definition.version}.json`));
+    } finally {
+      rmSync(staged, { recursive: true, force: true });
+      rmSync(out, { recursive: true, force: true });
+    }
   });
 
   it("has the version of the server it packages, and the seed's options with defaults", async () => {
