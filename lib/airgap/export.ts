@@ -1,4 +1,21 @@
-
+/**
+ * `dcos-registry export`: rebuilds the `.dcos` bundle of one package version on the client from
+ * the registry's public read routes, with no server route of its own:
+ *
+ * - GET /package/<name>/<version> (describe): the assets as uploaded (original URI, file name,
+ *   digest, size, in manifest order), the images (original reference, repository, manifest
+ *   digest, media type, in manifest order) and the upload's contentDigest;
+ * - GET /repo (Cosmos's Accept header): the package metadata as uploaded, with releaseVersion
+ *   and selected added and resource URLs / image references rewritten to the registry; both are
+ *   undone here (the rewritten URL names digest and file name, which describe maps back to the
+ *   original URI; docker keys are matched to images by repository and manifest digest);
+ * - GET /resource/<hex>/<name> for every asset and /v2/ (the same pull code as `build`) for
+ *   every image: streamed into a staging directory next to the output, never held in memory.
+ *
+ * The bundle is then written by the same deterministic writer as `build`. When the recovered
+ * manifest has the contentDigest the registry recorded at upload, the export is byte-identical to
+ * the bundle that was added (`identical: true`).
+ */
 import { join } from 'node:path';
 import type { Dispatcher } from 'undici';
 import { BlobStaging } from '../bundle/staging';

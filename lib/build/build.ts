@@ -4,7 +4,7 @@
  * content-addressed staging directory next to the output (same filesystem, so multi-GB bundles do
  * not fill /tmp), then streams the bundle out. A failed build leaves no bundle and no staging.
  */
-import { mkdir, readFile, } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { BlobStaging } from '../bundle/staging';
 import { bundleFileName, refuseExistingBundle, writeBundle } from '../bundle/writer';
