@@ -66,6 +66,9 @@ function rootfs(out: string): string {
   if (existsSync(tar)) return tar;
   run('mmdebstrap', [
     '--variant=minbase',
+    // The target's name ends in .part (renamed when complete): say the format, which mmdebstrap would
+    // otherwise guess from the extension (a directory).
+    '--format=tar',
     '--include=ca-certificates',
     '--dpkgopt=path-exclude=/usr/share/{doc,man,info,locale}/*',
     '--customize-hook=chroot "$1" useradd --uid 1000 --user-group --create-home --shell /bin/sh node',

@@ -99,7 +99,7 @@ describe('dcos registry activate', () => {
       appId: '/dcos-registry',
       repositoryUri: 'https://dcos-registry.marathon.l4lb.thisdcos.directory/repo',
     });
-    expect(r.stderr).toContain('Installing dcos-registry through the DC/OS package manager');
+    expect(r.stderr).toContain('Installing package-registry through the DC/OS package manager');
     expect(r.stderr).toContain('dcos-registry is healthy');
     expect(r.stderr).toContain('Added the package repository Registry');
     expect(calls.map((c) => `${c.method} ${c.path}`)).toEqual([
