@@ -1,5 +1,5 @@
 /**
- * Add of a bundle: the real client (lib/client addBundle) on a bundle built by lib/build
+ * Add of a bundle: the real client (lib/client addBundle) on a bundle built by lib/builder
  * against a `serverless offline` instance, vs the least work that keeps invariant 4 on a
  * store that does not check SHA-256 itself: an AWS SDK multipart upload of the same bytes
  * (lib-storage Upload, 8 MiB parts, the client's concurrency) plus one full read-back
@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DeleteObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { buildBundle } from '../lib/build';
+import { buildBundle } from '../lib/builder';
 import { addBundle, type AddProgress } from '../lib/client';
 import { createS3Client } from '../lib/storage/s3';
 import { PART_SIZE } from '../lib/uploads/service';

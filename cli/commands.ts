@@ -3,7 +3,7 @@
  * the lines printed otherwise). Printing and exit codes are main.ts's business.
  */
 import { readFile } from 'node:fs/promises';
-import { buildBundle, migrateToFile, type BuildProgress } from '../lib/build';
+import { buildBundle, migrateToFile, type BuildProgress } from '../lib/builder';
 import {
   addBundle,
   collectGarbage,

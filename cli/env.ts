@@ -3,7 +3,7 @@
  * code gets these values as parameters.
  */
 import type { ConnectionInput } from '../lib/client';
-import { defaultDockerConfigPath } from '../lib/docker/credentials';
+import { defaultDockerConfigPath } from '../lib/image-pull/credentials';
 
 /** The connection settings lib/client takes (DCOS_REGISTRY_*, what DC/OS passes a plugin, proxies), plus the Docker config. */
 export interface CliEnvironment extends Omit<ConnectionInput, 'url' | 'token' | 'name'> {

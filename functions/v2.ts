@@ -1,5 +1,5 @@
-/** /v2/...: the read-only Docker Registry HTTP API v2 (errors in its own shape, see lib/docker/v2-errors.ts). */
-import { v2Answer } from '../lib/docker/serve';
+/** /v2/...: the read-only Docker Registry HTTP API v2 (errors in its own shape, see lib/v2/errors.ts). */
+import { v2Answer } from '../lib/v2/serve';
 import type { Request } from '../lib/http/handler';
 import { lambdaHandler } from '../lib/http/lambda';
 import { registry } from '../lib/registry';

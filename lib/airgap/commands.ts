@@ -2,7 +2,7 @@
  * The `export` and `sync` verbs, in the shape of cli/commands.ts's functions (flags in, a JSON
  * result and text lines out), so the CLI's command table needs one entry per verb.
  */
-import { createDispatcher } from '../build/network';
+import { createDispatcher } from '../net/network';
 import { ClientConfigError } from '../client/http';
 import { exportBundle } from './export';
 import { syncRegistries, type SyncItem } from './sync';

@@ -19,14 +19,14 @@
 import { join } from 'node:path';
 import type { Dispatcher } from 'undici';
 import { BlobStaging } from '../bundle/staging';
-import { HttpClient } from '../build/http';
-import type { NetworkSettings } from '../build/network';
+import { HttpClient } from '../net/http';
+import type { NetworkSettings } from '../net/network';
 import { bundleFileName, refuseExistingBundle, writeBundle } from '../bundle/writer';
 import type { BundleAsset, BundleImage, BundleManifest, Digest } from '../bundle/manifest';
 import { describePackage, type DescribeBody } from '../client/registry';
-import { pullImage, type PullProgress } from '../docker/pull';
+import { pullImage, type PullProgress } from '../image-pull/pull';
 import { parseImageReference } from '../docker/reference';
-import type { RetryPolicy } from '../docker/retry';
+import type { RetryPolicy } from '../net/retry';
 import { checkName, checkVersion } from '../keys';
 import { mapLimit } from '../limit';
 import { contentDigest } from '../uploads/manifest';
@@ -53,7 +53,7 @@ export interface ExportOptions {
   version: string;
   outputDirectory: string;
   dispatcher?: Dispatcher;
-  /** Proxies and CA for the image pulls from /v2 (lib/build/http.ts). */
+  /** Proxies and CA for the image pulls from /v2 (lib/net/http.ts). */
   network?: NetworkSettings;
   retry?: Partial<RetryPolicy>;
   /** Parallel asset downloads (default 4). */
@@ -141,7 +141,7 @@ export function recoverPackage(
       }
     }
   }
-  // Docker: the bundle lists one image per key, sorted by key (lib/build/resources.ts imageSources),
+  // Docker: the bundle lists one image per key, sorted by key (lib/builder/resources.ts imageSources),
   // and describe returns them in that order; a key is matched by position when the rewritten
   // reference agrees, else by the only image with that repository and digest.
   const docker = ((resource?.assets as Json | undefined)?.container as Json | undefined)?.docker as Json | undefined;

@@ -5,7 +5,7 @@
  */
 import type { Readable } from 'node:stream';
 import { request, type Dispatcher } from 'undici';
-import { DEFAULT_RETRY, TransientHttpError, withRetry, type RetryPolicy } from '../docker/retry';
+import { DEFAULT_RETRY, TransientHttpError, withRetry, type RetryPolicy } from '../net/retry';
 import { RegistryApiError, endpoint } from '../client/http';
 
 const MAX_REDIRECTS = 5;

@@ -23,7 +23,7 @@ import { addBundle, type AddProgress } from '../client/add';
 import { describePackage, listPackages, removePackage } from '../client/registry';
 import { statePath } from '../client/state';
 import { ClientConfigError } from '../client/http';
-import type { RetryPolicy } from '../docker/retry';
+import type { RetryPolicy } from '../net/retry';
 import { checkName, checkVersion } from '../keys';
 import { contentDigest } from '../uploads/manifest';
 import { bundleFileName, exportBundle, type ExportProgress } from './export';

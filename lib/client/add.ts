@@ -9,7 +9,7 @@ import { Transform } from 'node:stream';
 import { openBundle, type OpenedBundle } from '../bundle/reader';
 import { mapLimit } from '../limit';
 import { backoffDelay, sleep } from '../retry';
-import { DEFAULT_RETRY, withRetry } from '../docker/retry';
+import { DEFAULT_RETRY, withRetry } from '../net/retry';
 import { RegistryApiError, callJson, putBytes, type ClientOptions } from './http';
 import type { CompleteProgress, StartUploadRequest, UploadView } from '../uploads/wire';
 import { bytesPending, planTransfers, UploadPlanError } from './plan';

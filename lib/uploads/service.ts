@@ -14,7 +14,7 @@ import { createSHA256 } from 'hash-wasm';
 import { find, type ImageRef } from '../catalog/model';
 import { addVersion } from '../catalog/ops';
 import type { BundleManifest } from '../bundle/manifest';
-import { imagesWithBlobs } from '../docker/image-blobs';
+import { imagesWithBlobs } from '../v2/image-blobs';
 import {
   NotFoundError,
   PayloadTooLargeError,

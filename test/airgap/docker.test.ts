@@ -8,7 +8,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildBundle } from '../../lib/build';
+import { buildBundle } from '../../lib/builder';
 import { addBundle } from '../../lib/client';
 import { startAssetServer } from '../build/fixtures';
 import { onlyJson, runCli } from '../cli/run-cli';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openBundle } from '../../lib/bundle';
-import { buildBundle } from '../../lib/build';
+import { buildBundle } from '../../lib/builder';
 import { definition, sha256hex, startAssetServer } from './fixtures';
 
 const files = {

@@ -1,5 +1,5 @@
 /**
- * Asset downloads (lib/build/http.ts through downloadAsset) against local servers: redirect rules
+ * Asset downloads (lib/net/http.ts through downloadAsset) against local servers: redirect rules
  * (http(s) only, no https → http downgrade without the flag, bounded), URL credentials only to
  * their own origin, proxies (absolute form for http, CONNECT for https, NO_PROXY, proxy
  * credentials to the proxy only), an extra CA, and bytes stored as served (no decoding).
@@ -12,8 +12,8 @@ import { createServer as createHttpsServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { downloadAsset } from '../../lib/build/download';
-import { HttpClient } from '../../lib/build/http';
+import { downloadAsset } from '../../lib/builder/download';
+import { HttpClient } from '../../lib/net/http';
 import { BlobStaging } from '../../lib/bundle/staging';
 import { type Running, startForwardProxy, startServer } from '../docker/fake-servers';
 import { sha256hex } from './fixtures';

@@ -12,7 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openBundle } from '../../lib/bundle';
-import { buildBundle } from '../../lib/build';
+import { buildBundle } from '../../lib/builder';
 import { makeOciImage, pushWithSkopeo, skopeoInspectRaw, type TestImageLayout } from '../docker/make-image';
 import { startRegistry, type RegistryProcess } from '../docker/registry-process';
 import { definition } from './fixtures';

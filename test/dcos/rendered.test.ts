@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { ProxyAgent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { buildBundle } from '../../lib/build';
+import { buildBundle } from '../../lib/builder';
 import { definition } from '../build/fixtures';
 import { makeOciImage, pushWithSkopeo, skopeoInspectRaw } from '../docker/make-image';
 import { type RegistryProcess, startRegistry } from '../docker/registry-process';

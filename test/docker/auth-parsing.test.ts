@@ -2,8 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseChallenges } from '../../lib/docker/challenge.js';
-import { defaultDockerConfigPath, readDockerCredentials } from '../../lib/docker/credentials.js';
+import { parseChallenges } from '../../lib/image-pull/challenge.js';
+import { defaultDockerConfigPath, readDockerCredentials } from '../../lib/image-pull/credentials.js';
 
 describe('parseChallenges', () => {
   it('reads a Docker Hub style Bearer challenge', () => {

@@ -1,5 +1,5 @@
 /** An in-memory writeBlob/hasBlob pair that keeps a blob only when its stream ended cleanly. */
-import type { BlobBody } from '../../lib/docker/pull.js';
+import type { BlobBody } from '../../lib/image-pull/pull.js';
 
 export interface BlobSink {
   blobs: Map<string, Buffer>;

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImagePullError } from '../../lib/docker/errors.js';
-import { pullImage } from '../../lib/docker/pull.js';
+import { pullImage } from '../../lib/image-pull/pull.js';
 import { memorySink } from './blob-sink.js';
 import { startTokenServer, type TokenServer } from './fake-servers.js';
 import { makeOciImage, pushWithSkopeo, skopeoInspectRaw, type TestImageLayout } from './make-image.js';

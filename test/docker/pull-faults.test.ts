@@ -6,11 +6,11 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HttpClient } from '../../lib/build/http.js';
+import { HttpClient } from '../../lib/net/http.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DigestMismatchError, ImagePullError } from '../../lib/docker/errors.js';
 import * as mt from '../../lib/docker/media-types.js';
-import { pullImage, type PullOptions, type PullProgress } from '../../lib/docker/pull.js';
+import { pullImage, type PullOptions, type PullProgress } from '../../lib/image-pull/pull.js';
 import { memorySink } from './blob-sink.js';
 import { startFakeRegistry, startForwardProxy, startServer, startTokenServer, type Hook, type Running } from './fake-servers.js';
 import { makeOciImage, sha256, type TestImageLayout } from './make-image.js';

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlobStaging } from '../../lib/bundle/staging';
-import { pullImage } from '../../lib/docker/pull.js';
+import { pullImage } from '../../lib/image-pull/pull.js';
 import { type Running, startFakeRegistry } from './fake-servers.js';
 import { makeOciImage, type TestImageLayout } from './make-image.js';
 

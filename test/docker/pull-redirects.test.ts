@@ -9,11 +9,11 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HttpClient } from '../../lib/build/http.js';
+import { HttpClient } from '../../lib/net/http.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadDockerCredentials } from '../../lib/docker/credentials.js';
+import { loadDockerCredentials } from '../../lib/image-pull/credentials.js';
 import { ImagePullError } from '../../lib/docker/errors.js';
-import { pullImage } from '../../lib/docker/pull.js';
+import { pullImage } from '../../lib/image-pull/pull.js';
 import { memorySink } from './blob-sink.js';
 import { type Hook, type Running, startFakeRegistry, startServer, startTokenServer, type TokenServer } from './fake-servers.js';
 import { makeOciImage, type TestImageLayout } from './make-image.js';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImagePullError } from '../../lib/docker/errors.js';
 import * as mt from '../../lib/docker/media-types.js';
-import { pullImage, type PullProgress } from '../../lib/docker/pull.js';
+import { pullImage, type PullProgress } from '../../lib/image-pull/pull.js';
 import { memorySink } from './blob-sink.js';
 import { makeOciImage, pushWithSkopeo, sha256, skopeoInspectRaw, type TestImageLayout } from './make-image.js';
 import { startRegistry, type RegistryProcess } from './registry-process.js';

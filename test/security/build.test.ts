@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildBundle, migrateToFile } from '../../lib/build';
+import { buildBundle, migrateToFile } from '../../lib/builder';
 import { openBundle } from '../../lib/bundle';
 import { definition, sha256hex } from '../build/fixtures';
 import { onlyJson, runCli } from '../cli/run-cli';

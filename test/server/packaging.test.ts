@@ -13,7 +13,7 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { migrateToFile } from '../../lib/build/migrate';
+import { migrateToFile } from '../../lib/builder/migrate';
 import { migratePackageDirectory } from '../../lib/universe/package-dir';
 import { parseServerOptions } from '../../server/options';
 import { expectValidApp } from '../dcos/marathon-app';

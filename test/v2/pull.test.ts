@@ -11,7 +11,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildBundle } from '../../lib/build';
+import { buildBundle } from '../../lib/builder';
 import { addBundle, removePackage } from '../../lib/client';
 import { definition } from '../build/fixtures';
 import { makeOciImage, pushWithSkopeo, skopeoInspectRaw, type TestImageLayout } from '../docker/make-image';

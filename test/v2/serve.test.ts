@@ -1,5 +1,5 @@
 /**
- * The /v2 answers straight from lib/docker/serve.ts over a filesystem store: tag resolution
+ * The /v2 answers straight from lib/v2/serve.ts over a filesystem store: tag resolution
  * by commit order, disappearance on remove, Accept handling, HEAD, pagination, spec errors,
  * proxy mode and ranges. The real clients (skopeo through serverless offline) are in pull.test.ts.
  */
@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CatalogVersion } from '../../lib/catalog/model';
 import { addVersion, removeVersion } from '../../lib/catalog/ops';
 import { parseConfig } from '../../lib/config';
-import { MAX_PAGE, v2Answer, type V2Request } from '../../lib/docker/serve';
+import { MAX_PAGE, v2Answer, type V2Request } from '../../lib/v2/serve';
 import * as mt from '../../lib/docker/media-types';
 import { PROXY_LIMIT } from '../../lib/downloads';
 import { keys } from '../../lib/keys';

@@ -7,8 +7,8 @@
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BlobStaging } from '../bundle/staging';
-import { DEFAULT_RETRY, TransientHttpError, parseRetryAfter, withRetry, type RetryPolicy } from '../docker/retry';
-import { HttpClient, HttpDownloadError, redact } from './http';
+import { DEFAULT_RETRY, TransientHttpError, parseRetryAfter, withRetry, type RetryPolicy } from '../net/retry';
+import { HttpClient, HttpDownloadError, redact } from '../net/http';
 import { LocalAssetError, openLocalAsset } from './local';
 
 export class AssetDownloadError extends Error {

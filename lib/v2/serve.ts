@@ -23,7 +23,7 @@ import { downloadAnswer } from '../downloads';
 import type { Request, Response } from '../http/handler';
 import { keys } from '../keys';
 import type { Registry } from '../registry';
-import { parseManifest } from './manifest';
+import { parseManifest } from '../docker/manifest';
 import {
   dockerIndex,
   indexManifestBlobs,
@@ -34,7 +34,7 @@ import {
   type ManifestInfo,
   type Repository,
 } from './repositories';
-import { V2_HEADERS, V2Error, v2ErrorAnswer } from './v2-errors';
+import { V2_HEADERS, V2Error, v2ErrorAnswer } from './errors';
 
 /** Page size when the client gives no `n`, and the most it may ask for. */
 export const MAX_PAGE = 1000;

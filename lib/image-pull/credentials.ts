@@ -8,7 +8,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DOCKER_HUB } from './reference.js';
+import { DOCKER_HUB } from '../docker/reference.js';
 
 export interface BasicCredentials {
   readonly username: string;

@@ -18,15 +18,15 @@
  *
  * Requests go through the build's HttpClient (node:http), not undici: undici 7 crashes the process
  * when a server closes the connection while a body is paused (nodejs/undici#5360), which a blob
- * served by an HTTP/1.0 server does; see lib/build/http.ts.
+ * served by an HTTP/1.0 server does; see lib/net/http.ts.
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { finished } from 'node:stream/promises';
-import type { HttpClient } from '../build/http.js';
+import type { HttpClient } from '../net/http.js';
 import { parseChallenges, type Challenge } from './challenge.js';
 import type { BasicCredentials, CredentialLookup } from './credentials.js';
-import { ImagePullError } from './errors.js';
-import { TransientHttpError, parseRetryAfter } from './retry.js';
+import { ImagePullError } from '../docker/errors.js';
+import { TransientHttpError, parseRetryAfter } from '../net/retry.js';
 
 export interface TransportOptions {
   /** Reference as the user wrote it; used in error messages. */

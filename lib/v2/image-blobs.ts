@@ -9,7 +9,7 @@ import type { ImageRef } from '../catalog/model';
 import { RegistryError } from '../errors';
 import { keys } from '../keys';
 import type { Storage } from '../storage/port';
-import { parseManifest } from './manifest';
+import { parseManifest } from '../docker/manifest';
 
 /** distribution refuses bigger manifests; so do we (the bytes are read into memory). */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;

@@ -10,12 +10,12 @@
  * transient failure.
  */
 import { createHash } from 'node:crypto';
-import { HttpClient } from '../build/http.js';
+import { HttpClient } from '../net/http.js';
 import { RegistryError } from '../errors.js';
 import { loadDockerCredentials } from './credentials.js';
-import { DigestMismatchError, ImagePullError } from './errors.js';
-import { formatPlatform, parseManifest, selectPlatform, type Descriptor, type ImageManifest, type Platform } from './manifest.js';
-import { MANIFEST_ACCEPT } from './media-types.js';
+import { DigestMismatchError, ImagePullError } from '../docker/errors.js';
+import { formatPlatform, parseManifest, selectPlatform, type Descriptor, type ImageManifest, type Platform } from '../docker/manifest.js';
+import { MANIFEST_ACCEPT } from '../docker/media-types.js';
 import {
   formatImageReference,
   hostOf,
@@ -23,8 +23,8 @@ import {
   parseImageReference,
   registryApiHost,
   type ImageReference,
-} from './reference.js';
-import { DEFAULT_RETRY, withRetry, type RetryPolicy } from './retry.js';
+} from '../docker/reference.js';
+import { DEFAULT_RETRY, withRetry, type RetryPolicy } from '../net/retry.js';
 import { RegistryTransport } from './transport.js';
 
 export type BlobBody = AsyncIterable<Uint8Array>;
