@@ -2,7 +2,7 @@ import { mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yauzl from 'yauzl';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { BundleExistsError, openBundle } from '../../lib/bundle';
 import { sampleContent, sha, writeSample } from './helpers';
 
@@ -40,9 +40,16 @@ describe('bundle writer and reader', () => {
   });
 
   it('is deterministic: same inputs give byte-identical files', async () => {
-    await writeSample(join(dir, 'd1.dcos'));
-    await new Promise((r) => setTimeout(r, 1100)); // a different wall-clock second must not matter
-    await writeSample(join(dir, 'd2.dcos'));
+    // A different wall clock must not matter. Faked, not slept: zip (DOS) times have a 2-second
+    // resolution, so a real 1.1 s pause often left both writes in the same time slot.
+    vi.useFakeTimers({ toFake: ['Date'], now: new Date(2021, 2, 3, 4, 5, 6) });
+    try {
+      await writeSample(join(dir, 'd1.dcos'));
+      vi.setSystemTime(new Date(2024, 8, 10, 11, 12, 13));
+      await writeSample(join(dir, 'd2.dcos'));
+    } finally {
+      vi.useRealTimers();
+    }
     const [a, b] = await Promise.all([readFile(join(dir, 'd1.dcos')), readFile(join(dir, 'd2.dcos'))]);
     expect(a.equals(b)).toBe(true);
   });
