@@ -1,16 +1,10 @@
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { validateBuildDefinition } from '../../lib/universe/validate';
-import {
-  type PackageDir,
-  packageDirectories,
-  REFERENCE_DIR,
-  REFERENCE_TITLE,
-  referencePackageDirectories,
-  referenceSkipped,
-} from '../support/reference';
+import { onPackageSets } from '../support/package-sets';
+import type { PackageDir } from '../support/reference';
 import { onlyJson, runCli } from './run-cli';
 
 let out: string;
@@ -59,12 +53,12 @@ function migrateTests(dirs: PackageDir[], minimum: number) {
   }
 }
 
-describe('dcos-registry migrate on every package fixture (test/fixtures/universe)', () => {
-  migrateTests(packageDirectories(), 6);
-});
-
-referenceSkipped('test/cli/migrate.test.ts (migrate on every real package directory)');
-
-describe.skipIf(!REFERENCE_DIR)(`${REFERENCE_TITLE}: dcos-registry migrate on every real package directory`, () => {
-  migrateTests(REFERENCE_DIR ? referencePackageDirectories() : [], 7);
-});
+onPackageSets(
+  {
+    fixtures: 'dcos-registry migrate on every package fixture (test/fixtures/universe)',
+    reference: 'dcos-registry migrate on every real package directory',
+    skipped: 'test/cli/migrate.test.ts (migrate on every real package directory)',
+    minimum: { fixtures: 6, reference: 7 },
+  },
+  migrateTests,
+);

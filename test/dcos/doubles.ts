@@ -190,3 +190,37 @@ export async function startAdminRouter(account: ServiceAccountKeys, cfssl: Cfssl
       }),
   };
 }
+
+/** The name the default app is reached under (its Marathon VIP): the host its certificate must name. */
+export const REGISTRY_VIP = 'dcos-registry.marathon.l4lb.thisdcos.directory';
+
+/** A cluster's certificate path: cfssl, Admin Router in front of it, and a service account's secret on disk. */
+export interface DcosCa {
+  cfssl: Cfssl;
+  router: AdminRouter;
+  /** The account's secret (login endpoint: this Admin Router) in a file, as the app's sandbox gets it. */
+  secretFile: string;
+  close(): Promise<void>;
+}
+
+/** Starts cfssl and the Admin Router double that knows `account`, and writes the account's secret to a temp file. */
+export async function startDcosCa(account: ServiceAccountKeys): Promise<DcosCa> {
+  const cfssl = await startCfssl();
+  const router = await startAdminRouter(account, cfssl).catch(async (e: unknown) => {
+    await cfssl.stop();
+    throw e;
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'dcos-ca-'));
+  const secretFile = join(dir, 'service-account.json');
+  writeFileSync(secretFile, account.secret(router.loginEndpoint));
+  return {
+    cfssl,
+    router,
+    secretFile,
+    close: async () => {
+      await router.close();
+      await cfssl.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -28,7 +28,7 @@ import { cliOk, onlyJson } from '../e2e/run';
 import { serverBundle } from '../server/harness';
 import { TEST_TOKEN } from '../support/offline';
 import { randomPrefix, s3TestEnv } from '../support/stores';
-import { type AdminRouter, type Cfssl, serviceAccount, startAdminRouter, startCfssl } from './doubles';
+import { type DcosCa, serviceAccount, startDcosCa } from './doubles';
 import { type Launched, launch } from './launch';
 import { expectValidApp } from './marathon-app';
 import { type Json, merge, render, seedOptions, vipHost } from './render';
@@ -51,8 +51,7 @@ function skopeo(args: string[], env: Record<string, string>): Promise<{ code: nu
 }
 
 const account = serviceAccount();
-let cfssl: Cfssl;
-let router: AdminRouter;
+let ca: DcosCa;
 let source: RegistryProcess;
 let work: string;
 let bundlePath: string;
@@ -62,8 +61,7 @@ let imageDigest: string;
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'dcos-rendered-'));
-  [cfssl, source, bundlePath] = await Promise.all([startCfssl(), startRegistry(), serverBundle()]);
-  router = await startAdminRouter(account, cfssl);
+  [ca, source, bundlePath] = await Promise.all([startDcosCa(account), startRegistry(), serverBundle()]);
   const image = makeOciImage(join(work, 'img'), { tag: 'v1', layerSizes: [2000, 90_000] });
   imageRef = `${source.host}/test/app:v1`;
   await pushWithSkopeo(image, imageRef);
@@ -75,8 +73,7 @@ beforeAll(async () => {
 }, 240_000);
 
 afterAll(async () => {
-  await router?.close();
-  await cfssl?.stop();
+  await ca?.close();
   await source?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
 });
@@ -94,7 +91,7 @@ const cases: Case[] = [
     name: 'default options',
     storage: 'file',
     options: () => ({ registry: { 'write-tokens-secret-path': 'registry/write-tokens' } }),
-    secrets: () => ({ 'dcos-registry-secret': account.secret(router.loginEndpoint), 'registry/write-tokens': TEST_TOKEN }),
+    secrets: () => ({ 'dcos-registry-secret': account.secret(ca.router.loginEndpoint), 'registry/write-tokens': TEST_TOKEN }),
   },
   {
     name: "the seed's sample options",
@@ -107,7 +104,7 @@ const cases: Case[] = [
         },
       }),
     secrets: () => ({
-      'registry-private-key': account.secret(router.loginEndpoint),
+      'registry-private-key': account.secret(ca.router.loginEndpoint),
       'dcos-registry-s3-credential-file': `[default]\naws_access_key_id = ${process.env.AWS_ACCESS_KEY_ID}\naws_secret_access_key = ${process.env.AWS_SECRET_ACCESS_KEY}\n`,
       'registry/write-tokens': TEST_TOKEN,
     }),
@@ -125,14 +122,14 @@ describe.each(cases)('the rendered app with $name', ({ options, secrets, storage
   beforeAll(async () => {
     app = render(options());
     vip = vipHost(app.portDefinitions[0].labels.VIP_0);
-    task = await launch(app, { secrets: secrets(), bundle: bundlePath, caBundle: cfssl.caPem });
+    task = await launch(app, { secrets: secrets(), bundle: bundlePath, caBundle: ca.cfssl.caPem });
     proxy = await startVipProxy({ [`${vip.host}:${vip.port}`]: task.port });
     clientDir = mkdtempSync(join(tmpdir(), 'dcos-client-'));
     // What every agent has: /etc/docker/certs.d/<vip host>/ca.crt, a copy of the cluster CA bundle.
     mkdirSync(join(clientDir, 'certs.d', vip.host), { recursive: true });
-    writeFileSync(join(clientDir, 'certs.d', vip.host, 'ca.crt'), cfssl.caPem);
-    writeFileSync(join(clientDir, 'ca.crt'), cfssl.caPem);
-    dispatcher = new ProxyAgent({ uri: proxy.url, requestTls: { ca: cfssl.caPem, servername: vip.host } });
+    writeFileSync(join(clientDir, 'certs.d', vip.host, 'ca.crt'), ca.cfssl.caPem);
+    writeFileSync(join(clientDir, 'ca.crt'), ca.cfssl.caPem);
+    dispatcher = new ProxyAgent({ uri: proxy.url, requestTls: { ca: ca.cfssl.caPem, servername: vip.host } });
   }, 120_000);
 
   afterAll(async () => {
@@ -168,7 +165,7 @@ describe.each(cases)('the rendered app with $name', ({ options, secrets, storage
 
   it('serves HTTPS on PORT0 with a certificate for the VIP name from the DC/OS CA', async () => {
     const cert = await new Promise<X509Certificate>((resolve, reject) => {
-      const socket = connect({ host: '127.0.0.1', port: task.port, servername: vip.host, ca: cfssl.caPem }, () => {
+      const socket = connect({ host: '127.0.0.1', port: task.port, servername: vip.host, ca: ca.cfssl.caPem }, () => {
         const c = socket.getPeerX509Certificate();
         socket.end();
         c ? resolve(c) : reject(new Error('no certificate'));
@@ -176,10 +173,10 @@ describe.each(cases)('the rendered app with $name', ({ options, secrets, storage
       socket.once('error', reject);
     });
     expect(cert.checkHost(vip.host)).toBe(vip.host);
-    expect(cert.verify(new X509Certificate(cfssl.caPem).publicKey)).toBe(true);
-    const logins = router.requests.filter((r) => r.path === '/acs/api/v1/auth/login' && r.status === 200);
+    expect(cert.verify(new X509Certificate(ca.cfssl.caPem).publicKey)).toBe(true);
+    const logins = ca.router.requests.filter((r) => r.path === '/acs/api/v1/auth/login' && r.status === 200);
     expect(logins.length).toBeGreaterThan(0);
-    for (const r of router.requests) expect(r.body).not.toMatch(/PRIVATE KEY/);
+    for (const r of ca.router.requests) expect(r.body).not.toMatch(/PRIVATE KEY/);
   });
 
   it('answers / and the health check path with the health JSON', async () => {

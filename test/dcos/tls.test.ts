@@ -6,9 +6,6 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CaError, defaultCaUrl, signCertificate } from '../../lib/dcos/ca';
@@ -17,33 +14,19 @@ import { DcosAuthError, LOGIN_TOKEN_TTL_S, login, loginToken, parseServiceAccoun
 import { OptionsError, parseServerOptions, type ServerOptions } from '../../server/options';
 import { createRegistryServer } from '../../server/server';
 import { obtainDcosCertificate, renewalDelayMs, retryDelayMs, startTls } from '../../server/tls';
-import { type AdminRouter, type Cfssl, serviceAccount, startAdminRouter, startCfssl } from './doubles';
+import { type DcosCa, REGISTRY_VIP as VIP, serviceAccount, startDcosCa } from './doubles';
 
-const VIP = 'dcos-registry.marathon.l4lb.thisdcos.directory';
 const account = serviceAccount();
-let cfssl: Cfssl;
-let router: AdminRouter;
-let dir: string;
-let secretFile: string;
-
+let ca: DcosCa;
 beforeAll(async () => {
-  cfssl = await startCfssl();
-  router = await startAdminRouter(account, cfssl);
-  dir = mkdtempSync(join(tmpdir(), 'dcos-tls-'));
-  secretFile = join(dir, 'service-account.json');
-  writeFileSync(secretFile, account.secret(router.loginEndpoint));
+  ca = await startDcosCa(account);
 }, 60_000);
-
-afterAll(async () => {
-  await router?.close();
-  await cfssl?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => ca?.close());
 
 /** The certificate a TLS client is shown, asking for `servername`. */
 function presented(port: number, servername = VIP): Promise<X509Certificate> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port, servername, ca: cfssl.caPem }, () => {
+    const socket = connect({ host: '127.0.0.1', port, servername, ca: ca.cfssl.caPem }, () => {
       const raw = socket.getPeerX509Certificate();
       socket.end();
       if (!raw) return reject(new Error('no peer certificate'));
@@ -71,27 +54,27 @@ describe('certificate request', () => {
 
 describe('service account login', () => {
   it('sends {uid, token} with an RS256 JWT of uid and a short exp, and returns the token the IAM gives', async () => {
-    const sa = parseServiceAccount(account.secret(router.loginEndpoint), 'secret');
+    const sa = parseServiceAccount(account.secret(ca.router.loginEndpoint), 'secret');
     const jwt = loginToken(sa, Date.parse('2026-01-01T00:00:00Z'));
     const claims = JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString());
     expect(claims).toEqual({ uid: 'registry-account', exp: Date.parse('2026-01-01T00:00:00Z') / 1000 + LOGIN_TOKEN_TTL_S });
     const token = await login(sa);
-    expect(router.tokens.has(token)).toBe(true);
-    const last = router.requests.at(-1)!;
+    expect(ca.router.tokens.has(token)).toBe(true);
+    const last = ca.router.requests.at(-1)!;
     expect(last).toMatchObject({ method: 'POST', path: '/acs/api/v1/auth/login', status: 200 });
     expect(Object.keys(JSON.parse(last.body)).sort()).toEqual(['token', 'uid']);
   });
 
   it("is refused for a key that is not the account's, with the IAM's reason", async () => {
     const stranger = serviceAccount(); // same uid, another key pair
-    const sa = parseServiceAccount(stranger.secret(router.loginEndpoint), 'secret');
+    const sa = parseServiceAccount(stranger.secret(ca.router.loginEndpoint), 'secret');
     await expect(login(sa)).rejects.toThrow(
       /DC\/OS login as "registry-account" at .* failed: HTTP 401: Service login token signature is invalid/,
     );
   });
 
   it('names what is wrong in a bad secret, never its key', () => {
-    const good = JSON.parse(account.secret(router.loginEndpoint));
+    const good = JSON.parse(account.secret(ca.router.loginEndpoint));
     const cases: Array<[unknown, RegExp]> = [
       ['not json', /not JSON/],
       [{ ...good, scheme: 'HS256' }, /scheme must be "RS256"/],
@@ -118,31 +101,31 @@ describe('service account login', () => {
 describe('the CA (real cfssl)', () => {
   it('signs the request at the bare cfssl API: the certificate names the host and belongs to our key', async () => {
     const { csrPem, keyPem } = newCertificateRequest([VIP]);
-    const cert = new X509Certificate(await signCertificate({ caUrl: cfssl.url, csrPem, hosts: [VIP] }));
+    const cert = new X509Certificate(await signCertificate({ caUrl: ca.cfssl.url, csrPem, hosts: [VIP] }));
     expect(cert.checkHost(VIP)).toBe(VIP);
     expect(cert.checkPrivateKey(createPrivateKey(keyPem))).toBe(true);
-    expect(cert.verify(new X509Certificate(cfssl.caPem).publicKey)).toBe(true);
+    expect(cert.verify(new X509Certificate(ca.cfssl.caPem).publicKey)).toBe(true);
   });
 
   it("reports cfssl's own error for a bad request", async () => {
-    await expect(signCertificate({ caUrl: cfssl.url, csrPem: 'garbage', hosts: [VIP] })).rejects.toThrow(
+    await expect(signCertificate({ caUrl: ca.cfssl.url, csrPem: 'garbage', hosts: [VIP] })).rejects.toThrow(
       /refused to sign: HTTP 400: CSR Decode failed/,
     );
   });
 
   it('is reached through Admin Router at /ca/api/v2 with the login token, and refused without one', async () => {
-    expect(defaultCaUrl(router.loginEndpoint)).toBe(`${router.url}/ca/api/v2`);
+    expect(defaultCaUrl(ca.router.loginEndpoint)).toBe(`${ca.router.url}/ca/api/v2`);
     const { csrPem } = newCertificateRequest([VIP]);
-    await expect(signCertificate({ caUrl: `${router.url}/ca/api/v2`, csrPem, hosts: [VIP] })).rejects.toThrow(CaError);
-    expect(router.requests.at(-1)).toMatchObject({ path: '/ca/api/v2/sign', status: 401 });
+    await expect(signCertificate({ caUrl: `${ca.router.url}/ca/api/v2`, csrPem, hosts: [VIP] })).rejects.toThrow(CaError);
+    expect(ca.router.requests.at(-1)).toMatchObject({ path: '/ca/api/v2/sign', status: 401 });
   });
 
   it('gives the server a certificate for the VIP name; no private key ever leaves the process', async () => {
-    const before = router.requests.length;
-    const c = await obtainDcosCertificate({ serviceAccountFile: secretFile, hosts: [VIP] });
+    const before = ca.router.requests.length;
+    const c = await obtainDcosCertificate({ serviceAccountFile: ca.secretFile, hosts: [VIP] });
     expect(new X509Certificate(c.cert).checkHost(VIP)).toBe(VIP);
     expect(c.notAfter).toBeGreaterThan(Date.now());
-    const sent = router.requests.slice(before);
+    const sent = ca.router.requests.slice(before);
     expect(sent.map((r) => `${r.path} ${r.status}`)).toEqual(['/acs/api/v1/auth/login 200', '/ca/api/v2/sign 200']);
     const sign = JSON.parse(sent[1].body);
     expect(Object.keys(sign).sort()).toEqual(['certificate_request', 'hosts']);
@@ -164,7 +147,7 @@ describe('renewal', () => {
 
   it('hands a new certificate to the running server: new connections get it, no restart', async () => {
     const options = parseServerOptions([
-      '--port', '0', '--tls-dcos-service-account', secretFile, '--tls-hosts', VIP, '--tls-dcos-ca-url', `${router.url}/ca/api/v2`,
+      '--port', '0', '--tls-dcos-service-account', ca.secretFile, '--tls-hosts', VIP, '--tls-dcos-ca-url', `${ca.router.url}/ca/api/v2`,
     ]) as ServerOptions; // biome-ignore format: flags
     let renewals = 0;
     let renewed!: () => void;

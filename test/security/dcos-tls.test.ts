@@ -4,38 +4,21 @@
  * account the IAM rejects stops the deployed app at start with the IAM's reason and without
  * the key in its output; the login JWT is short-lived.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newCertificateRequest } from '../../lib/dcos/csr';
 import { LOGIN_TOKEN_TTL_S } from '../../lib/dcos/login';
 import { obtainDcosCertificate } from '../../server/tls';
-import { type AdminRouter, type Cfssl, serviceAccount, startAdminRouter, startCfssl } from '../dcos/doubles';
+import { type DcosCa, REGISTRY_VIP as VIP, serviceAccount, startDcosCa } from '../dcos/doubles';
 import { launch } from '../dcos/launch';
 import { render } from '../dcos/render';
 import { serverBundle } from '../server/harness';
 
-const VIP = 'dcos-registry.marathon.l4lb.thisdcos.directory';
 const account = serviceAccount();
-let cfssl: Cfssl;
-let router: AdminRouter;
-let dir: string;
-let secretFile: string;
-
+let ca: DcosCa;
 beforeAll(async () => {
-  cfssl = await startCfssl();
-  router = await startAdminRouter(account, cfssl);
-  dir = mkdtempSync(join(tmpdir(), 'dcos-tls-sec-'));
-  secretFile = join(dir, 'sa.json');
-  writeFileSync(secretFile, account.secret(router.loginEndpoint));
+  ca = await startDcosCa(account);
 }, 60_000);
-
-afterAll(async () => {
-  await router?.close();
-  await cfssl?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => ca?.close());
 
 /** fetch that rewrites the sign request on its way to the CA, as a confused or hostile CA path could. */
 const tampering =
@@ -49,7 +32,7 @@ const tampering =
 describe('the certificate from the DC/OS CA', () => {
   it('is refused when it names another host', async () => {
     const f = tampering((b) => ({ ...b, hosts: ['evil.example'] }));
-    await expect(obtainDcosCertificate({ serviceAccountFile: secretFile, hosts: [VIP] }, { fetch: f, now: Date.now })).rejects.toThrow(
+    await expect(obtainDcosCertificate({ serviceAccountFile: ca.secretFile, hosts: [VIP] }, { fetch: f, now: Date.now })).rejects.toThrow(
       `the DC/OS CA returned a certificate that does not name ${VIP}`,
     );
   });
@@ -57,7 +40,7 @@ describe('the certificate from the DC/OS CA', () => {
   it('is refused when it is for another key than the one made here', async () => {
     const other = newCertificateRequest([VIP]).csrPem;
     const f = tampering((b) => ({ ...b, certificate_request: other }));
-    await expect(obtainDcosCertificate({ serviceAccountFile: secretFile, hosts: [VIP] }, { fetch: f, now: Date.now })).rejects.toThrow(
+    await expect(obtainDcosCertificate({ serviceAccountFile: ca.secretFile, hosts: [VIP] }, { fetch: f, now: Date.now })).rejects.toThrow(
       'the DC/OS CA returned a certificate for another key',
     );
   });
@@ -72,7 +55,7 @@ describe('the deployed app with a service account the IAM rejects', () => {
     const stranger = serviceAccount(); // right uid, wrong key
     const app = render();
     const error = await launch(app, {
-      secrets: { 'dcos-registry-secret': stranger.secret(router.loginEndpoint) },
+      secrets: { 'dcos-registry-secret': stranger.secret(ca.router.loginEndpoint) },
       bundle: await serverBundle(),
     }).then(
       () => undefined,

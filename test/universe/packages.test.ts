@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { migratePackageDirectory, readPackageDirectory } from '../../lib/universe/package-dir';
 import type { BuildDefinition, PackageEntry } from '../../lib/universe/types';
 import { validateBuildDefinition, validatePackage } from '../../lib/universe/validate';
+import { onPackageSets } from '../support/package-sets';
 import {
   officialRepoValidators,
   type PackageDir,
@@ -15,7 +16,6 @@ import {
   REFERENCE_DIR,
   REFERENCE_TITLE,
   referencePackageDirectories,
-  referenceSkipped,
 } from '../support/reference';
 
 const isCurrent = (d: PackageDir) => d.packagingVersion === '4.0' || d.packagingVersion === '5.0';
@@ -69,15 +69,15 @@ async function entries(dirs: PackageDir[], upgrade = false): Promise<PackageEntr
   return out;
 }
 
-describe('Universe package fixtures (test/fixtures/universe)', () => {
-  conversionTests(packageDirectories(), 4);
-});
-
-referenceSkipped('test/universe/packages.test.ts (real package directories, official repo schemas)');
-
-describe.skipIf(!REFERENCE_DIR)(`${REFERENCE_TITLE}: real Universe package directories`, () => {
-  conversionTests(REFERENCE_DIR ? referencePackageDirectories() : [], 5);
-});
+onPackageSets(
+  {
+    fixtures: 'Universe package fixtures (test/fixtures/universe)',
+    reference: 'real Universe package directories',
+    skipped: 'test/universe/packages.test.ts (real package directories, official repo schemas)',
+    minimum: { fixtures: 4, reference: 5 },
+  },
+  conversionTests,
+);
 
 describe.skipIf(!REFERENCE_DIR)(`${REFERENCE_TITLE}: the official Universe repo schemas accept what we serve`, () => {
   // Our fixtures and, alongside them, the real packages.
