@@ -25,11 +25,11 @@
  */
 import { BadRequestError } from './errors';
 
-export const NAME_PATTERN = /^[a-z][a-z0-9-]*[a-z0-9]$/;
+const NAME_PATTERN = /^[a-z][a-z0-9-]*[a-z0-9]$/;
 /** Universe's version pattern, minus the dot-only versions ("." and "..") it would admit. */
-export const VERSION_PATTERN = /^(?!\.+$)[-a-zA-Z0-9.]+$/;
+const VERSION_PATTERN = /^(?!\.+$)[-a-zA-Z0-9.]+$/;
 export const HEX_DIGEST = /^[a-f0-9]{64}$/;
-export const UPLOAD_ID = /^[a-z0-9]{26}$/;
+const UPLOAD_ID = /^[a-z0-9]{26}$/;
 
 export function checkName(name: unknown): string {
   if (typeof name !== 'string' || name.length > 64 || !NAME_PATTERN.test(name)) {
@@ -58,7 +58,7 @@ export function checkVersion(version: unknown): string {
 }
 
 /** Accepts "sha256:<hex>" or "<hex>"; returns the bare hex. */
-export function checkDigest(digest: unknown): string {
+function checkDigest(digest: unknown): string {
   const hex = typeof digest === 'string' && digest.startsWith('sha256:') ? digest.slice(7) : digest;
   if (typeof hex !== 'string' || !HEX_DIGEST.test(hex)) {
     throw new BadRequestError(

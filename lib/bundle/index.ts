@@ -1,5 +1,4 @@
 export * from './manifest';
-export { BlobStaging, BlobVerificationError, type BlobBody } from './staging';
-export { writeBundle, BundleExistsError, type WriteBundleOptions } from './writer';
-export { openBundle, type OpenedBundle, type BundleBlobHandle } from './reader';
-export { buildOciIndex, REF_NAME_ANNOTATION, type OciIndex } from './oci';
+export { BlobStaging } from './staging';
+export { writeBundle, BundleExistsError } from './writer';
+export { openBundle } from './reader';

@@ -12,7 +12,7 @@ export const MAX_METADATA_BYTES = 5 * 1024 * 1024;
 export type Digest = `sha256:${string}`;
 
 /** A Universe repository entry without releaseVersion/selected (validated by lib/universe). */
-export interface BuildDefinition {
+interface BuildDefinition {
   packagingVersion: string;
   name: string;
   version: string;
@@ -41,7 +41,7 @@ export interface BundleImage {
   mediaType: string;
 }
 
-export interface BundleBlob {
+interface BundleBlob {
   digest: Digest;
   size: number;
 }

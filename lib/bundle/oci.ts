@@ -6,7 +6,7 @@
 import type { BundleImage } from './manifest';
 
 export const REF_NAME_ANNOTATION = 'org.opencontainers.image.ref.name';
-export const OCI_INDEX_MEDIA_TYPE = 'application/vnd.oci.image.index.v1+json';
+const OCI_INDEX_MEDIA_TYPE = 'application/vnd.oci.image.index.v1+json';
 
 export interface OciIndex {
   schemaVersion: 2;

@@ -13,8 +13,6 @@ import yauzl, { type Entry, type ZipFile } from 'yauzl';
 import { BUNDLE_FORMAT, InvalidBundleError, MAX_METADATA_BYTES, checkManifest, type BundleManifest } from './manifest';
 import { REF_NAME_ANNOTATION, type OciIndex } from './oci';
 
-export { InvalidBundleError };
-
 const BLOB_NAME = /^blobs\/sha256\/([a-f0-9]{64})$/;
 const METADATA_NAMES = ['manifest.json', 'oci-layout', 'index.json'] as const;
 /** Real metadata compresses maybe 10:1; a higher ratio on a big entry is a bomb, not JSON. */
@@ -22,7 +20,7 @@ const MAX_RATIO = 200;
 const RATIO_CHECK_ABOVE = 64 * 1024;
 const MAX_ENTRIES = 200_000;
 
-export interface BundleBlobHandle {
+interface BundleBlobHandle {
   size: number;
   /** The whole blob; the stream errors at its end if the bytes do not hash to the digest. */
   open(): Readable;

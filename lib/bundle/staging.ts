@@ -16,7 +16,7 @@ export type BlobBody = Uint8Array | NodeJS.ReadableStream | AsyncIterable<Uint8A
 
 const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
 
-export class BlobVerificationError extends Error {
+class BlobVerificationError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'BlobVerificationError';

@@ -14,7 +14,7 @@ import { BadRequestError } from '../errors';
 import type { BuildDefinition, BuildDefinitionV4 } from './types';
 import { unsupportedPackagingVersionMessage, validateBuildDefinition } from './validate';
 
-export const PACKAGE_FILES = {
+const PACKAGE_FILES = {
   package: 'package.json',
   marathon: 'marathon.json.mustache',
   config: 'config.json',

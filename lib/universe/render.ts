@@ -22,11 +22,11 @@ export interface RenderOptions {
   dcosVersion?: string;
 }
 
-export function resourceUrl(publicUrl: string, digest: string, name: string): string {
+function resourceUrl(publicUrl: string, digest: string, name: string): string {
   return `${publicUrl}/resource/${digest.replace(/^sha256:/, '')}/${encodeURIComponent(name)}`;
 }
 
-export function imageReference(dockerHost: string, repository: string, manifestDigest: string): string {
+function imageReference(dockerHost: string, repository: string, manifestDigest: string): string {
   return `${dockerHost}/${repository}@${manifestDigest}`;
 }
 

@@ -4,24 +4,22 @@
  * compiled validators have checked the value: nothing here is trusted without that check.
  */
 
-export type PackagingVersion = '4.0' | '5.0';
-
-export interface Hash {
+interface Hash {
   algo: 'sha256';
   /** 64 hex digits. */
   value: string;
 }
 
-export interface CliInfo {
+interface CliInfo {
   /** Where the binary comes from (a URL, or a file path in a build definition). */
   url: string;
   kind: 'executable' | 'zip';
   contentHash: Hash[];
 }
 
-export type CliOs = 'darwin' | 'linux' | 'windows';
+type CliOs = 'darwin' | 'linux' | 'windows';
 
-export interface Resource {
+interface Resource {
   assets?: {
     /** Asset name → location (URL or, in a build definition, a file path). */
     uris?: Record<string, string>;
@@ -41,28 +39,28 @@ export interface Resource {
   };
 }
 
-export interface Marathon {
+interface Marathon {
   /** The Marathon app mustache template, base64-encoded. */
   v2AppMustacheTemplate: string;
 }
 
-export interface License {
+interface License {
   name: string;
   /** http(s) URL. */
   url: string;
 }
 
 /** A JSON Schema object describing the package's options. */
-export type PackageConfig = Record<string, unknown>;
+type PackageConfig = Record<string, unknown>;
 
-export interface Manager {
+interface Manager {
   packageName: string;
   minPackageVersion?: string;
   [key: string]: unknown;
 }
 
 /** Fields shared by build definitions and repo entries of both packaging versions. */
-export interface PackageMetadataCommon {
+interface PackageMetadataCommon {
   name: string;
   version: string;
   maintainer: string;
@@ -92,7 +90,7 @@ export interface BuildDefinitionV4 extends PackageMetadataCommon {
   packagingVersion: '4.0';
 }
 
-export interface BuildDefinitionV5 extends PackageMetadataCommon {
+interface BuildDefinitionV5 extends PackageMetadataCommon {
   packagingVersion: '5.0';
   manager?: Manager;
 }
@@ -101,13 +99,13 @@ export interface BuildDefinitionV5 extends PackageMetadataCommon {
 export type BuildDefinition = BuildDefinitionV4 | BuildDefinitionV5;
 
 /** What a repo index entry adds to a build definition. */
-export interface RepoFields {
+interface RepoFields {
   /** Cosmos installs the highest by default; the registry assigns it at commit. */
   releaseVersion?: number;
   selected?: boolean;
 }
 
-export type PackageV4 = BuildDefinitionV4 & RepoFields;
-export type PackageV5 = BuildDefinitionV5 & RepoFields;
+type PackageV4 = BuildDefinitionV4 & RepoFields;
+type PackageV5 = BuildDefinitionV5 & RepoFields;
 /** One entry of a v4/v5 Universe repo index. */
 export type PackageEntry = PackageV4 | PackageV5;

@@ -10,7 +10,7 @@ import validatePackageV5 from './generated/package-v5';
 import validateBuildDefinitionSchema from './generated/build-definition';
 import type { BuildDefinition, PackageEntry } from './types';
 
-export const SUPPORTED_PACKAGING_VERSIONS = ['4.0', '5.0'] as const;
+const SUPPORTED_PACKAGING_VERSIONS = ['4.0', '5.0'] as const;
 /** A long list of schema errors hides the first, usually the real, one. */
 export const MAX_ERRORS = 10;
 

@@ -6,7 +6,7 @@ import { BlobStaging, writeBundle, type BundleManifest, type Digest } from '../.
 
 export const sha = (b: Buffer | string): Digest => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
-export const definition = {
+const definition = {
   packagingVersion: '4.0',
   name: 'hello',
   version: '1.0.0',

@@ -102,7 +102,7 @@ export function serviceAccount(uid = 'registry-account'): ServiceAccountKeys {
   };
 }
 
-export interface Recorded {
+interface Recorded {
   method: string;
   path: string;
   headers: IncomingMessage['headers'];

@@ -11,7 +11,7 @@ import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import type { TestImageLayout } from './make-image.js';
 
-export interface Recorded {
+interface Recorded {
   method: string;
   url: string;
   headers: IncomingMessage['headers'];

@@ -10,13 +10,13 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import * as mt from '../../lib/docker/media-types.js';
 
-export interface BlobRef {
+interface BlobRef {
   digest: string;
   size: number;
   mediaType: string;
 }
 
-export interface TestPlatformImage {
+interface TestPlatformImage {
   platform: { os: string; architecture: string; variant?: string };
   manifest: BlobRef;
   config: BlobRef;
@@ -43,7 +43,7 @@ export function sha256(bytes: Uint8Array): string {
 }
 
 /** A POSIX ustar archive holding one regular file. */
-export function tarOneFile(name: string, content: Uint8Array): Buffer {
+function tarOneFile(name: string, content: Uint8Array): Buffer {
   const header = Buffer.alloc(512);
   const field = (value: string, offset: number, length: number) => header.write(value, offset, length, 'ascii');
   const octal = (n: number, width: number) => n.toString(8).padStart(width - 1, '0') + '\0';

@@ -13,7 +13,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export const DOCKER_REGISTRY_BIN = '/usr/bin/docker-registry';
+const DOCKER_REGISTRY_BIN = '/usr/bin/docker-registry';
 
 export type RegistryAuth =
   | { kind: 'none' }
@@ -39,7 +39,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export function bcryptHash(password: string): string {
+function bcryptHash(password: string): string {
   const r = spawnSync(
     'python3',
     ['-W', 'ignore', '-c', 'import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1<<5)))', password],

@@ -19,7 +19,7 @@ const listen = async (server: Server): Promise<string> => {
 };
 
 /** Deterministic bytes for a path: 1-40 KB of sha256 counter-mode output. */
-export function generatedBytes(path: string): Buffer {
+function generatedBytes(path: string): Buffer {
   const seed = createHash('sha256').update(path).digest();
   const size = 1024 + (seed.readUInt32BE(0) % (39 * 1024));
   const out = Buffer.alloc(size);
@@ -65,7 +65,7 @@ export async function startAssetServer(): Promise<AssetServer> {
   };
 }
 
-export interface ProxiedRequest {
+interface ProxiedRequest {
   method: string;
   /** host:port the tunnel went to */
   target: string;

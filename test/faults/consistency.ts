@@ -10,7 +10,7 @@ import { apply, EMPTY, type CatalogState, type LogEntry } from '../../lib/catalo
 import { keys } from '../../lib/keys';
 import type { Storage } from '../../lib/storage/port';
 
-export const versionsOf = (state: CatalogState) => state.versions.map((v) => `${v.name}@${v.version}#${v.seq}#${v.contentDigest}`).sort();
+const versionsOf = (state: CatalogState) => state.versions.map((v) => `${v.name}@${v.version}#${v.seq}#${v.contentDigest}`).sort();
 
 export async function readLog(storage: Storage): Promise<LogEntry[]> {
   const objects = await storage.list(keys.logPrefix());

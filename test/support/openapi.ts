@@ -16,7 +16,7 @@ import addFormats from 'ajv-formats';
 const yaml = createRequire(__filename)('js-yaml') as { load(text: string): unknown };
 
 export const ROOT = path.resolve(__dirname, '../..');
-export const OPENAPI_PATH = path.join(ROOT, 'docs/openapi.yaml');
+const OPENAPI_PATH = path.join(ROOT, 'docs/openapi.yaml');
 
 export function loadYaml(file: string): any {
   return yaml.load(readFileSync(file, 'utf8'));
@@ -36,7 +36,7 @@ interface CompiledResponse {
   content: CompiledMedia[];
 }
 
-export interface Operation {
+interface Operation {
   method: string;
   template: string;
   responses: Map<string, CompiledResponse>;
@@ -97,7 +97,7 @@ function templateRegex(template: string, params: any[]): RegExp {
   return new RegExp(`^${source}$`);
 }
 
-export function loadOpenApi(file = OPENAPI_PATH): OpenApi {
+function loadOpenApi(file = OPENAPI_PATH): OpenApi {
   const doc = loadYaml(file);
   const ajv = new Ajv2020({ allErrors: true, strict: true, strictTypes: false });
   addFormats(ajv);

@@ -16,7 +16,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 export const REPO_ROOT = path.resolve(__dirname, '../..');
-export const FIXTURES_DIR = path.join(REPO_ROOT, 'test/fixtures/universe');
+const FIXTURES_DIR = path.join(REPO_ROOT, 'test/fixtures/universe');
 export const FIXTURE_PACKAGES_DIR = path.join(FIXTURES_DIR, 'packages');
 
 /** The title prefix of every cross-check against the reference data; .ci/run counts these tests. */
