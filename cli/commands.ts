@@ -8,6 +8,8 @@ import {
   addBundle,
   collectGarbage,
   describePackage,
+  readAuditLog,
+  type AuditRecord,
   listPackages,
   removePackage,
   resolveConnection,
@@ -178,6 +180,30 @@ export async function list(ctx: CommandContext): Promise<CommandResult> {
 export async function gc(ctx: CommandContext): Promise<CommandResult> {
   const body = await collectGarbage(clientOptions(ctx));
   return { json: body, text: [`Garbage collection: ${JSON.stringify(body)}`] };
+}
+
+/** Most records one `audit` page may ask for (the registry's bound, docs/openapi.yaml). */
+const AUDIT_LIMIT_MAX = 1000;
+
+/** One audit record as a line: when, who, what (and on which version / upload), from which instance. */
+export function auditLine(r: AuditRecord): string {
+  const what = [
+    r.action,
+    ...(r.name !== undefined ? [r.name, r.version ?? ''] : []),
+    ...(r.uploadId !== undefined ? [`upload=${r.uploadId}`] : []),
+  ];
+  return [r.at, r.subject, ...what, ...(r.outcome === 'failed' ? ['outcome=failed'] : []), `instance=${r.instance}`].join(' ');
+}
+
+export async function audit(ctx: CommandContext): Promise<CommandResult> {
+  const limitFlag = str(ctx.flags.limit);
+  const limit = limitFlag === undefined ? undefined : Number(limitFlag);
+  if (limit !== undefined && !(/^\d+$/.test(limitFlag!) && limit >= 1 && limit <= AUDIT_LIMIT_MAX)) {
+    throw new UsageError(`audit: --limit must be an integer from 1 to ${AUDIT_LIMIT_MAX}`);
+  }
+  const body = await readAuditLog(clientOptions(ctx), { after: str(ctx.flags.after), limit });
+  if (body.next !== undefined) ctx.progress.line(`More records: run again with --after=${body.next}`);
+  return { json: body, text: body.entries.length ? body.entries.map(auditLine) : ['No audit records'] };
 }
 
 /** What a default activate would do through APIs whose shapes could not be confirmed: done by hand. */

@@ -7,7 +7,7 @@
  * arguments: the parser refuses them.
  */
 import { exportCommand, syncCommand } from '../lib/airgap/commands';
-import { activate, add, build, describe, gc, list, migrate, remove, type CommandContext, type CommandResult } from './commands';
+import { activate, add, audit, build, describe, gc, list, migrate, remove, type CommandContext, type CommandResult } from './commands';
 
 export interface FlagSpec {
   type: 'string' | 'boolean';
@@ -131,6 +131,16 @@ export const VERB_TABLE = {
   },
   list: { summary: 'list the packages and versions the registry holds', flags: { ...common, ...remote }, run: list },
   gc: { summary: 'run garbage collection now', flags: { ...common, ...remote }, run: gc },
+  audit: {
+    summary: 'print the audit log: who wrote what, when, from which instance (writers only)',
+    flags: {
+      ...common,
+      ...remote,
+      after: { type: 'string', arg: 'KEY', help: 'start after this record (the key the previous page printed)' },
+      limit: { type: 'string', arg: 'N', help: 'most records to print, 1 to 1000', default: '100' },
+    },
+    run: audit,
+  },
   activate: {
     summary: 'install the registry on the attached DC/OS cluster and add it as package repository 0',
     flags: {
