@@ -1,5 +1,5 @@
 /**
- * One function per verb: flags in, one call into lib/, a result out (a JSON object for --json and
+ * One function per verb (VERB_TABLE in verbs.ts names them): flags in, one call into lib/, a result out (a JSON object for --json and
  * the lines printed otherwise). Printing and exit codes are main.ts's business.
  */
 import { readFile } from 'node:fs/promises';
@@ -8,6 +8,8 @@ import {
   addBundle,
   collectGarbage,
   describePackage,
+  readAuditLog,
+  type AuditRecord,
   listPackages,
   removePackage,
   resolveConnection,
@@ -15,8 +17,7 @@ import {
   type AddProgress,
   type Connection,
 } from '../lib/client';
-import { exportCommand, syncCommand } from '../lib/airgap/commands';
-import { UsageError, type Verb } from './args';
+import { UsageError } from './errors';
 import type { CliEnvironment } from './env';
 import { formatBytes, type Progress } from './progress';
 
@@ -57,7 +58,7 @@ function clientOptions(ctx: CommandContext): Connection {
   });
 }
 
-async function migrate(ctx: CommandContext): Promise<CommandResult> {
+export async function migrate(ctx: CommandContext): Promise<CommandResult> {
   const { path, changes, notes, copied } = await migrateToFile({
     packageDirectory: str(ctx.flags['package-directory'])!,
     outputDirectory: str(ctx.flags['output-directory'])!,
@@ -70,7 +71,7 @@ async function migrate(ctx: CommandContext): Promise<CommandResult> {
   return { json: { name: path }, text: [`Created DC/OS Build Definition ${path}`] };
 }
 
-async function build(ctx: CommandContext): Promise<CommandResult> {
+export async function build(ctx: CommandContext): Promise<CommandResult> {
   const { progress, env } = ctx;
   const transferred = new Map<string, number>();
   let sum = 0;
@@ -120,7 +121,7 @@ async function build(ctx: CommandContext): Promise<CommandResult> {
   return { json: { name: path }, text: [`Created DC/OS Universe Package ${path}`] };
 }
 
-async function add(ctx: CommandContext): Promise<CommandResult> {
+export async function add(ctx: CommandContext): Promise<CommandResult> {
   const { progress } = ctx;
   const concurrency = ctx.flags.concurrency === undefined ? undefined : Number(ctx.flags.concurrency);
   if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency >= 1 && concurrency <= 64)) {
@@ -153,12 +154,12 @@ async function add(ctx: CommandContext): Promise<CommandResult> {
   };
 }
 
-async function describe(ctx: CommandContext): Promise<CommandResult> {
+export async function describe(ctx: CommandContext): Promise<CommandResult> {
   const body = await describePackage(clientOptions(ctx), str(ctx.flags['package-name'])!, str(ctx.flags['package-version'])!);
   return { json: body, text: [JSON.stringify(body, null, 2)] };
 }
 
-async function remove(ctx: CommandContext): Promise<CommandResult> {
+export async function remove(ctx: CommandContext): Promise<CommandResult> {
   const name = str(ctx.flags['package-name'])!;
   const version = str(ctx.flags['package-version'])!;
   ctx.progress.line(
@@ -168,7 +169,7 @@ async function remove(ctx: CommandContext): Promise<CommandResult> {
   return { json: body, text: [`Removed ${body.name ?? name} ${body.version ?? version}`] };
 }
 
-async function list(ctx: CommandContext): Promise<CommandResult> {
+export async function list(ctx: CommandContext): Promise<CommandResult> {
   const body = await listPackages(clientOptions(ctx));
   const lines = (body.packages ?? []).flatMap((p) =>
     p.versions.map((v) => `${p.name} ${v.version} ${v.status}${v.releaseVersion !== undefined ? ` ${v.releaseVersion}` : ''}`),
@@ -176,9 +177,33 @@ async function list(ctx: CommandContext): Promise<CommandResult> {
   return { json: body, text: lines.length ? lines : ['No packages'] };
 }
 
-async function gc(ctx: CommandContext): Promise<CommandResult> {
+export async function gc(ctx: CommandContext): Promise<CommandResult> {
   const body = await collectGarbage(clientOptions(ctx));
   return { json: body, text: [`Garbage collection: ${JSON.stringify(body)}`] };
+}
+
+/** Most records one `audit` page may ask for (the registry's bound, docs/openapi.yaml). */
+const AUDIT_LIMIT_MAX = 1000;
+
+/** One audit record as a line: when, who, what (and on which version / upload), from which instance. */
+export function auditLine(r: AuditRecord): string {
+  const what = [
+    r.action,
+    ...(r.name !== undefined ? [r.name, r.version ?? ''] : []),
+    ...(r.uploadId !== undefined ? [`upload=${r.uploadId}`] : []),
+  ];
+  return [r.at, r.subject, ...what, ...(r.outcome === 'failed' ? ['outcome=failed'] : []), `instance=${r.instance}`].join(' ');
+}
+
+export async function audit(ctx: CommandContext): Promise<CommandResult> {
+  const limitFlag = str(ctx.flags.limit);
+  const limit = limitFlag === undefined ? undefined : Number(limitFlag);
+  if (limit !== undefined && !(/^\d+$/.test(limitFlag!) && limit >= 1 && limit <= AUDIT_LIMIT_MAX)) {
+    throw new UsageError(`audit: --limit must be an integer from 1 to ${AUDIT_LIMIT_MAX}`);
+  }
+  const body = await readAuditLog(clientOptions(ctx), { after: str(ctx.flags.after), limit });
+  if (body.next !== undefined) ctx.progress.line(`More records: run again with --after=${body.next}`);
+  return { json: body, text: body.entries.length ? body.entries.map(auditLine) : ['No audit records'] };
 }
 
 /** What a default activate would do through APIs whose shapes could not be confirmed: done by hand. */
@@ -190,7 +215,7 @@ export const ACTIVATE_MANUAL_STEPS = [
   '  dcos registry activate --options=registry-options.json',
 ];
 
-async function activate(ctx: CommandContext): Promise<CommandResult> {
+export async function activate(ctx: CommandContext): Promise<CommandResult> {
   const conn = clientOptions(ctx);
   if (conn.mode !== 'dcos' || !conn.cluster) {
     throw new UsageError('activate: needs an attached DC/OS cluster: run it as `dcos registry activate` (DCOS_URL), without --url');
@@ -225,16 +250,3 @@ async function activate(ctx: CommandContext): Promise<CommandResult> {
   });
   return { json: { service, ...result }, text: [`Registry ${service} is active: package repository ${result.repositoryUri}`] };
 }
-
-export const COMMANDS: Record<Verb, (ctx: CommandContext) => Promise<CommandResult>> = {
-  migrate,
-  build,
-  add,
-  describe,
-  remove,
-  list,
-  gc,
-  activate,
-  export: exportCommand,
-  sync: syncCommand,
-};

@@ -3,12 +3,13 @@
  * CLI sources a plugin's completion directory and calls `_dcos_<command>` (here `_dcos_registry`)
  * with its own helpers in scope (`__dcos_default_command_parse`, `__dcos_handle_compreply`, and the
  * variables cur, words, cword, c); without them (sourced by hand) it falls back to compgen.
+ * Verbs and flags come from VERB_TABLE (verbs.ts).
  */
-import { VERB_OPTIONS, VERBS } from './args';
+import { VERBS, verbFlags, type Verb } from './verbs';
 
 export function bashCompletion(): string {
-  const flags = (verb: (typeof VERBS)[number]) =>
-    Object.entries(VERB_OPTIONS[verb])
+  const flags = (verb: Verb) =>
+    verbFlags(verb)
       .map(([name, o]) => `--${name}${o.type === 'string' ? '=' : ''}`)
       .sort()
       .join(' ');

@@ -5,10 +5,10 @@
  */
 import pkg from '../package.json';
 import { parseCommandLine } from './args';
-import { COMMANDS } from './commands';
 import { readEnvironment } from './env';
 import { helpText } from './help';
 import { Progress, type ErrStream } from './progress';
+import { VERB_TABLE } from './verbs';
 
 export interface CliIo {
   stdout: { write(s: string): unknown };
@@ -34,7 +34,7 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
       io.stdout.write(`${pkg.version}\n`);
       return 0;
     }
-    const result = await COMMANDS[parsed.verb]({ flags: parsed.flags, env: readEnvironment(io.env), progress });
+    const result = await VERB_TABLE[parsed.verb].run({ flags: parsed.flags, env: readEnvironment(io.env), progress });
     progress.clear();
     io.stdout.write(parsed.json ? `${JSON.stringify(result.json)}\n` : result.text.map((l) => `${l}\n`).join(''));
     return 0;

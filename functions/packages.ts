@@ -1,4 +1,5 @@
-/** Describe, list and remove package versions. */
+/** Describe, list and remove package versions; read the audit log (writers only). */
+import { auditQuery, readAudit } from '../lib/audit';
 import { isWriter } from '../lib/http/auth';
 import { json } from '../lib/http/handler';
 import { lambdaHandler } from '../lib/http/lambda';
@@ -12,6 +13,7 @@ export const operations = {
     // An upload's failure reason is shown to writers only.
     json(200, await describe(registry(), req.params.name, req.params.version, { showReason: await isWriter(req.headers) })),
   removePackage: async (req: Request) => json(200, await remove(registry(), req.params.name, req.params.version)),
+  readAudit: async (req: Request) => json(200, await readAudit(registry().storage, auditQuery(req.query))),
 };
 
 export const handler = lambdaHandler('packages', operations);

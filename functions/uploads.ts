@@ -1,5 +1,6 @@
 /** Uploads: start, status, complete (bounded steps), abort. */
 import { json, noContent, type Request } from '../lib/http/handler';
+import { withAudit } from '../lib/http/app';
 import { lambdaHandler } from '../lib/http/lambda';
 import { checkUploadId } from '../lib/keys';
 import { registry } from '../lib/registry';
@@ -9,11 +10,15 @@ let uploads: Uploads | undefined;
 const service = () => (uploads ??= new Uploads(registry()));
 
 export const operations = {
-  startUpload: async (req: Request) => json(201, await service().start(req.json, req.origin)),
+  startUpload: async (req: Request) => {
+    const view = await service().start(req.json, req.origin);
+    return withAudit(json(201, view), { name: view.name, version: view.version, uploadId: view.id });
+  },
   getUpload: async (req: Request) => json(200, await service().status(checkUploadId(req.params.id), req.origin)),
   completeUpload: async (req: Request) => {
     const { done, body } = await service().complete(checkUploadId(req.params.id));
-    return json(done ? 200 : 202, body);
+    // A Processing answer is a poll, not a write yet: not recorded.
+    return withAudit(json(done ? 200 : 202, body), body.status === 'Processing' ? null : { name: body.name, version: body.version });
   },
   abortUpload: async (req: Request) => (await service().abort(checkUploadId(req.params.id)), noContent()),
 };

@@ -8,6 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { BadRequestError } from './errors';
 import { keys } from './keys';
 import type { Storage } from './storage/port';
 
@@ -63,9 +64,25 @@ export interface AuditPage {
   next?: string;
 }
 
+/** Most records one page may hold (GET /audit's `limit`), and the default. */
+export const AUDIT_PAGE_MAX = 1000;
+export const AUDIT_PAGE_DEFAULT = 100;
+
+const CURSOR = /^audit\/\d{8}T\d{9}Z-[a-f0-9]{16}\.json$/;
+
+/** GET /audit's query (`after`: a key from a previous page's `next`; `limit`: 1..1000) checked: bad input is a 400. */
+export function auditQuery(query: Record<string, string | undefined>): { after?: string; limit: number } {
+  const { after, limit } = query;
+  if (limit !== undefined && !/^\d{1,4}$/.test(limit)) throw new BadRequestError(`limit must be an integer from 1 to ${AUDIT_PAGE_MAX}`);
+  const n = limit === undefined ? AUDIT_PAGE_DEFAULT : Number(limit);
+  if (n < 1 || n > AUDIT_PAGE_MAX) throw new BadRequestError(`limit must be an integer from 1 to ${AUDIT_PAGE_MAX}`);
+  if (after !== undefined && !CURSOR.test(after)) throw new BadRequestError("after must be a previous page's next");
+  return { ...(after !== undefined ? { after } : {}), limit: n };
+}
+
 /** Records in key (time) order, after a key from a previous page, at most `limit` (1..1000, default 100). */
 export async function readAudit(storage: Storage, opts: { after?: string; limit?: number } = {}): Promise<AuditPage> {
-  const limit = Math.min(1000, Math.max(1, Math.floor(opts.limit ?? 100)));
+  const limit = Math.min(AUDIT_PAGE_MAX, Math.max(1, Math.floor(opts.limit ?? AUDIT_PAGE_DEFAULT)));
   const prefix = keys.auditPrefix();
   if (opts.after !== undefined && !opts.after.startsWith(prefix)) throw new RangeError('bad audit cursor');
   const listed = await storage.list(prefix, { startAfter: opts.after, limit: limit + 1 });

@@ -4,6 +4,7 @@ export {
   listPackages,
   removePackage,
   collectGarbage,
+  readAuditLog,
   resolveConnection,
   activateRegistry,
   COSMOS_MEDIA,
@@ -12,6 +13,8 @@ export {
   type ConnectionInput,
   type DescribeBody,
   type ListBody,
+  type AuditBody,
+  type AuditRecord,
 } from './registry';
 export { RegistryApiError, ClientConfigError, clientDispatcher, type ClientOptions, type ConnectionSettings } from './http';
 export { planTransfers, bytesToSend, UploadPlanError, type TransferTask } from './plan';

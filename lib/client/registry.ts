@@ -1,4 +1,4 @@
-/** The read and remove verbs: describe, list, remove, gc. */
+/** The read and remove verbs: describe, list, remove, gc, audit. */
 import { authorizationHeader, callJson, ClientConfigError, clientDispatcher, endpoint, RegistryApiError, type ClientOptions } from './http';
 
 export type DescribeBody = { name: string; version: string; status: string; releaseVersion?: number; [key: string]: unknown };
@@ -21,6 +21,30 @@ export async function removePackage(opts: ClientOptions, name: string, version: 
 /** POST /gc: the garbage collection the scheduled function runs, on demand. */
 export async function collectGarbage(opts: ClientOptions): Promise<Record<string, unknown>> {
   return (await callJson<Record<string, unknown>>(opts, 'POST', '/gc', undefined, true)).body ?? {};
+}
+
+/** One record of the audit log (GET /audit, docs/openapi.yaml). */
+export interface AuditRecord {
+  key: string;
+  at: string;
+  instance: string;
+  subject: string;
+  action: string;
+  name?: string;
+  version?: string;
+  uploadId?: string;
+  requestId?: string;
+  outcome?: 'ok' | 'failed';
+}
+export type AuditBody = { entries: AuditRecord[]; next?: string };
+
+/** GET /audit (writers only): one page of the audit log, oldest first, after a previous page's `next`. */
+export async function readAuditLog(opts: ClientOptions, page: { after?: string; limit?: number } = {}): Promise<AuditBody> {
+  const query = new URLSearchParams();
+  if (page.after !== undefined) query.set('after', page.after);
+  if (page.limit !== undefined) query.set('limit', String(page.limit));
+  const path = `/audit${query.size ? `?${query}` : ''}`;
+  return (await callJson<AuditBody>(opts, 'GET', path, undefined, true)).body;
 }
 
 /** Where the registry is and who the user is, from flags and the environment (the CLI reads both). */

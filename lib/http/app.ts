@@ -18,7 +18,7 @@ import { describeError, log } from '../log';
 import { registry } from '../registry';
 import { authorizeSigned, authorizeWrite } from './auth';
 import { errorAnswer } from './errors';
-import { recordWrite } from '../audit';
+import { type AuditWrite, recordWrite } from '../audit';
 import { type Answer, isStream, json, MAX_JSON_BYTES, type Operation, type Request } from './handler';
 import { answerHeaders, type OriginSettings, originOf } from './headers';
 import type { OperationId, Route } from './routes';
@@ -155,30 +155,42 @@ const bodyMiddleware = (): middy.MiddlewareObj<AppEvent, Answer> => ({
 /** Write routes whose success is recorded in the audit log (lib/audit.ts); getUpload only reads. */
 const AUDITED: ReadonlySet<string> = new Set(['startUpload', 'completeUpload', 'abortUpload', 'removePackage', 'collectGarbage']);
 
+/** What an audited write's operation tells the audit middleware; `null`: no write happened (a poll). */
+export type AuditFields = Pick<AuditWrite, 'name' | 'version' | 'uploadId' | 'outcome'> | null;
+
+/** The key of the audit fields on an Answer: a symbol, so no adapter serializes it (JSON.stringify skips symbols). */
+export const AUDIT_FIELDS: unique symbol = Symbol('audit fields');
+
+/** An answer carrying what the audit log records of this write (read by the audit middleware, then dropped). */
+export function withAudit<A extends Answer>(answer: A, fields: AuditFields): A {
+  return Object.assign(answer, { [AUDIT_FIELDS]: fields });
+}
+
 /**
  * Every successful write goes into the audit log (who, what, when, which instance), apart from
  * the commit log. Recorded after the write: a failure to record is logged, never turned into a
- * failure of a write that happened. complete's Processing answers (polls) are not writes yet.
+ * failure of a write that happened. The operation hands the fields (name, version, upload id,
+ * outcome) on its answer (withAudit); path parameters fill in what it does not say.
  */
 const auditMiddleware = (): middy.MiddlewareObj<AppEvent, Answer> => ({
-  after: async ({ event: { route, req }, response }) => {
-    if (!route || !req.writer || !AUDITED.has(route.id) || !response || (response.statusCode ?? 200) >= 400) return;
-    let body: Record<string, unknown> = {};
-    if (!isStream(response) && typeof response.body === 'string' && response.body.length < 65_536) {
-      try {
-        body = JSON.parse(response.body) ?? {};
-      } catch {}
-    }
-    if (route.id === 'completeUpload' && body.status === 'Processing') return;
-    const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  after: async (request) => {
+    const {
+      event: { route, req },
+      response,
+    } = request;
+    if (!response) return;
+    const tagged = response as Answer & { [AUDIT_FIELDS]?: AuditFields };
+    const fields = tagged[AUDIT_FIELDS];
+    delete tagged[AUDIT_FIELDS];
+    if (!route || !req.writer || !AUDITED.has(route.id) || (response.statusCode ?? 200) >= 400 || fields === null) return;
     await recordWrite(registry().storage, {
       subject: req.writer.subject,
       action: route.id,
-      name: req.params.name ?? str(body.name),
-      version: req.params.version ?? str(body.version),
-      uploadId: req.params.id ?? (route.id === 'startUpload' ? str(body.id) : undefined),
+      name: req.params.name ?? fields?.name,
+      version: req.params.version ?? fields?.version,
+      uploadId: req.params.id ?? fields?.uploadId,
       requestId: req.requestId,
-      outcome: str(body.status) === 'Failed' ? 'failed' : 'ok',
+      outcome: fields?.outcome ?? 'ok',
     }).catch((error) => log.error('audit record failed', { route: route.id, requestId: req.requestId, ...describeError(error) }));
   },
 });

@@ -51,6 +51,7 @@ export const ROUTES = {
   storeGet: { method: 'GET', path: '/_store/{key+}', fn: 'store', auth: 'signed-url', body: 'none', streams: true },
   storePut: { method: 'PUT', path: '/_store/{key+}', fn: 'store', auth: 'signed-url', body: 'stream' },
   collectGarbage: { method: 'POST', path: '/gc', fn: 'gc', auth: 'write', body: 'none' },
+  readAudit: { method: 'GET', path: '/audit', fn: 'packages', auth: 'write', body: 'none' },
 } as const satisfies Record<string, RouteSpec>;
 
 export type OperationId = keyof typeof ROUTES;

@@ -761,6 +761,18 @@ describe('the registry answers as documented (serverless offline, filesystem dri
     expect(res.json.blobsDeleted).toBeGreaterThanOrEqual(0);
   });
 
+  it('GET /audit: 401 without a token; the writes so far in pages; 400 on a bad limit or cursor', async () => {
+    expect((await call('GET', '/audit')).status).toBe(401);
+    const first = await call('GET', '/audit?limit=1', { headers: auth });
+    expect(first.status).toBe(200);
+    expect(first.json.entries).toHaveLength(1);
+    const second = await call('GET', `/audit?limit=1000&after=${encodeURIComponent(first.json.next)}`, { headers: auth });
+    expect(second.status).toBe(200);
+    expect(second.json.entries[0].key > first.json.next).toBe(true);
+    for (const q of ['limit=0', 'limit=1001', 'limit=x', 'after=catalog/log/1'])
+      expect((await call('GET', `/audit?${q}`, { headers: auth })).status).toBe(400);
+  });
+
   it('exercised every documented operation (and these statuses)', () => {
     const operations = openApi().operations.map((o) => `${o.method} ${o.template}`);
     const exercised = new Set([...seen].map((s) => s.split(' ').slice(0, 2).join(' ')));

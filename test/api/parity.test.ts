@@ -142,6 +142,11 @@ describe('parity: serverless offline and the production server answer every rout
         { method: 'DELETE', path: '/package/parity/9.9.9', headers: auth },
       ],
       'POST /gc': [{ method: 'POST', path: '/gc' }],
+      'GET /audit': [
+        { method: 'GET', path: '/audit' },
+        { method: 'GET', path: '/audit?limit=2', headers: auth },
+        { method: 'GET', path: '/audit?limit=0', headers: auth },
+      ],
       'GET /resource/{digest}/{name}': [
         { method: 'GET', path: `/resource/${b.assetHex}/${b.asset}` },
         { method: 'GET', path: `/resource/${'0'.repeat(64)}/${b.asset}` },

@@ -117,7 +117,7 @@ describe('Lambda adapter', () => {
     seen.push(req);
     return json(200, { ok: true });
   };
-  const handler = lambdaHandler('packages', { listPackages: echo, describePackage: echo, removePackage: echo });
+  const handler = lambdaHandler('packages', { listPackages: echo, describePackage: echo, removePackage: echo, readAudit: echo });
   const context = { getRemainingTimeInMillis: () => 10_000 } as unknown as Context;
 
   it('reads what the operations see from the event: route, path, parameters, query, lower-case headers, origin', async () => {
