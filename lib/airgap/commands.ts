@@ -79,7 +79,8 @@ export async function syncCommand(ctx: AirgapContext): Promise<AirgapResult> {
           failed: 'Failed',
           deleted: 'Deleted',
         }[i.outcome];
-        ctx.progress.line(`${label} ${i.name} ${i.version}${i.detail ? `: ${i.detail}` : ''}`);
+        const sent = i.sent !== undefined && i.bundleBytes !== undefined ? ` (sent ${i.sent} of ${i.bundleBytes} bundle bytes)` : '';
+        ctx.progress.line(`${label} ${i.name} ${i.version}${sent}${i.detail ? `: ${i.detail}` : ''}`);
       } else if (e.kind === 'add' && e.event.kind === 'upload')
         ctx.progress.bar(`Uploading ${e.name} ${e.version}`, e.event.sent, e.event.total);
     },
