@@ -5,7 +5,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
-export const VERBS = ['migrate', 'build', 'add', 'describe', 'remove', 'list', 'gc', 'activate', 'export', 'sync'] as const;
+export const VERBS = ['migrate', 'build', 'add', 'describe', 'remove', 'list', 'gc', 'activate', 'export', 'sync', 'mirror'] as const;
 export type Verb = (typeof VERBS)[number];
 
 export class UsageError extends Error {
@@ -69,6 +69,18 @@ export const VERB_OPTIONS: Record<Verb, Options> = {
     delete: { type: 'boolean' },
     'work-directory': { type: 'string' },
   },
+  mirror: {
+    ...common,
+    'repo-url': { type: 'string' },
+    package: { type: 'string', multiple: true },
+    'all-versions': { type: 'boolean' },
+    'output-directory': { type: 'string' },
+    upgrade: { type: 'boolean' },
+    'allow-https-downgrade': { type: 'boolean' },
+    'insecure-registry': { type: 'string', multiple: true },
+    'docker-config': { type: 'string' },
+    'ca-file': { type: 'string' },
+  },
 };
 
 export const REQUIRED: Record<Verb, string[]> = {
@@ -82,6 +94,7 @@ export const REQUIRED: Record<Verb, string[]> = {
   activate: [],
   export: ['package-name', 'package-version'],
   sync: ['from', 'to'],
+  mirror: ['repo-url', 'output-directory'],
 };
 
 export type Parsed =

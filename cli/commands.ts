@@ -15,7 +15,7 @@ import {
   type AddProgress,
   type Connection,
 } from '../lib/client';
-import { exportCommand, syncCommand } from '../lib/airgap/commands';
+import { exportCommand, mirrorCommand, syncCommand } from '../lib/airgap/commands';
 import { UsageError, type Verb } from './args';
 import type { CliEnvironment } from './env';
 import { formatBytes, type Progress } from './progress';
@@ -237,4 +237,5 @@ export const COMMANDS: Record<Verb, (ctx: CommandContext) => Promise<CommandResu
   activate,
   export: exportCommand,
   sync: syncCommand,
+  mirror: mirrorCommand,
 };

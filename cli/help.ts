@@ -11,6 +11,7 @@ const SUMMARY: Record<Verb, string> = {
   activate: 'install the registry on the attached DC/OS cluster and add it as package repository 0',
   export: 'rebuild the bundle <name>-<version>.dcos of a package version from a registry (docs/airgap.md)',
   sync: 'make the --to registry serve every version the --from registry serves (docs/airgap.md)',
+  mirror: 'Universe repository index (URL or file) → a build definition and a bundle per package version (docs/airgap.md)',
 };
 
 const FLAG_HELP: Record<string, [string, string]> = {
@@ -39,8 +40,10 @@ const FLAG_HELP: Record<string, [string, string]> = {
   'repository-name': ['NAME', 'name of the package repository activate adds (default Registry)'],
   from: ['URL', 'source registry URL (sync)'],
   to: ['URL', 'target registry URL (sync; its write token from --token or $DCOS_REGISTRY_TOKEN)'],
-  package: ['NAME', 'only this package (repeatable)'],
+  package: ['NAME', 'only this package (repeatable); mirror: NAME[@VERSION], the newest version by default'],
   delete: ['', 'also remove from the target the versions the source does not have'],
+  'repo-url': ['URL|FILE', 'Universe repository index: http(s) URL (Cosmos content negotiation) or a local JSON file'],
+  'all-versions': ['', 'every version of each selected package, not only the newest'],
   'work-directory': ['DIR', 'where bundles wait between export and add (default: a per-pair temp folder, kept for resuming)'],
 };
 

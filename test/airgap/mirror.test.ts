@@ -23,6 +23,7 @@ import { canonicalJson, contentDigest } from '../../lib/uploads/manifest';
 import { assemblePackageDirectory, migratePackageDirectory } from '../../lib/universe/package-dir';
 import { makeOciImage, pushWithSkopeo, type TestImageLayout } from '../docker/make-image';
 import { startRegistry, type RegistryProcess } from '../docker/registry-process';
+import { onlyJson, runCli } from '../cli/run-cli';
 import { mapLimit } from '../e2e/run';
 import { startAssetServer, type AssetServer } from '../e2e/servers';
 import { preparePackage, type PreparedPackage } from '../e2e/universe';
@@ -266,6 +267,42 @@ describe('dcos-registry mirror of a Universe repository index', () => {
     }
     await expect(mirrorRepository({ repoUrl: 'ftp://example.com/repo', outputDirectory: dir })).rejects.toThrow(/unsupported scheme ftp/);
     await expect(stat(dir)).rejects.toThrow(/ENOENT/);
+  }, 60_000);
+});
+
+describe('dcos-registry mirror (the executable)', () => {
+  it("prints build's lines and one Failed line per entry that could not be bundled, exits 1; then --json, exit 0, skipping what is on disk", async () => {
+    const dir = path.join(work, 'out-cli');
+    const bad = await runCli(['mirror', `--repo-url=${index.url}`, '--package=pinger', '--package=clockwork', `--output-directory=${dir}`]);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toBe('');
+    expect(bad.stderr).toMatch(/^Failed clockwork 0\.3-rc1: packagingVersion 2\.0 is not supported/m);
+    expect(bad.stderr).toContain(`Created DC/OS Universe Package ${path.join(dir, 'pinger-1.0.0.dcos')}`);
+    expect(bad.stderr).toMatch(/^Error: mirror incomplete: 1 of 2 package version\(s\) not mirrored \(1 written or already present\)$/m);
+
+    const ok = await runCli([
+      'mirror',
+      `--repo-url=${index.url}`,
+      '--package=pinger',
+      '--package=ledger',
+      `--output-directory=${dir}`,
+      '--json',
+    ]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stderr).toMatch(/^Pulled 127\.0\.0\.1:\d+\/example\/ledger:3\.0\.0-beta\.1 \(sha256:[a-f0-9]{64}\)$/m);
+    expect(ok.stderr).toContain(`Skipped (already on disk) ${path.join(dir, 'pinger-1.0.0.dcos')}`);
+    const body = onlyJson(ok.stdout) as { complete: boolean; items: MirrorItem[] };
+    expect(body.complete).toBe(true);
+    expect(body.items.map((i) => [i.name, i.outcome, i.path])).toEqual([
+      ['ledger', 'written', path.join(dir, 'ledger-3.0.0-beta.1.dcos')],
+      ['pinger', 'present', path.join(dir, 'pinger-1.0.0.dcos')],
+    ]);
+  }, 240_000);
+
+  it('--repo-url and --output-directory are required', async () => {
+    const run = await runCli(['mirror', '--output-directory=x']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('mirror: --repo-url is required');
   }, 60_000);
 });
 
