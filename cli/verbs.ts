@@ -6,7 +6,7 @@
  * handler in commands.ts and its `### <verb>` section in docs/cli.md). No verb takes positional
  * arguments: the parser refuses them.
  */
-import { exportCommand, syncCommand } from '../lib/airgap/commands';
+import { exportCommand, mirrorCommand, syncCommand } from '../lib/airgap/commands';
 import { activate, add, audit, build, describe, gc, list, migrate, remove, type CommandContext, type CommandResult } from './commands';
 
 export interface FlagSpec {
@@ -63,6 +63,26 @@ const allowLocalDir: FlagSpec = {
   help: "also read local assets from DIR (repeatable); by default only the package directory (migrate) or the build definition's directory (build)",
 };
 
+const network = {
+  'allow-https-downgrade': {
+    type: 'boolean',
+    help: 'follow redirects (and Docker token realms) from https to plain http (refused by default)',
+  },
+  'insecure-registry': {
+    type: 'string',
+    arg: 'HOST[:PORT]',
+    multiple: true,
+    help: 'speak plain HTTP to this Docker registry (repeatable; loopback always may)',
+  },
+  'docker-config': {
+    type: 'string',
+    arg: 'FILE',
+    help: 'Docker config.json with credentials',
+    default: '$DOCKER_CONFIG/config.json, ~/.docker/config.json',
+  },
+  'ca-file': { type: 'string', arg: 'FILE', help: 'extra CA certificates, PEM', default: '$NODE_EXTRA_CA_CERTS' },
+} satisfies Record<string, FlagSpec>;
+
 export const VERB_TABLE = {
   migrate: {
     summary: 'package directory → build definition <name>-<version>.json',
@@ -89,23 +109,7 @@ export const VERB_TABLE = {
       'build-definition-file': { type: 'string', arg: 'FILE', required: true, help: 'the build definition (from migrate)' },
       'output-directory': { ...outputDirectory, required: true },
       'allow-local-dir': allowLocalDir,
-      'allow-https-downgrade': {
-        type: 'boolean',
-        help: 'follow redirects (and Docker token realms) from https to plain http (refused by default)',
-      },
-      'insecure-registry': {
-        type: 'string',
-        arg: 'HOST[:PORT]',
-        multiple: true,
-        help: 'speak plain HTTP to this Docker registry (repeatable; loopback always may)',
-      },
-      'docker-config': {
-        type: 'string',
-        arg: 'FILE',
-        help: 'Docker config.json with credentials',
-        default: '$DOCKER_CONFIG/config.json, ~/.docker/config.json',
-      },
-      'ca-file': { type: 'string', arg: 'FILE', help: 'extra CA certificates, PEM', default: '$NODE_EXTRA_CA_CERTS' },
+      ...network,
     },
     run: build,
   },
@@ -179,6 +183,29 @@ export const VERB_TABLE = {
       },
     },
     run: syncCommand,
+  },
+  mirror: {
+    summary: 'Universe repository index (URL or file) → a build definition and a bundle per package version (docs/airgap.md)',
+    flags: {
+      ...common,
+      'repo-url': {
+        type: 'string',
+        arg: 'URL|FILE',
+        required: true,
+        help: 'Universe repository index: http(s) URL (Cosmos content negotiation) or a local JSON file',
+      },
+      package: {
+        type: 'string',
+        arg: 'NAME[@VERSION]',
+        multiple: true,
+        help: 'only this package (repeatable); the newest version unless @VERSION or --all-versions',
+      },
+      'all-versions': { type: 'boolean', help: 'every version of each selected package, not only the newest' },
+      'output-directory': { ...outputDirectory, required: true },
+      upgrade: { type: 'boolean', help: 'upgrade packagingVersion 2.0/3.0 to 4.0 instead of refusing' },
+      ...network,
+    },
+    run: mirrorCommand,
   },
 } as const satisfies Record<string, VerbSpec>;
 

@@ -1,15 +1,24 @@
 /**
- * The `export` and `sync` verbs, in the shape of cli/commands.ts's functions (flags in, a JSON
+ * The `mirror`, `export` and `sync` verbs, in the shape of cli/commands.ts's functions (flags in, a JSON
  * result and text lines out), so the CLI's command table needs one entry per verb.
  */
 import { createDispatcher } from '../net/network';
 import { ClientConfigError } from '../client/http';
 import { exportBundle } from './export';
 import { syncRegistries, type SyncItem } from './sync';
+import { mirrorRepository, type MirrorItem, type MirrorProgress } from './mirror';
 
 export interface AirgapContext {
   flags: Record<string, string | boolean | string[] | undefined>;
-  env: { registryUrl?: string; registryToken?: string; httpProxy?: string; httpsProxy?: string; noProxy?: string; caFile?: string };
+  env: {
+    registryUrl?: string;
+    registryToken?: string;
+    httpProxy?: string;
+    httpsProxy?: string;
+    noProxy?: string;
+    caFile?: string;
+    dockerConfigPath?: string;
+  };
   progress: { line(text: string): void; bar(label: string, done: number, total?: number): void; clear(): void };
 }
 
@@ -27,11 +36,103 @@ export class SyncIncompleteError extends Error {
   }
 }
 
+/** Thrown by mirror when some entries were not mirrored: the CLI prints it and exits 1 (the lines are already on stderr). */
+export class MirrorIncompleteError extends Error {
+  constructor(readonly items: MirrorItem[]) {
+    const bad = items.filter((i) => i.outcome === 'failed');
+    const done = items.length - bad.length;
+    super(`mirror incomplete: ${bad.length} of ${items.length} package version(s) not mirrored (${done} written or already present)`);
+    this.name = 'MirrorIncompleteError';
+  }
+}
+
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+const list = (v: unknown) => (Array.isArray(v) ? (v as string[]) : typeof v === 'string' ? [v] : []);
+
+function kb(n: number): string {
+  return n < 1000
+    ? `${n} B`
+    : n < 1e6
+      ? `${(n / 1e3).toFixed(1)} KB`
+      : n < 1e9
+        ? `${(n / 1e6).toFixed(1)} MB`
+        : `${(n / 1e9).toFixed(1)} GB`;
+}
 
 function dispatcher(ctx: AirgapContext) {
   const { env } = ctx;
   return createDispatcher({ httpProxy: env.httpProxy, httpsProxy: env.httpsProxy, noProxy: env.noProxy, caFile: env.caFile });
+}
+
+/**
+ * `dcos-registry mirror`: the lines `build` prints, prefixed by the package version for each
+ * entry, one `Failed <name> <version>: <why>` line per entry that could not be mirrored, and a
+ * summary; exit status 1 (MirrorIncompleteError) unless every selected entry is on disk.
+ */
+export async function mirrorCommand(ctx: AirgapContext): Promise<AirgapResult> {
+  const { progress, env } = ctx;
+  const transferred = new Map<string, number>();
+  let sum = 0;
+  const track = (key: string, n: number) => {
+    sum += n - (transferred.get(key) ?? 0);
+    transferred.set(key, n);
+    progress.bar('Downloading', sum);
+  };
+  const onProgress = (p: MirrorProgress) => {
+    if (p.kind === 'index') return progress.line(`Read ${p.url}: ${p.entries} entries, ${p.selected} selected`);
+    if (p.kind === 'start') return progress.line(`Mirroring ${p.name} ${p.version}`);
+    if (p.kind === 'item') {
+      const i = p.item;
+      if (i.outcome === 'failed') return progress.line(`Failed ${i.name} ${i.version || '(any version)'}: ${i.detail}`);
+      if (i.outcome === 'present') return progress.line(`Skipped (already on disk) ${i.path}`);
+      return progress.line(`Created DC/OS Universe Package ${i.path}${i.detail ? ` (${i.detail})` : ''}`);
+    }
+    const e = p.event;
+    switch (e.kind) {
+      case 'asset-start':
+        return progress.line(`Fetching ${e.uri}`);
+      case 'image-start':
+        return progress.line(`Fetching ${e.reference}`);
+      case 'asset':
+        return track(e.uri, e.transferred);
+      case 'asset-done':
+        return progress.line(`Downloaded ${e.uri} (${kb(e.size)})`);
+      case 'image':
+        if (e.event.kind === 'blob') track(e.event.digest, e.event.transferred);
+        if (e.event.kind === 'retry') progress.line(`Retrying ${e.reference} (attempt ${e.event.attempt}): ${e.event.error}`);
+        return;
+      case 'image-done':
+        return progress.line(`Pulled ${e.reference} (${e.manifestDigest})`);
+      case 'retry':
+        return progress.line(`Retrying ${e.what} (attempt ${e.attempt}): ${e.error}`);
+      case 'write':
+        return progress.bar('Writing bundle', e.written, e.total);
+    }
+  };
+  const result = await mirrorRepository({
+    repoUrl: str(ctx.flags['repo-url'])!,
+    packages: list(ctx.flags.package),
+    allVersions: ctx.flags['all-versions'] === true,
+    outputDirectory: str(ctx.flags['output-directory'])!,
+    upgrade: ctx.flags.upgrade === true,
+    insecureRegistries: list(ctx.flags['insecure-registry']),
+    dockerConfigPath: str(ctx.flags['docker-config']) ?? env.dockerConfigPath,
+    allowHttpsDowngrade: ctx.flags['allow-https-downgrade'] === true,
+    network: {
+      httpProxy: env.httpProxy,
+      httpsProxy: env.httpsProxy,
+      noProxy: env.noProxy,
+      caFile: str(ctx.flags['ca-file']) ?? env.caFile,
+    },
+    onProgress,
+  });
+  progress.clear();
+  if (!result.complete) throw new MirrorIncompleteError(result.items);
+  const count = (o: string) => result.items.filter((i) => i.outcome === o).length;
+  return {
+    json: { index: result.index, items: result.items, complete: true },
+    text: [`Mirror complete: ${count('written')} written, ${count('present')} already present`],
+  };
 }
 
 export async function exportCommand(ctx: AirgapContext): Promise<AirgapResult> {
@@ -60,12 +161,11 @@ export async function exportCommand(ctx: AirgapContext): Promise<AirgapResult> {
 }
 
 export async function syncCommand(ctx: AirgapContext): Promise<AirgapResult> {
-  const pkgs = ctx.flags.package;
   const result = await syncRegistries({
     from: str(ctx.flags.from)!,
     to: str(ctx.flags.to)!,
     token: str(ctx.flags.token) ?? ctx.env.registryToken,
-    packages: Array.isArray(pkgs) ? pkgs : typeof pkgs === 'string' ? [pkgs] : [],
+    packages: list(ctx.flags.package),
     delete: ctx.flags.delete === true,
     workDirectory: str(ctx.flags['work-directory']),
     dispatcher: dispatcher(ctx),
@@ -79,7 +179,8 @@ export async function syncCommand(ctx: AirgapContext): Promise<AirgapResult> {
           failed: 'Failed',
           deleted: 'Deleted',
         }[i.outcome];
-        ctx.progress.line(`${label} ${i.name} ${i.version}${i.detail ? `: ${i.detail}` : ''}`);
+        const sent = i.sent !== undefined && i.bundleBytes !== undefined ? ` (sent ${i.sent} of ${i.bundleBytes} bundle bytes)` : '';
+        ctx.progress.line(`${label} ${i.name} ${i.version}${sent}${i.detail ? `: ${i.detail}` : ''}`);
       } else if (e.kind === 'add' && e.event.kind === 'upload')
         ctx.progress.bar(`Uploading ${e.name} ${e.version}`, e.event.sent, e.event.total);
     },

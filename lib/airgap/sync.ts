@@ -6,9 +6,12 @@
  *   redoes nothing that finished);
  * - on the target with another contentDigest: a conflict, reported and never overwritten;
  * - absent: exported from the source into a bundle in the work directory (lib/airgap/export.ts),
- *   then added to the target with `add`'s protocol, which uploads only the blobs the target does
- *   not already have and resumes an interrupted upload (its `<bundle>.upload.json`). The work
- *   directory is stable per (source, target) pair, so a kill mid-upload resumes the same upload.
+ *   then added to the target with `add`'s protocol, whose upload session answers which blobs the
+ *   target already holds (from any version), so only the others are sent (the item's `sent` and
+ *   `bundleBytes` say how much); an interrupted upload resumes (its `<bundle>.upload.json`). The
+ *   work directory is stable per (source, target) pair, so a kill mid-upload resumes the same
+ *   upload. The export itself still reads the whole version from the source (add verifies
+ *   every blob of the bundle before sending).
  *
  * With `delete`, versions the target has and the source does not (within the package filter) are
  * removed from the target. Versions are processed one at a time, in list order.
@@ -51,6 +54,10 @@ export interface SyncItem {
   version: string;
   outcome: SyncOutcome;
   detail?: string;
+  /** added: bytes this run sent to the target (add uploads only the blobs the target lacks). */
+  sent?: number;
+  /** added: size of the bundle exported from the source. */
+  bundleBytes?: number;
 }
 
 export type SyncEvent =
@@ -134,13 +141,19 @@ export async function syncRegistries(opts: SyncOptions): Promise<SyncResult> {
           });
           if (!exported.identical) detail = `exported bundle differs from the one added to the source: ${exported.notes.join('; ')}`;
         }
+        const bundleBytes = (await stat(path)).size;
+        // The upload session answers which blobs the target already holds (present); only the rest is sent.
+        let sent = 0;
         await addBundle(path, {
           ...target,
           pollIntervalMs: opts.pollIntervalMs,
-          onProgress: (event) => opts.onEvent?.({ kind: 'add', name, version, event }),
+          onProgress: (event) => {
+            if (event.kind === 'upload') sent = Math.max(sent, event.sent);
+            opts.onEvent?.({ kind: 'add', name, version, event });
+          },
         });
         await rm(path, { force: true });
-        record({ name, version, outcome: 'added', ...(detail ? { detail } : {}) });
+        record({ name, version, outcome: 'added', sent, bundleBytes, ...(detail ? { detail } : {}) });
       } catch (err) {
         record({ name, version, outcome: 'failed', detail: (err as Error).message });
       }

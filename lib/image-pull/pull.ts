@@ -107,11 +107,42 @@ export async function pullImage(reference: string, options: PullOptions): Promis
   }
 }
 
+/**
+ * The pull, in the order a reader (and the registry) sees it: connect, resolve the reference to one
+ * single-platform manifest, store its config, its layers, and the manifest itself last.
+ */
 async function pull(reference: string, options: PullOptions & { http: HttpClient }): Promise<PulledImage> {
+  const session = await openSession(reference, options);
+  const { fetched, manifest, index } = await resolveManifest(session);
+  options.onProgress?.({ kind: 'manifest', digest: fetched.digest, mediaType: manifest.mediaType });
+  const platform = await pullConfig(session, manifest.config);
+  await pullLayers(session, manifest.layers);
+  // Last, so a stored manifest implies its config and layers are stored too.
+  if (!(await options.hasBlob?.(fetched.digest))) await options.writeBlob(fetched.digest, fetched.bytes.length, once(fetched.bytes));
+  return pulledImage(session, fetched, manifest, index, platform);
+}
+
+/** What every step of one pull shares: the parsed reference, the authenticated transport, the retry policy. */
+interface PullSession {
+  readonly reference: string;
+  readonly ref: ImageReference;
+  readonly options: PullOptions & { http: HttpClient };
+  readonly transport: RegistryTransport;
+  readonly retry: RetryPolicy;
+  readonly onRetry: (err: unknown, attempt: number, delayMs: number) => void;
+}
+
+interface FetchedManifest {
+  readonly bytes: Buffer;
+  readonly digest: string;
+  readonly contentType?: string;
+}
+
+type SingleManifest = Exclude<ReturnType<typeof parseManifest>, { kind: 'index' }>;
+
+/** Step 1: parse the reference, load credentials, and set up the transport (scheme, auth challenges). */
+async function openSession(reference: string, options: PullOptions & { http: HttpClient }): Promise<PullSession> {
   const ref = parseImageReference(reference);
-  const retry: RetryPolicy = { ...DEFAULT_RETRY, ...options.retry };
-  const onRetry = (err: unknown, attempt: number, delayMs: number) =>
-    options.onProgress?.({ kind: 'retry', attempt, delayMs, error: err instanceof Error ? err.message : String(err) });
   const credentialsFor = await loadDockerCredentials(options.dockerConfigPath);
   const transport = new RegistryTransport({
     reference,
@@ -125,27 +156,47 @@ async function pull(reference: string, options: PullOptions & { http: HttpClient
     userAgent: options.userAgent ?? 'dcos-registry',
     responseTimeoutMs: options.responseTimeoutMs ?? 60_000,
   });
-  const blobPath = (digest: string) => `/v2/${ref.repository}/blobs/${digest}`;
+  return {
+    reference,
+    ref,
+    options,
+    transport,
+    retry: { ...DEFAULT_RETRY, ...options.retry },
+    onRetry: (err, attempt, delayMs) =>
+      options.onProgress?.({ kind: 'retry', attempt, delayMs, error: err instanceof Error ? err.message : String(err) }),
+  };
+}
 
-  /** Manifest bytes for a tag or digest, verified; by tag, against Docker-Content-Digest if sent. */
-  const fetchManifest = (tagOrDigest: string, expected?: Descriptor) =>
-    withRetry(
-      retry,
-      async () => {
-        const res = await transport.get(`/v2/${ref.repository}/manifests/${tagOrDigest}`, { accept: MANIFEST_ACCEPT });
-        const bytes = await readAll(res.body, MAX_MANIFEST_BYTES, reference, 'manifest');
-        const digest = sha256(bytes);
-        const want =
-          expected?.digest ?? (tagOrDigest.startsWith('sha256:') ? tagOrDigest : headerValue(res.headers['docker-content-digest']));
-        if (want !== undefined && want !== digest) throw new DigestMismatchError(reference, 'manifest', want, digest);
-        if (expected && expected.size !== bytes.length)
-          throw new ImagePullError(reference, `manifest ${digest} is ${bytes.length} bytes, index says ${expected.size}`);
-        return { bytes, digest, contentType: headerValue(res.headers['content-type']) };
-      },
-      onRetry,
-    );
+const blobPath = (s: PullSession, digest: string) => `/v2/${s.ref.repository}/blobs/${digest}`;
 
-  let fetched = await fetchManifest(ref.digest ?? ref.tag!);
+/** Manifest bytes for a tag or digest, verified; by tag, against Docker-Content-Digest if sent. */
+function fetchManifest(s: PullSession, tagOrDigest: string, expected?: Descriptor): Promise<FetchedManifest> {
+  return withRetry(
+    s.retry,
+    async () => {
+      const res = await s.transport.get(`/v2/${s.ref.repository}/manifests/${tagOrDigest}`, { accept: MANIFEST_ACCEPT });
+      const bytes = await readAll(res.body, MAX_MANIFEST_BYTES, s.reference, 'manifest');
+      const digest = sha256(bytes);
+      const want =
+        expected?.digest ?? (tagOrDigest.startsWith('sha256:') ? tagOrDigest : headerValue(res.headers['docker-content-digest']));
+      if (want !== undefined && want !== digest) throw new DigestMismatchError(s.reference, 'manifest', want, digest);
+      if (expected && expected.size !== bytes.length)
+        throw new ImagePullError(s.reference, `manifest ${digest} is ${bytes.length} bytes, index says ${expected.size}`);
+      return { bytes, digest, contentType: headerValue(res.headers['content-type']) };
+    },
+    s.onRetry,
+  );
+}
+
+/**
+ * Step 2: the reference's manifest; an index (manifest list) is followed to the entry for the
+ * wanted platform, at most MAX_INDEX_DEPTH levels deep. The first index is kept for the result.
+ */
+async function resolveManifest(
+  s: PullSession,
+): Promise<{ fetched: FetchedManifest; manifest: SingleManifest; index?: PulledImage['index'] }> {
+  const { reference, ref, options } = s;
+  let fetched = await fetchManifest(s, ref.digest ?? ref.tag!);
   let parsed = parseManifest(reference, fetched.bytes, fetched.contentType);
   let index: PulledImage['index'];
   const want = options.platform ?? DEFAULT_PLATFORM;
@@ -160,72 +211,88 @@ async function pull(reference: string, options: PullOptions & { http: HttpClient
         platform: formatPlatform(want),
       });
     }
-    fetched = await fetchManifest(entry.digest, entry);
+    fetched = await fetchManifest(s, entry.digest, entry);
     parsed = parseManifest(reference, fetched.bytes, fetched.contentType);
   }
-  const manifest = parsed;
-  options.onProgress?.({ kind: 'manifest', digest: fetched.digest, mediaType: manifest.mediaType });
+  return { fetched, manifest: parsed, ...(index ? { index } : {}) };
+}
 
-  // The config is parsed (platform) and therefore buffered; it is verified like any blob.
-  let platform: Platform | undefined;
-  const configHeld = await options.hasBlob?.(manifest.config.digest);
-  if (configHeld) {
-    options.onProgress?.({ kind: 'blob-skipped', digest: manifest.config.digest, total: manifest.config.size });
-  } else {
-    if (manifest.config.size > MAX_CONFIG_BYTES)
-      throw new ImagePullError(reference, `image config of ${manifest.config.size} bytes is too large`);
-    const configBytes = await withRetry(
-      retry,
-      async () => {
-        const res = await transport.get(blobPath(manifest.config.digest));
-        const chunks: Uint8Array[] = [];
-        for await (const chunk of verified(res.body, manifest.config, reference, 'config', options.onProgress)) chunks.push(chunk);
-        return Buffer.concat(chunks);
-      },
-      onRetry,
-    );
-    platform = platformOf(configBytes);
-    await options.writeBlob(manifest.config.digest, configBytes.length, once(configBytes));
+/**
+ * Step 3: the image config, unless the caller holds it. It is parsed (for the platform) and
+ * therefore buffered; it is verified like any blob.
+ */
+async function pullConfig(s: PullSession, config: Descriptor): Promise<Platform | undefined> {
+  const { reference, options } = s;
+  if (await options.hasBlob?.(config.digest)) {
+    options.onProgress?.({ kind: 'blob-skipped', digest: config.digest, total: config.size });
+    return undefined;
   }
+  if (config.size > MAX_CONFIG_BYTES) throw new ImagePullError(reference, `image config of ${config.size} bytes is too large`);
+  const configBytes = await withRetry(
+    s.retry,
+    async () => {
+      const res = await s.transport.get(blobPath(s, config.digest));
+      const chunks: Uint8Array[] = [];
+      for await (const chunk of verified(res.body, config, reference, 'config', options.onProgress)) chunks.push(chunk);
+      return Buffer.concat(chunks);
+    },
+    s.onRetry,
+  );
+  await options.writeBlob(config.digest, configBytes.length, once(configBytes));
+  return platformOf(configBytes);
+}
 
-  const layerQueue = [...uniqueByDigest(manifest.layers)];
-  let failed = false; // once one layer failed, the other workers take no new layers
+/**
+ * Step 4: the layers the caller does not hold, each once, streamed (never buffered) to writeBlob,
+ * by `concurrency` workers; once one layer failed, the others take no new layers.
+ */
+async function pullLayers(s: PullSession, layers: readonly Descriptor[]): Promise<void> {
+  const { options } = s;
+  const queue = [...uniqueByDigest(layers)];
+  let failed = false;
   const worker = async () => {
-    for (let layer = layerQueue.shift(); layer && !failed; layer = layerQueue.shift()) {
-      const current = layer;
-      if (await options.hasBlob?.(current.digest)) {
-        options.onProgress?.({ kind: 'blob-skipped', digest: current.digest, total: current.size });
+    for (let layer = queue.shift(); layer && !failed; layer = queue.shift()) {
+      if (await options.hasBlob?.(layer.digest)) {
+        options.onProgress?.({ kind: 'blob-skipped', digest: layer.digest, total: layer.size });
         continue;
       }
-      await withRetry(
-        retry,
-        async () => {
-          const res = await transport.get(blobPath(current.digest));
-          const state = { done: false };
-          try {
-            await options.writeBlob(
-              current.digest,
-              current.size,
-              verified(res.body, current, reference, 'layer', options.onProgress, state),
-            );
-          } finally {
-            if (!state.done) res.body.destroy();
-          }
-          if (!state.done) throw new ImagePullError(reference, `writeBlob returned before reading all of layer ${current.digest}`);
-        },
-        onRetry,
-      );
+      await pullLayer(s, layer);
     }
   };
   const guarded = () => worker().catch((err: unknown) => ((failed = true), Promise.reject(err)));
   await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 3) }, guarded));
+}
 
-  // Last, so a stored manifest implies its config and layers are stored too.
-  if (!(await options.hasBlob?.(fetched.digest))) await options.writeBlob(fetched.digest, fetched.bytes.length, once(fetched.bytes));
+/** One layer, retried; writeBlob must read it to the end (the last read verifies size and digest). */
+function pullLayer(s: PullSession, layer: Descriptor): Promise<void> {
+  return withRetry(
+    s.retry,
+    async () => {
+      const res = await s.transport.get(blobPath(s, layer.digest));
+      const state = { done: false };
+      try {
+        await s.options.writeBlob(layer.digest, layer.size, verified(res.body, layer, s.reference, 'layer', s.options.onProgress, state));
+      } finally {
+        if (!state.done) res.body.destroy();
+      }
+      if (!state.done) throw new ImagePullError(s.reference, `writeBlob returned before reading all of layer ${layer.digest}`);
+    },
+    s.onRetry,
+  );
+}
 
+/** Step 5: what the caller gets back. */
+function pulledImage(
+  s: PullSession,
+  fetched: FetchedManifest,
+  manifest: SingleManifest,
+  index: PulledImage['index'],
+  platform: Platform | undefined,
+): PulledImage {
+  const { ref } = s;
   const { config, layers, mediaType } = manifest;
   return {
-    reference,
+    reference: s.reference,
     canonicalReference: formatImageReference(ref),
     registry: ref.registry,
     repository: ref.repository,

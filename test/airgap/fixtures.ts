@@ -22,14 +22,17 @@ function image(tag: string, layers: Buffer[]) {
 /**
  * name@version with two assets (one named by two URIs), an icon and two images sharing a layer;
  * `seed` changes every byte, so two seeds give two different contents for the same coordinates.
+ * With `sharedJar`, the jar's bytes do not depend on the version: two versions share it (and the
+ * icon, the helper image and the shared layer), as consecutive releases of a package do.
  */
 export async function writeFixtureBundle(
   dir: string,
   name: string,
   version: string,
   seed = 'a',
+  options: { sharedJar?: boolean } = {},
 ): Promise<{ path: string; manifest: BundleManifest }> {
-  const jar = Buffer.from(`jar ${name} ${version} ${seed}\n`.repeat(2000));
+  const jar = Buffer.from(`jar ${name} ${options.sharedJar ? '' : version} ${seed}\n`.repeat(2000));
   const icon = Buffer.from(`icon ${seed}`);
   const shared = Buffer.from(`shared layer ${seed}`);
   const server = image('server', [shared, Buffer.from(`server layer ${name} ${version} ${seed}`)]);

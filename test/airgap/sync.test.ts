@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { syncRegistries } from '../../lib/airgap/sync';
 import { addBundle, describePackage, listPackages } from '../../lib/client';
 import { BIN, runCli } from '../cli/run-cli';
 import { startServer, type ServerProcess } from '../server/harness';
@@ -16,9 +17,9 @@ let stores: TestStore[] = [];
 let source: ServerProcess;
 let target: ServerProcess;
 
-async function seed(url: string, name: string, version: string, content = 'a') {
+async function seed(url: string, name: string, version: string, content = 'a', options: { sharedJar?: boolean } = {}) {
   const out = await mkdtemp(join(dir, 'seed-'));
-  const { path } = await writeFixtureBundle(out, name, version, content);
+  const { path } = await writeFixtureBundle(out, name, version, content, options);
   await addBundle(path, { url, token: TEST_TOKEN, retry: fast, pollIntervalMs: 20 });
 }
 
@@ -100,6 +101,35 @@ describe('dcos-registry sync from a registry on local storage to one on Ceph RGW
     expect(await versionsOf(target.url, 'world')).toEqual(['1.0.0', '1.1.0']);
     // The package filter kept hello out of the deletion (the first test's versions are still there).
     expect((await versionsOf(target.url, 'hello')).length).toBeGreaterThan(0);
+  }, 300_000);
+
+  it('sends the target only the blobs it lacks: a second version sharing the jar, icon and layers sends a small part of its bundle', async () => {
+    for (const v of ['1.0.0', '2.0.0']) await seed(source.url, 'shared', v, 'same', { sharedJar: true });
+    const work = await mkdtemp(join(dir, 'work-'));
+    const run = await syncRegistries({
+      from: source.url,
+      to: target.url,
+      token: TEST_TOKEN,
+      packages: ['shared'],
+      workDirectory: work,
+      retry: fast,
+      pollIntervalMs: 20,
+    });
+    expect(run.complete).toBe(true);
+    const [first, second] = run.items;
+    expect(first).toMatchObject({ name: 'shared', version: '1.0.0', outcome: 'added' });
+    expect(second).toMatchObject({ name: 'shared', version: '2.0.0', outcome: 'added' });
+    // The first version finds nothing on the target: it sends (nearly) its whole bundle.
+    expect(first!.sent!).toBeGreaterThan(first!.bundleBytes! / 2);
+    // The second sends only its own layer, manifest and config: under 5% of its bundle.
+    expect(second!.bundleBytes!).toBeGreaterThan(30_000);
+    expect(second!.sent!).toBeGreaterThan(0);
+    expect(second!.sent!).toBeLessThan(second!.bundleBytes! / 20);
+    process.stderr.write(
+      `sync of shared: 1.0.0 sent ${first!.sent} of ${first!.bundleBytes} bundle bytes, 2.0.0 sent ${second!.sent} of ${second!.bundleBytes}\n`,
+    );
+    const [a, b] = await Promise.all([source, target].map((s) => describePackage({ url: s.url }, 'shared', '2.0.0')));
+    expect(b!.contentDigest).toBe(a!.contentDigest);
   }, 300_000);
 
   it('refuses a sync without a target token or without --to, before changing anything', async () => {
