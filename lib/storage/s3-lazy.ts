@@ -42,11 +42,13 @@ export class LazyS3Storage implements Storage {
   private readonly root: string;
   private readonly callTimeoutMs: number;
   private sdkDriver: Promise<{ storage: S3Storage; client: S3Client }> | undefined;
+  private form: EtagForm;
 
   constructor(private readonly options: LazyS3StorageOptions) {
     const prefix = options.prefix.replace(/^\/+|\/+$/g, '');
     this.root = prefix ? `${prefix}/` : '';
     this.callTimeoutMs = options.callTimeoutMs ?? 5000;
+    this.form = options.etagForm ?? 'unquoted';
     const credentials =
       options.credentials ??
       credentialSource(options.env ?? process.env, async () => {
@@ -60,6 +62,15 @@ export class LazyS3Storage implements Storage {
     this.publicReader = options.publicEndpoint ? new S3Http({ ...common, endpoint: options.publicEndpoint }) : this.reader;
   }
 
+  /** The If-Match form writes use; the capability probe (probe.ts) switches it, as on the SDK driver. */
+  get etagForm(): EtagForm {
+    return this.form;
+  }
+
+  set etagForm(form: EtagForm) {
+    this.form = form;
+  }
+
   /** The SDK driver, built on first use (the only place this module loads the SDK). */
   private sdk(): Promise<{ storage: S3Storage; client: S3Client }> {
     this.sdkDriver ??= import('./s3').then((m) => {
@@ -71,7 +82,7 @@ export class LazyS3Storage implements Storage {
         publicClient,
         bucket: o.bucket,
         prefix: o.prefix,
-        etagForm: o.etagForm,
+        etagForm: this.form,
         callTimeoutMs: o.callTimeoutMs,
       });
       return { storage, client };
@@ -162,7 +173,10 @@ export class LazyS3Storage implements Storage {
   // Everything below goes to the SDK driver.
 
   async put(key: string, body: Buffer | string, options?: PutOptions): Promise<{ etag: string }> {
-    return (await this.sdk()).storage.put(key, body, options);
+    const { storage } = await this.sdk();
+    // The SDK driver keeps the form in a field the probe sets (probe.ts EtagFormAware): pass on the current one.
+    (storage as unknown as { etagForm: EtagForm }).etagForm = this.form;
+    return storage.put(key, body, options);
   }
 
   async list(prefix: string, options?: { startAfter?: string; limit?: number }): Promise<ObjectInfo[]> {

@@ -25,6 +25,7 @@ import type { Storage } from '../../lib/storage/port';
 import { createS3Client, S3Storage } from '../../lib/storage/s3';
 import { staticCredentials } from '../../lib/storage/s3-credentials';
 import { LazyS3Storage } from '../../lib/storage/s3-lazy';
+import { runProbe } from '../../lib/storage/probe';
 import { storageConformance } from './conformance';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -290,6 +291,21 @@ if (!endpoint) {
       }
     });
 
+    it('the capability probe finds the If-Match form the store accepts and switches writes to it', async () => {
+      const s = new LazyS3Storage({
+        settings: { endpoint, region, forcePathStyle: true },
+        bucket,
+        prefix: `${runPrefix}/probe-${++counter}`,
+        etagForm: 'quoted', // RGW matches only the unquoted form
+      });
+      made.push(s);
+      const verdict = await runProbe(s);
+      expect(verdict).toMatchObject({ ok: true, createOnly: true, compareAndSwap: true, etagForm: 'unquoted' });
+      expect(s.etagForm).toBe('unquoted');
+      const { etag } = await s.put('swapped', 'v1');
+      expect((await s.put('swapped', 'v2', { ifMatch: etag })).etag).not.toBe(etag);
+    });
+
     it('keys with spaces, pluses and non-ASCII are read back (path encoding matches the signature)', async () => {
       const s = make();
       const key = "blobs/a b+c=d&e'(f)*!~/ü€.tgz";
@@ -321,7 +337,8 @@ if (!endpoint) {
           entry,
           `import { createStorage } from ${JSON.stringify(path.join(ROOT, 'lib/registry'))};\n` +
             `import { parseConfig } from ${JSON.stringify(path.join(ROOT, 'lib/config'))};\n` +
-            'export { createStorage, parseConfig };\n',
+            `import { AlreadyExistsError } from ${JSON.stringify(path.join(ROOT, 'lib/errors'))};\n` +
+            'export { AlreadyExistsError, createStorage, parseConfig };\n',
         );
         const outdir = path.join(dir, 'functions');
         const out = path.join(outdir, 'entry.js');
@@ -341,7 +358,7 @@ if (!endpoint) {
         expect((await readFile(out, 'utf8')).includes('S3ServiceException')).toBe(false);
         expect((await readFile(path.join(outdir, 's3-sdk.js'), 'utf8')).includes('S3ServiceException')).toBe(true);
         const script = `
-          const { createStorage, parseConfig } = require(${JSON.stringify(out)});
+          const { AlreadyExistsError, createStorage, parseConfig } = require(${JSON.stringify(out)});
           const sdkLoaded = () => Object.keys(require.cache).some((k) => /[\\\\/](s3-sdk\\.js|node_modules[\\\\/]@(aws-sdk|smithy)[\\\\/])/.test(k));
           (async () => {
             const s = createStorage(parseConfig(JSON.parse(process.argv[1])));
@@ -354,6 +371,8 @@ if (!endpoint) {
             await s.put('probe', 'written');
             seen.afterWrite = sdkLoaded();
             seen.read = (await s.get('probe')).body.toString();
+            // Errors from the SDK half are the handler's own classes (one registry-errors.js).
+            seen.sameClasses = await s.put('probe', 'again', { ifNoneMatch: '*' }).then(() => 'written', (e) => e instanceof AlreadyExistsError);
             process.stdout.write(JSON.stringify(seen));
           })().catch((e) => { console.error(e); process.exit(1); });`;
         const config = {
@@ -369,7 +388,7 @@ if (!endpoint) {
             encoding: 'utf8',
           }),
         );
-        expect(seen).toEqual({ start: false, afterReads: false, afterWrite: true, read: 'written' });
+        expect(seen).toEqual({ start: false, afterReads: false, afterWrite: true, read: 'written', sameClasses: true });
       } finally {
         await rm(dir, { recursive: true, force: true });
         const s = createStorage(
