@@ -23,8 +23,9 @@ import type { Results } from './lib/table';
 const READ_FUNCTIONS = new Set(['health', 'repo', 'packages', 'resource', 'v2']);
 /** Issue 14's goal for the read functions, spawn to first byte with the deployed settings. */
 const TARGET_MS = 100;
-/** The S3 driver's SDK half, beside every handler (scripts/esbuild-plugins.cjs); not a handler. */
+/** Beside every handler (scripts/esbuild-plugins.cjs), not handlers: the S3 driver's SDK half, and the error classes both share. */
 const SDK_CHUNK = 's3-sdk.js';
+const SHARED_FILES = new Set([SDK_CHUNK, 'registry-errors.js']);
 // Writes the status and where the time went (Node's own start, requiring the bundle, the handler
 // with its store requests) in one write, so the first byte is the answer's.
 const RUNNER = `
@@ -146,7 +147,7 @@ export async function coldStartFigures(results: Results, store: BenchStore, runs
       execFileSync('unzip', ['-q', '-o', zipPath, '-d', dir]);
       // The handler file is named after the handler path, not the function (e.g. gc → functions/gc-scheduled.js).
       const jsFiles = (await readdir(path.join(dir, 'functions'))).filter((f) => f.endsWith('.js'));
-      const jsName = jsFiles.find((f) => f !== SDK_CHUNK);
+      const jsName = jsFiles.find((f) => !SHARED_FILES.has(f));
       if (!jsName) throw new Error(`no handler .js in ${zip}`);
       const js = path.join(dir, 'functions', jsName);
       const chunk = jsFiles.includes(SDK_CHUNK) ? ` + ${SDK_CHUNK} ${kib((await stat(path.join(dir, 'functions', SDK_CHUNK))).size)}` : '';
