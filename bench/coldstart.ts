@@ -21,12 +21,20 @@ import type { BenchStore } from './lib/stores';
 import type { Results } from './lib/table';
 
 const READ_FUNCTIONS = new Set(['health', 'repo', 'packages', 'resource', 'v2']);
+/** Issue 14's goal for the read functions, spawn to first byte with the deployed settings. */
+const TARGET_MS = 100;
+/** Beside every handler (scripts/esbuild-plugins.cjs), not handlers: the S3 driver's SDK half, and the error classes both share. */
+const SDK_CHUNK = 's3-sdk.js';
+const SHARED_FILES = new Set([SDK_CHUNK, 'registry-errors.js']);
+// Writes the status and where the time went (Node's own start, requiring the bundle, the handler
+// with its store requests) in one write, so the first byte is the answer's.
 const RUNNER = `
-const started = Date.now();
+const t0 = performance.now();
 const { handler } = require(process.argv[1]);
+const t1 = performance.now();
 const context = { awsRequestId: 'bench', functionName: 'bench', getRemainingTimeInMillis: () => 29000, callbackWaitsForEmptyEventLoop: true };
 Promise.resolve(handler(JSON.parse(process.argv[2]), context)).then(
-  (r) => { process.stdout.write(String(r && r.statusCode)); process.exit(0); },
+  (r) => { const t2 = performance.now(); process.stdout.write(String(r && r.statusCode) + ' ' + JSON.stringify([t0, t1 - t0, t2 - t1])); process.exit(0); },
   (e) => { process.stdout.write('error ' + e.message); process.exit(1); });
 `;
 
@@ -138,33 +146,39 @@ export async function coldStartFigures(results: Results, store: BenchStore, runs
       await mkdir(dir, { recursive: true });
       execFileSync('unzip', ['-q', '-o', zipPath, '-d', dir]);
       // The handler file is named after the handler path, not the function (e.g. gc → functions/gc-scheduled.js).
-      const jsName = (await readdir(path.join(dir, 'functions'))).find((f) => f.endsWith('.js'));
+      const jsFiles = (await readdir(path.join(dir, 'functions'))).filter((f) => f.endsWith('.js'));
+      const jsName = jsFiles.find((f) => !SHARED_FILES.has(f));
       if (!jsName) throw new Error(`no handler .js in ${zip}`);
       const js = path.join(dir, 'functions', jsName);
-      const sizes = `zip ${kib((await stat(zipPath)).size)}, .js ${kib((await stat(js)).size)}`;
+      const chunk = jsFiles.includes(SDK_CHUNK) ? ` + ${SDK_CHUNK} ${kib((await stat(path.join(dir, 'functions', SDK_CHUNK))).size)}` : '';
+      const sizes = `zip ${kib((await stat(zipPath)).size)}, .js ${kib((await stat(js)).size)}${chunk}`;
       const ev = events[fn];
       if (!ev) {
         results.add({ figure: `bundle size: ${fn}`, value: sizes });
         continue;
       }
       const samples: number[] = [];
+      const parts: number[][] = [[], [], []];
       let status = '';
       for (let i = 0; i < runs; i++) {
         const r = await firstByte(['-e', RUNNER, js, JSON.stringify(ev)], env);
         samples.push(r.ms);
-        status = r.out;
+        const [code, times] = r.out.split(' ');
+        status = code;
+        if (times) for (const [k, t] of (JSON.parse(times) as number[]).entries()) parts[k].push(t);
       }
       const median = summarize(samples).median;
+      const [nodeMs, requireMs, handlerMs] = parts.map((p) => (p.length ? ms(summarize(p).median) : '?'));
       // The same without --enable-source-maps (which parses the multi-MB .map at load).
       const plain: number[] = [];
       for (let i = 0; i < runs; i++) plain.push((await firstByte(['-e', RUNNER, js, JSON.stringify(ev)], { ...env, NODE_OPTIONS: '' })).ms);
       const read = READ_FUNCTIONS.has(fn);
       results.add({
         figure: `cold start to first byte: ${fn} (answer ${status}; ${sizes})`,
-        value: `${ms(median)} (${ms(summarize(plain).median)} without source maps)`,
+        value: `${ms(median)} (Node ${nodeMs}, require ${requireMs}, handler ${handlerMs}; ${ms(summarize(plain).median)} without source maps)`,
         baseline: `node -e: ${ms(base)}`,
         ratio: median / base,
-        ...(read ? { target: '< 150 ms', met: median < 150 } : {}),
+        ...(read ? { target: `< ${TARGET_MS} ms`, met: median < TARGET_MS } : {}),
       });
     }
   } finally {

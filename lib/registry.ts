@@ -9,7 +9,7 @@ import { config, type Config } from './config';
 import { FileStorage } from './storage/fs';
 import type { Storage } from './storage/port';
 import { WriteGate } from './storage/probe';
-import { createS3Client, S3Storage } from './storage/s3';
+import { LazyS3Storage } from './storage/s3-lazy';
 
 export interface Registry {
   config: Config;
@@ -24,13 +24,23 @@ export function createStorage(cfg: Config): Storage {
     // Without REGISTRY_SIGNING_KEY the driver keeps its key in the store (meta/signing-key, 0600).
     return new FileStorage({ root: path.resolve(s.root), signingKey: cfg.signingKey });
   }
-  const timeouts = { connectTimeoutMs: s.timeouts.connectMs, idleTimeoutMs: s.timeouts.idleMs };
-  const client = createS3Client({ endpoint: s.endpoint, region: s.region, forcePathStyle: s.forcePathStyle, ...timeouts });
-  const publicClient = s.publicEndpoint
-    ? createS3Client({ endpoint: s.publicEndpoint, region: s.region, forcePathStyle: s.forcePathStyle })
-    : undefined;
+  // Reads over node:http, the SDK loaded on first write (lib/storage/s3-lazy.ts): read functions start without it.
+  const settings = {
+    endpoint: s.endpoint,
+    region: s.region,
+    forcePathStyle: s.forcePathStyle,
+    connectTimeoutMs: s.timeouts.connectMs,
+    idleTimeoutMs: s.timeouts.idleMs,
+  };
   const etagForm = s.etagForm ?? 'unquoted';
-  return new S3Storage({ client, publicClient, bucket: s.bucket, prefix: s.prefix, etagForm, callTimeoutMs: s.timeouts.callMs });
+  return new LazyS3Storage({
+    settings,
+    publicEndpoint: s.publicEndpoint,
+    bucket: s.bucket,
+    prefix: s.prefix,
+    etagForm,
+    callTimeoutMs: s.timeouts.callMs,
+  });
 }
 
 export function createRegistry(cfg: Config): Registry {

@@ -40,7 +40,7 @@ import {
   type GetObjectCommandOutput,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
-import { AlreadyExistsError, ConflictError, NotFoundError, PreconditionFailedError, StoreUnavailableError } from '../errors';
+import { PreconditionFailedError } from '../errors';
 import {
   MAX_PART_NUMBER,
   type MultipartPart,
@@ -51,6 +51,18 @@ import {
   type Storage,
   type StoredObject,
 } from './port';
+import {
+  contentDisposition,
+  ignoreNotFound,
+  isNotModified,
+  parseContentRange,
+  quote,
+  type S3Operation,
+  translateError,
+  unquote,
+} from './s3-common';
+
+export { type S3Operation, translateError } from './s3-common';
 
 export type EtagForm = 'unquoted' | 'quoted';
 
@@ -103,87 +115,6 @@ export function createS3Client(settings: S3ClientSettings): S3Client {
     // Options of the SDK's NodeHttpHandler: connect bound, and socket inactivity bound (bodies too).
     requestHandler: { connectionTimeout: settings.connectTimeoutMs ?? 2000, socketTimeout: settings.idleTimeoutMs ?? 30_000 },
   });
-}
-
-/** Failures that mean "the store did not answer" (after the SDK's own retries), not an answer; answers (5xx too) stay as they are. */
-const UNREACHABLE = new Set([
-  'AbortError',
-  'TimeoutError',
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-]);
-
-function unavailable(err: unknown, op: S3Operation): StoreUnavailableError | undefined {
-  if (typeof err !== 'object' || err === null) return undefined;
-  const e = err as { name?: string; code?: string };
-  if (!UNREACHABLE.has(e.name ?? '') && !UNREACHABLE.has(e.code ?? '')) return undefined;
-  const what = e.name === 'AbortError' || e.name === 'TimeoutError' ? 'did not answer in time' : `is unreachable (${e.code ?? e.name})`;
-  return new StoreUnavailableError(`The store ${what} (${op}); retry later`, { cause: err });
-}
-
-/** What the failed request was trying to do decides what a 404 or 412 means. */
-export type S3Operation = 'read' | 'write' | 'create' | 'swap' | 'copy' | 'multipart';
-
-interface SdkErrorShape {
-  name?: string;
-  Code?: string;
-  $metadata?: { httpStatusCode?: number };
-}
-
-function statusOf(err: unknown): { status?: number; code?: string } {
-  if (typeof err !== 'object' || err === null) return {};
-  const e = err as SdkErrorShape;
-  return { status: e.$metadata?.httpStatusCode, code: e.Code ?? e.name };
-}
-
-/** The one place SDK errors become domain errors; anything unknown is rethrown as is. */
-export function translateError(err: unknown, key: string, op: S3Operation): never {
-  const { status, code } = statusOf(err);
-  const cause = { cause: err };
-  // A concurrent conditional request on the same key: the caller retries.
-  if (code === 'ConditionalRequestConflict') throw new ConflictError(key, cause);
-  if (status === 412 || code === 'PreconditionFailed') {
-    if (op === 'create') throw new AlreadyExistsError(key, cause);
-    throw new PreconditionFailedError(key, cause);
-  }
-  const notFound = code === 'NoSuchKey' || code === 'NotFound' || code === 'NoSuchUpload' || (status === 404 && code !== 'NoSuchBucket');
-  if (notFound) {
-    // AWS answers 404 to If-Match on a missing key where RGW answers 412: both mean the swap lost.
-    if (op === 'swap') throw new PreconditionFailedError(key, cause);
-    throw new NotFoundError(key, cause);
-  }
-  throw unavailable(err, op) ?? err;
-}
-
-function isNotModified(err: unknown): boolean {
-  const { status, code } = statusOf(err);
-  return status === 304 || code === 'NotModified';
-}
-
-function ignoreNotFound(translate: () => never): void {
-  try {
-    translate();
-  } catch (err) {
-    if (!(err instanceof NotFoundError)) throw err;
-  }
-}
-
-const unquote = (etag: string | undefined): string => (etag ?? '').replace(/^"(.*)"$/, '$1');
-const quote = (etag: string): string => `"${unquote(etag)}"`;
-
-/** RFC 6266 Content-Disposition: an ASCII fallback plus the exact UTF-8 name. */
-function contentDisposition(filename: string): string {
-  const ascii = filename.replace(/[^\x20-\x7e]|["\\]/g, '_');
-  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(filename)}`;
-}
-
-function parseContentRange(header: string | undefined): { start: number; end: number; total: number } | undefined {
-  const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(header ?? '');
-  return m ? { start: Number(m[1]), end: Number(m[2]), total: Number(m[3]) } : undefined;
 }
 
 const LIST_PAGE = 1000;
