@@ -34,6 +34,8 @@ export interface GcResult {
   /** Pre-rendered /repo answers of replaced catalog states. */
   renderedDeleted: number;
   uploadsDeleted: number;
+  /** upload-index/ markers of ended uploads (with their sessions) and of sessions long gone. */
+  uploadMarkersDeleted: number;
   /** Commit log entries deleted behind the snapshot (truncation). */
   logEntriesDeleted: number;
   /** A collection left pending by a collector that died was finished first. */
@@ -111,51 +113,68 @@ async function readJson<T>(storage: Registry['storage'], key: string): Promise<T
   );
 }
 
-export async function collectGarbage(registry: Registry, options: GcOptions = {}): Promise<GcResult> {
-  const { storage, catalog } = registry;
-  const grace = options.graceMs ?? GC_GRACE_MS;
-  const now = options.now ?? Date.now;
-  await registry.gate.check();
-  const result: GcResult = {
-    blobsDeleted: 0,
-    bytesFreed: 0,
-    chunksDeleted: 0,
-    renderedDeleted: 0,
-    uploadsDeleted: 0,
-    logEntriesDeleted: 0,
-    resumed: false,
-  };
+/** What every step of one collection shares. */
+interface Run {
+  registry: Registry;
+  storage: Registry['storage'];
+  catalog: Registry['catalog'];
+  grace: number;
+  now: () => number;
+  result: GcResult;
+}
 
-  const deleteBlobs = async (digests: string[]) => {
-    await mapLimit(digests, 16, async (d) => {
-      const key = keys.blob(d);
-      const size = await storage.head(key).then(
-        (o) => o.size,
-        (e) => (e instanceof NotFoundError ? -1 : Promise.reject(e)),
-      );
-      if (size < 0) return;
-      await storage.delete(key);
-      result.blobsDeleted++;
-      result.bytesFreed += size;
-    });
-  };
-  const finish = (epoch: number) =>
-    catalog.commit((state) => ({
-      entry: state.gc && state.gc.epoch === epoch && state.gc.pending.length ? { op: 'gcDone' as const } : undefined,
-      result: undefined,
-    }));
+/** Deletes the given blobs from the blob area, counting them and their bytes. */
+async function deleteBlobs(run: Run, digests: string[]): Promise<void> {
+  const { storage, result } = run;
+  await mapLimit(digests, 16, async (d) => {
+    const key = keys.blob(d);
+    const size = await storage.head(key).then(
+      (o) => o.size,
+      (e) => (e instanceof NotFoundError ? -1 : Promise.reject(e)),
+    );
+    if (size < 0) return;
+    await storage.delete(key);
+    result.blobsDeleted++;
+    result.bytesFreed += size;
+  });
+}
 
-  // A collector that died between gcStart and gcDone left its deletions pending: finish them.
-  let state = await catalog.settle();
-  if (state.gc?.pending.length) {
-    result.resumed = true;
-    await deleteBlobs(state.gc.pending);
-    await finish(state.gc.epoch);
+/** gcDone for `epoch`, unless another collector already finished it. */
+async function finishCollection(run: Run, epoch: number): Promise<void> {
+  await run.catalog.commit((state) => ({
+    entry: state.gc && state.gc.epoch === epoch && state.gc.pending.length ? { op: 'gcDone' as const } : undefined,
+    result: undefined,
+  }));
+}
+
+/** Step 1. A collector that died between gcStart and gcDone left its deletions pending: finish them. */
+async function resumePendingCollection(run: Run): Promise<void> {
+  const state = await run.catalog.settle();
+  if (!state.gc?.pending.length) return;
+  run.result.resumed = true;
+  await deleteBlobs(run, state.gc.pending);
+  await finishCollection(run, state.gc.epoch);
+}
+
+/** The upload-index marker of a session, or undefined when its coordinates cannot name one. */
+function markerOf(session: UploadSession): string | undefined {
+  try {
+    return keys.uploadIndexEntry(session.name, session.version, session.id);
+  } catch {
+    return undefined;
   }
+}
 
-  // Upload sessions: live ones protect their blobs (so they need not re-upload them);
-  // finished ones past the grace period are removed with whatever they left.
+/**
+ * Step 2. Upload sessions: live ones (Uploading, Processing) protect their blobs, so they need
+ * not re-upload them; ended ones (Added, Failed: aborted, expired, refused) past the grace period
+ * are removed with whatever they left and their upload-index marker. Returns the blobs live
+ * uploads protect and the ids of the sessions still stored.
+ */
+async function sweepUploads(run: Run): Promise<{ live: Set<string>; sessions: Set<string> }> {
+  const { storage, grace, now, result } = run;
   const live = new Set<string>();
+  const sessions = new Set<string>();
   const sessionKeys = (await storage.list(keys.uploadsPrefix())).filter((o) => o.key.endsWith('/session.json'));
   await mapLimit(sessionKeys, 16, async (o) => {
     let session: UploadSession;
@@ -166,17 +185,54 @@ export async function collectGarbage(registry: Registry, options: GcOptions = {}
       throw error;
     }
     if (session.status === 'Uploading' || session.status === 'Processing') {
+      sessions.add(session.id);
       for (const b of session.blobs) live.add(`sha256:${b.digest}`);
     } else if (Date.parse(session.createdAt) + grace < now()) {
       const leftovers = await storage.list(keys.uploadPrefix(session.id));
-      // The session last, so a crash here leaves it for the next run to find.
       for (const x of leftovers.filter((x) => x.key !== o.key)) await storage.delete(x.key);
+      const marker = markerOf(session);
+      // Read the count after the await: `x += await` would add to a value read before it (runs are concurrent).
+      const markers = marker ? await deleteIfPresent(storage, marker) : 0;
+      result.uploadMarkersDeleted += markers;
+      // The session last, so a crash here leaves it for the next run to find.
       await storage.delete(o.key);
       result.uploadsDeleted++;
+    } else {
+      sessions.add(session.id);
     }
   });
+  return { live, sessions };
+}
 
-  // Blobs: fence, delete, done.
+async function deleteIfPresent(storage: Registry['storage'], key: string): Promise<number> {
+  const present = await storage.head(key).then(
+    () => true,
+    (e) => (e instanceof NotFoundError ? false : Promise.reject(e)),
+  );
+  if (present) await storage.delete(key);
+  return present ? 1 : 0;
+}
+
+/**
+ * Step 3. Upload-index markers whose session is gone (deleted by a collector before markers went
+ * with their sessions, or a start that died between writing the marker and creating the
+ * session). A marker is written just before its session, so one without a session may be a
+ * start in progress: it goes only when seen without a session on two runs at least `grace` apart.
+ */
+async function sweepUploadIndex(run: Run, sessions: Set<string>): Promise<void> {
+  const { storage, grace, now, result } = run;
+  const orphans = new Map<string, string[]>();
+  for (const { key } of await storage.list(keys.uploadIndexRoot())) {
+    const id = key.slice(key.lastIndexOf('/') + 1);
+    if (!sessions.has(id)) orphans.set(key, [key]);
+  }
+  const deleted = await sweepUnwanted(storage, keys.gcUploadIndexMarks(), orphans, grace, now);
+  result.uploadMarkersDeleted += deleted;
+}
+
+/** Step 4. Blobs no committed version and no live upload needs: fence (gcStart), delete, gcDone. */
+async function collectBlobs(run: Run, live: Set<string>): Promise<void> {
+  const { storage, catalog } = run;
   const stored = (await storage.list(keys.blobPrefix())).map((o) => `sha256:${o.key.slice(keys.blobPrefix().length)}`);
   const candidates = stored.filter((d) => !live.has(d));
   const epoch = await catalog.commit((s) => {
@@ -186,14 +242,18 @@ export async function collectGarbage(registry: Registry, options: GcOptions = {}
     if (doomed.length === 0) return { result: undefined };
     return { entry: { op: 'gcStart' as const, doomed }, result: (s.gc?.epoch ?? 0) + 1 };
   });
-  if (epoch !== undefined) {
-    state = await catalog.newest();
-    await deleteBlobs(state.gc?.pending ?? []);
-    await finish(epoch);
-  }
+  if (epoch === undefined) return;
+  const state = await catalog.newest();
+  await deleteBlobs(run, state.gc?.pending ?? []);
+  await finishCollection(run, epoch);
+}
 
-  // Chunks: only those unnamed by the snapshot on two runs at least `grace` apart (a
-  // writer puts its chunks a moment before the snapshot that names them).
+/**
+ * Step 5. Chunks: only those unnamed by the snapshot on two runs at least `grace` apart (a
+ * writer puts its chunks a moment before the snapshot that names them).
+ */
+async function sweepChunks(run: Run): Promise<void> {
+  const { storage, catalog, grace, now, result } = run;
   await catalog.read();
   const named = catalog.currentChunks();
   const unnamed = new Map<string, string[]>();
@@ -202,9 +262,14 @@ export async function collectGarbage(registry: Registry, options: GcOptions = {}
     if (!named.has(id)) unnamed.set(id, [key]);
   }
   result.chunksDeleted = await sweepUnwanted(storage, keys.gcChunkMarks(), unnamed, grace, now);
+}
 
-  // Pre-rendered /repo answers of catalog states other than the current one, on two runs at
-  // least `grace` apart (redirects to them are signed for minutes, not hours).
+/**
+ * Step 6. Pre-rendered /repo answers of catalog states other than the current one, on two runs
+ * at least `grace` apart (redirects to them are signed for minutes, not hours).
+ */
+async function sweepRendered(run: Run): Promise<void> {
+  const { storage, catalog, grace, now, result } = run;
   const current = keys.renderedState(catalog.contentId());
   const stale = new Map<string, string[]>();
   for (const { key } of await storage.list(keys.renderedPrefix())) {
@@ -212,8 +277,35 @@ export async function collectGarbage(registry: Registry, options: GcOptions = {}
     if (state !== current) stale.set(state, [...(stale.get(state) ?? []), key]);
   }
   result.renderedDeleted = await sweepUnwanted(storage, keys.gcRenderedMarks(), stale, grace, now);
+}
 
-  result.logEntriesDeleted = await truncateLog(registry, grace, now);
-  log.info('garbage collected', { ...result });
-  return result;
+/** One collection: the steps above in order, then commit log truncation (step 7). */
+export async function collectGarbage(registry: Registry, options: GcOptions = {}): Promise<GcResult> {
+  await registry.gate.check();
+  const run: Run = {
+    registry,
+    storage: registry.storage,
+    catalog: registry.catalog,
+    grace: options.graceMs ?? GC_GRACE_MS,
+    now: options.now ?? Date.now,
+    result: {
+      blobsDeleted: 0,
+      bytesFreed: 0,
+      chunksDeleted: 0,
+      renderedDeleted: 0,
+      uploadsDeleted: 0,
+      uploadMarkersDeleted: 0,
+      logEntriesDeleted: 0,
+      resumed: false,
+    },
+  };
+  await resumePendingCollection(run);
+  const { live, sessions } = await sweepUploads(run);
+  await sweepUploadIndex(run, sessions);
+  await collectBlobs(run, live);
+  await sweepChunks(run);
+  await sweepRendered(run);
+  run.result.logEntriesDeleted = await truncateLog(registry, run.grace, run.now);
+  log.info('garbage collected', { ...run.result });
+  return run.result;
 }

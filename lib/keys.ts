@@ -6,6 +6,7 @@
  *   ├── meta/
  *   │   ├── probe.json                  capability verdict of the store (with expiry)
  *   │   ├── gc-chunk-marks.json         chunks garbage collection saw unnamed, and since when
+ *   │   ├── gc-upload-index-marks.json  upload-index markers garbage collection saw without a session, and since when
  *   │   └── signing-key                 HMAC key for the filesystem driver's signed URLs (create-only)
  *   ├── catalog/
  *   │   ├── snapshot.json               {seq, chunks}: the catalog at some seq; advanced with If-Match, only forward
@@ -126,6 +127,8 @@ export const keys = {
   uploadIndexEntry: (name: string, version: string, id: string) =>
     `upload-index/${checkName(name)}/${checkVersion(version)}/${checkUploadId(id)}`,
   uploadIndexPrefix: (name: string, version: string) => `upload-index/${checkName(name)}/${checkVersion(version)}/`,
+  uploadIndexRoot: () => 'upload-index/',
+  gcUploadIndexMarks: () => 'meta/gc-upload-index-marks.json',
   gcRenderedMarks: () => 'meta/gc-rendered-marks.json',
 };
 

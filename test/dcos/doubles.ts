@@ -14,6 +14,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { freePort } from '../docker/registry-process';
 
 export interface Cfssl {
@@ -221,6 +222,30 @@ export async function startDcosCa(account: ServiceAccountKeys): Promise<DcosCa> 
       await router.close();
       await cfssl.stop();
       rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** For a whole test file: starts a DcosCa for `account` before its tests and closes it after; read its fields inside tests. */
+export function dcosCaForFile(account: ServiceAccountKeys): Omit<DcosCa, 'close'> {
+  let ca: DcosCa | undefined;
+  beforeAll(async () => {
+    ca = await startDcosCa(account);
+  }, 60_000);
+  afterAll(() => ca?.close());
+  const started = () => {
+    if (!ca) throw new Error('the DC/OS CA is started in beforeAll: read it inside a test');
+    return ca;
+  };
+  return {
+    get cfssl() {
+      return started().cfssl;
+    },
+    get router() {
+      return started().router;
+    },
+    get secretFile() {
+      return started().secretFile;
     },
   };
 }

@@ -7,21 +7,17 @@
 import { spawnSync } from 'node:child_process';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { connect } from 'node:tls';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CaError, defaultCaUrl, signCertificate } from '../../lib/dcos/ca';
 import { checkHosts, newCertificateRequest } from '../../lib/dcos/csr';
 import { DcosAuthError, LOGIN_TOKEN_TTL_S, login, loginToken, parseServiceAccount } from '../../lib/dcos/login';
 import { OptionsError, parseServerOptions, type ServerOptions } from '../../server/options';
 import { createRegistryServer } from '../../server/server';
 import { obtainDcosCertificate, renewalDelayMs, retryDelayMs, startTls } from '../../server/tls';
-import { type DcosCa, REGISTRY_VIP as VIP, serviceAccount, startDcosCa } from './doubles';
+import { dcosCaForFile, REGISTRY_VIP as VIP, serviceAccount } from './doubles';
 
 const account = serviceAccount();
-let ca: DcosCa;
-beforeAll(async () => {
-  ca = await startDcosCa(account);
-}, 60_000);
-afterAll(() => ca?.close());
+const ca = dcosCaForFile(account);
 
 /** The certificate a TLS client is shown, asking for `servername`. */
 function presented(port: number, servername = VIP): Promise<X509Certificate> {

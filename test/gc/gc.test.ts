@@ -7,13 +7,14 @@ import { describe, expect, it } from 'vitest';
 import { Catalog } from '../../lib/catalog/catalog';
 import { addVersion, removeVersion } from '../../lib/catalog/ops';
 import { CommitUncertainError } from '../../lib/errors';
-import { collectGarbage, truncateLog } from '../../lib/gc';
+import { collectGarbage, type GcResult, truncateLog } from '../../lib/gc';
 import { repoAnswer } from '../../lib/repo';
 import { keys } from '../../lib/keys';
 import type { Registry } from '../../lib/registry';
 import type { Storage } from '../../lib/storage/port';
-import { Uploads } from '../../lib/uploads/service';
-import { registryOver, send } from '../support/inprocess';
+import { UPLOAD_TTL_MS, Uploads } from '../../lib/uploads/service';
+import { describe as describeVersion, indexUpload } from '../../lib/packages';
+import { ORIGIN, registryOver, send } from '../support/inprocess';
 import { drivers, type TestStore } from '../support/stores';
 import { testBundle, type TestBundle } from '../support/upload';
 import { catalogEntry } from '../support/fixtures';
@@ -168,6 +169,72 @@ describe.each(drivers)('garbage collection on $name storage', ({ make }) => {
     const { state } = await new Catalog(s.another()).read();
     expect(state.versions.map((v) => v.name).sort()).toEqual(Array.from({ length: 6 }, (_, i) => `keep-${i}`));
     for (const v of state.versions) for (const blob of v.blobs) expect(await exists(s.storage, blob.digest)).toBe(true);
+  });
+
+  it('upload-index markers of ended uploads (committed, aborted, expired) go with their sessions; a live upload keeps its marker', async () => {
+    const s = await fresh();
+    const registry = registryOver(s.another());
+    const markers = async () => (await s.storage.list(keys.uploadIndexRoot())).map((o) => o.key).sort();
+    const committed = await add(registry, testBundle('idx-added', '1.0.0', { 'a.bin': randomBytes(300) }));
+    const uploads = new Uploads(registry);
+    const aborted = await uploads.start({ manifest: testBundle('idx-aborted', '1.0.0', { 'b.bin': randomBytes(300) }).manifest }, ORIGIN);
+    await uploads.abort(aborted.id);
+    // Expired: nobody sent its bytes, and the sweeper finds it past its expiry (a clock a day ahead).
+    let ahead = 0;
+    const expiring = new Uploads(registry, () => Date.now() + ahead);
+    const expired = await expiring.start({ manifest: testBundle('idx-expired', '1.0.0', { 'c.bin': randomBytes(300) }).manifest }, ORIGIN);
+    ahead = UPLOAD_TTL_MS + 60_000;
+    expect(await expiring.sweep()).toMatchObject({ failed: 1 });
+    ahead = 0;
+    const liveBundle = testBundle('idx-live', '1.0.0', { 'd.bin': randomBytes(300) });
+    const live = await uploads.start({ manifest: liveBundle.manifest }, ORIGIN);
+    const marker = (name: string, id: string) => keys.uploadIndexEntry(name, '1.0.0', id);
+    expect(await markers()).toEqual(
+      [
+        marker('idx-added', committed.id),
+        marker('idx-aborted', aborted.id),
+        marker('idx-expired', expired.id),
+        marker('idx-live', live.id),
+      ].sort(),
+    );
+
+    // Within the grace period nothing goes: describe still answers Failed for the aborted one.
+    expect((await collectGarbage(registryOver(s.another()))).uploadMarkersDeleted).toBe(0);
+    expect(await describeVersion(registryOver(s.another()), 'idx-aborted', '1.0.0')).toMatchObject({ status: 'Failed' });
+
+    const result = await collectGarbage(registryOver(s.another()), { graceMs: 0 });
+    expect(result).toMatchObject({ uploadsDeleted: 3, uploadMarkersDeleted: 3 });
+    expect(await markers()).toEqual([marker('idx-live', live.id)]);
+    // And on later runs too, while it is live; it still finishes and describes as Added.
+    expect((await collectGarbage(registryOver(s.another()), { graceMs: 0 })).uploadMarkersDeleted).toBe(0);
+    expect(await describeVersion(registryOver(s.another()), 'idx-live', '1.0.0')).toMatchObject({ status: 'Uploading', uploadId: live.id });
+    await send(registry.storage, live, liveBundle);
+    for (let r = await uploads.complete(live.id); !r.done; r = await uploads.complete(live.id));
+    expect(await describeVersion(registryOver(s.another()), 'idx-live', '1.0.0')).toMatchObject({ status: 'Added' });
+  });
+
+  it('a marker without a session goes only when a later run, a grace period on, still finds none; a start in progress keeps it', async () => {
+    const s = await fresh();
+    let clock = Date.now();
+    const gc = () => collectGarbage(registryOver(s.another()), { graceMs: 60_000, now: () => clock });
+    // A start that died between writing its marker and creating its session.
+    await indexUpload(s.storage, { id: 'o'.repeat(26), name: 'idx-orphan', version: '1.0.0' });
+    // A start in progress: a collection runs after its marker is written and before its session is.
+    const inner = s.another();
+    const starting = Object.create(inner) as Storage;
+    let during: GcResult | undefined;
+    starting.put = async (key, body, opts) => {
+      if (key.endsWith('/session.json') && !during) during = await gc();
+      return inner.put(key, body, opts);
+    };
+    const bundle = testBundle('idx-slow', '1.0.0', { 'e.bin': randomBytes(300) });
+    const view = await new Uploads(registryOver(starting)).start({ manifest: bundle.manifest }, ORIGIN);
+    expect(during?.uploadMarkersDeleted).toBe(0);
+    clock += 61_000;
+    // Only the orphan was without a session on both runs.
+    expect((await gc()).uploadMarkersDeleted).toBe(1);
+    expect((await s.storage.list(keys.uploadIndexRoot())).map((o) => o.key)).toEqual([keys.uploadIndexEntry('idx-slow', '1.0.0', view.id)]);
+    expect(await describeVersion(registryOver(s.another()), 'idx-slow', '1.0.0')).toMatchObject({ status: 'Uploading', uploadId: view.id });
   });
 
   it('chunks no snapshot names are deleted only on a later run, after the grace period', async () => {

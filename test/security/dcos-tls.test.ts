@@ -4,21 +4,17 @@
  * account the IAM rejects stops the deployed app at start with the IAM's reason and without
  * the key in its output; the login JWT is short-lived.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { newCertificateRequest } from '../../lib/dcos/csr';
 import { LOGIN_TOKEN_TTL_S } from '../../lib/dcos/login';
 import { obtainDcosCertificate } from '../../server/tls';
-import { type DcosCa, REGISTRY_VIP as VIP, serviceAccount, startDcosCa } from '../dcos/doubles';
+import { dcosCaForFile, REGISTRY_VIP as VIP, serviceAccount } from '../dcos/doubles';
 import { launch } from '../dcos/launch';
 import { render } from '../dcos/render';
 import { serverBundle } from '../server/harness';
 
 const account = serviceAccount();
-let ca: DcosCa;
-beforeAll(async () => {
-  ca = await startDcosCa(account);
-}, 60_000);
-afterAll(() => ca?.close());
+const ca = dcosCaForFile(account);
 
 /** fetch that rewrites the sign request on its way to the CA, as a confused or hostile CA path could. */
 const tampering =
