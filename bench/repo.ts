@@ -8,6 +8,7 @@ import { gunzipSync } from 'node:zlib';
 import { keys } from '../lib/keys';
 import { repoAnswer, type RepoRequest } from '../lib/repo';
 import type { Storage } from '../lib/storage/port';
+import { asLambda } from '../test/repo/lambda-view';
 import type { Offline } from '../test/support/offline';
 import { counting } from './lib/counting';
 import { ms, mib, sample, summarize } from './lib/stats';
@@ -28,7 +29,8 @@ function request(ifNoneMatch?: string): RepoRequest {
 }
 
 /** What a client ends up with for one in-process answer: the document bytes (gzipped or not). */
-async function clientGet(storage: Storage, res: Awaited<ReturnType<typeof repoAnswer>>): Promise<Buffer> {
+async function clientGet(storage: Storage, answer: Awaited<ReturnType<typeof repoAnswer>>): Promise<Buffer> {
+  const res = await asLambda(answer);
   if (res.statusCode === 200) return Buffer.from(res.body ?? '', res.isBase64Encoded ? 'base64' : 'utf8');
   if (res.statusCode !== 307) throw new Error(`/repo answered ${res.statusCode}`);
   const location = String(res.headers!.location);

@@ -19,7 +19,7 @@ import { registry } from '../registry';
 import { authorizeSigned, authorizeWrite } from './auth';
 import { errorAnswer } from './errors';
 import { recordWrite } from '../audit';
-import { type Answer, isStream, json, MAX_JSON_BYTES, type Operation, type Request } from './handler';
+import { type Answer, isBytes, isStream, json, MAX_JSON_BYTES, type Operation, type Request } from './handler';
 import { answerHeaders, type OriginSettings, originOf } from './headers';
 import type { OperationId, Route } from './routes';
 
@@ -103,7 +103,8 @@ const answerHeadersMiddleware = (): middy.MiddlewareObj<AppEvent, Answer> => {
     const answer = request.response;
     if (!answer) return;
     const headers: Record<string, string> = { ...(answer.headers as Record<string, string>), ...answerHeaders(route, req.headers) };
-    if (req.method === 'HEAD' && !isStream(answer)) request.response = { ...answer, headers, body: '', isBase64Encoded: false };
+    if (req.method === 'HEAD' && !isStream(answer) && !isBytes(answer))
+      request.response = { ...answer, headers, body: '', isBase64Encoded: false };
     else request.response = { ...answer, headers };
   };
   return { after: finish, onError: finish };
@@ -164,7 +165,7 @@ const auditMiddleware = (): middy.MiddlewareObj<AppEvent, Answer> => ({
   after: async ({ event: { route, req }, response }) => {
     if (!route || !req.writer || !AUDITED.has(route.id) || !response || (response.statusCode ?? 200) >= 400) return;
     let body: Record<string, unknown> = {};
-    if (!isStream(response) && typeof response.body === 'string' && response.body.length < 65_536) {
+    if (!isStream(response) && !isBytes(response) && typeof response.body === 'string' && response.body.length < 65_536) {
       try {
         body = JSON.parse(response.body) ?? {};
       } catch {}
