@@ -54,9 +54,9 @@ export async function benchStore(driver: Driver, s3: S3Target, tag: string): Pro
 }
 
 /** A registry over the given storage, as a function process builds it. */
-export function registryOver(storage: Storage): Registry {
+export function registryOver(storage: Storage, publicUrl?: string): Registry {
   return {
-    config: parseConfig({ REGISTRY_WRITE_TOKENS: 'bench-token-0123456789' }),
+    config: parseConfig({ REGISTRY_WRITE_TOKENS: 'bench-token-0123456789', ...(publicUrl ? { REGISTRY_PUBLIC_URL: publicUrl } : {}) }),
     storage,
     catalog: new Catalog(storage),
     gate: new WriteGate(storage),
