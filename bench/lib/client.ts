@@ -13,6 +13,8 @@ import { createGunzip } from 'node:zlib';
 
 /** 1 Gbit/s in bits per second. */
 export const GBIT = 1e9;
+/** A reader only waits once it is this far ahead of the link (a timer per chunk would cost more than the link). */
+const SLACK_MS = 4;
 
 export interface Got {
   status: number;
@@ -78,7 +80,7 @@ export async function consume(bytes: Buffer, encoding: string | undefined, opts:
     const chunk = bytes.subarray(i, i + 64 * 1024);
     out.write(chunk);
     const ms = wait(chunk.length);
-    if (ms > 1) await new Promise((r) => setTimeout(r, ms));
+    if (ms > SLACK_MS) await new Promise((r) => setTimeout(r, ms));
   }
   const docBytes = await out.end();
   return { status: 200, encoding, wireBytes: bytes.length, docBytes, hops: 0 };
@@ -104,7 +106,7 @@ function once(url: string, headers: Record<string, string>, opts: ClientOptions)
         if (opts.keep) kept.push(c);
         out.write(c);
         const ms = wait(c.length);
-        if (ms > 1) {
+        if (ms > SLACK_MS) {
           res.pause();
           setTimeout(() => res.resume(), ms);
         }

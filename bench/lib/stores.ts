@@ -42,6 +42,8 @@ export async function benchStore(driver: Driver, s3: S3Target, tag: string): Pro
         bucket: s3.bucket,
         prefix: `${prefix}/`,
         etagForm: 'unquoted',
+        // A shared 2-core machine can hold a multi-MB write past the default 5 s; the rows time what happens.
+        callTimeoutMs: 60_000,
       }),
     env: {
       REGISTRY_STORAGE: `s3://${s3.bucket}/${prefix}`,
@@ -49,6 +51,7 @@ export async function benchStore(driver: Driver, s3: S3Target, tag: string): Pro
       REGISTRY_S3_FORCE_PATH_STYLE: 'true',
       REGISTRY_S3_REGION: s3.region,
       REGISTRY_S3_ETAG_FORM: 'unquoted',
+      REGISTRY_S3_TIMEOUT_MS: '60000',
     },
   };
 }
