@@ -57,16 +57,19 @@ async function main(): Promise<void> {
         process.stderr.write(`[bench] seeded ${reals.length} versions of ${kib(averageSize(reals))} on ${driver}\n`);
       }
       const needOffline = on('repo') || on('commit') || on('server') || (driver === 's3' && (on('add') || on('rss')));
-      const [a, b, c, r] = needOffline
-        ? await Promise.all(
-            [small.env, small.env, small.env, ...(on('repo') ? [real.env] : [])].map((env) => startOfflineIn(code.dir, env)),
-          )
-        : [];
+      // b and c serve the commit rows only (writers spread over three instances).
+      const start = (wanted: boolean, env: Record<string, string>) => (needOffline && wanted ? startOfflineIn(code.dir, env) : undefined);
+      const [a, b, c, r] = (await Promise.all([
+        start(true, small.env),
+        start(on('commit'), small.env),
+        start(on('commit'), small.env),
+        start(on('repo'), real.env),
+      ])) as Offline[]; // undefined where not wanted (the rows that use them check)
       offline.push(...[a, b, c, r].filter(Boolean));
       const label = (n: number, size: number) => `${n.toLocaleString('en')} versions × ${kib(size)}`;
       if (on('repo')) {
-        await repoFigures(results, small, label(smalls.length, averageSize(smalls)), sc.repoRequests, a);
-        await repoFigures(results, real, label(reals.length, averageSize(reals)), sc.repoRequests, r);
+        await repoFigures(results, small, label(smalls.length, averageSize(smalls)), sc.repoRequests, { offline: a, server: true });
+        await repoFigures(results, real, label(reals.length, averageSize(reals)), sc.repoRequests, { offline: r, server: true });
       }
       if (on('commit')) {
         const base = await putRate(small, sc.repoRequests);

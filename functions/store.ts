@@ -18,8 +18,9 @@ async function storeGet(req: Request): Promise<StreamResponse | ReturnType<typeo
   const headers: Record<string, string> = {
     'content-type': grant.contentType ?? 'application/octet-stream',
     'accept-ranges': 'bytes',
-    // Keeps serverless-offline (hapi) from gzipping it into a chunked answer without a length.
-    'content-encoding': 'identity',
+    // The object's own coding (a gzip rendering), else identity: that also keeps serverless-offline
+    // (hapi) from gzipping it into a chunked answer without a length.
+    'content-encoding': grant.contentEncoding ?? 'identity',
   };
   if (grant.filename) headers['content-disposition'] = contentDisposition(grant.filename);
   // One `bytes=a-b` range, as S3 honours it, so that a client resuming a download works on

@@ -18,9 +18,10 @@
  * | REGISTRY_PUBLIC_URL           | (request Host)   | base of rewritten resource URLs
  * | REGISTRY_DOCKER_HOST          | (public host)    | host[:port] in rewritten image references
  * | REGISTRY_DOWNLOADS            | redirect         | redirect | proxy
- * | REGISTRY_REPO_INLINE_BYTES    | 262144 (256 KiB) | largest /repo body (after gzip) answered inline; bigger
- * |                               |                  | ones redirect to a pre-rendered object (0..4194304;
- * |                               |                  | proxy downloads: always up to 4 MiB, the store is unreachable)
+ * | REGISTRY_REPO_INLINE_BYTES    | 4669440          | Lambda: largest /repo body (after gzip) answered inline; bigger
+ * |                               |                  | ones redirect to a stored rendering (0..4669440, what a 6 MB
+ * |                               |                  | response holds after base64). The server never redirects
+ * |                               |                  | /repo, nor does any runtime with proxy downloads
  * | REGISTRY_REPO_RENDERINGS_PER_STATE | 4           | /repo renderings an instance holds in memory per catalog state (1..64)
  * | REGISTRY_SIGNING_KEY          | (in the store)   | hex/base64 HMAC key for filesystem signed URLs
  * | REGISTRY_MAX_UPLOAD_BYTES     | 68719476736 (64 GiB) | most bytes one upload may declare (sum of its blobs); 413 above
@@ -36,6 +37,8 @@
  * | REGISTRY_WRITERS              | (none)           | comma-separated `uid`s / `sub`s allowed to write with a JWT
  * | REGISTRY_JWKS_REFRESH_SECONDS | 60               | least time between two JWKS fetches (unknown `kid`, stale keys)
  */
+import { LAMBDA_INLINE_MAX } from './http/handler';
+
 export type StorageConfig =
   | { kind: 'file'; root: string }
   | {
@@ -207,8 +210,8 @@ export function parseConfig(env: Env): Config {
     publicUrl: url(env, 'REGISTRY_PUBLIC_URL'),
     dockerHost,
     downloads: oneOf(env, 'REGISTRY_DOWNLOADS', ['redirect', 'proxy'] as const, 'redirect'),
-    // The upper bound is lib/repo.ts's INLINE_LIMIT (Lambda's 6 MB response cap, base64 included).
-    repoInlineBytes: byteCount(env, 'REGISTRY_REPO_INLINE_BYTES', 4 * 1024 * 1024, 256 * 1024),
+    // Lambda only (the server never redirects /repo): at most what a 6 MB response holds after base64.
+    repoInlineBytes: byteCount(env, 'REGISTRY_REPO_INLINE_BYTES', LAMBDA_INLINE_MAX, LAMBDA_INLINE_MAX),
     repoRenderingsPerState: wholeNumber(env, 'REGISTRY_REPO_RENDERINGS_PER_STATE', 1, 64, 4),
     signingKey: parseSigningKey(env),
     // 5 TiB: S3's largest object; 10,000 parts per blob is S3's cap too.

@@ -17,7 +17,7 @@
  *   │   ├── session.json                upload session: manifest, blob targets, status
  *   │   ├── blobs/<hex>                 staged bytes, as the client sent them (unverified)
  *   │   └── sealed/<hex>                private copy of a single-PUT blob that the registry hashes
- *   ├── rendered/<catalog content id>/<id>-repo-<v>.json   pre-rendered /repo answers, per catalog state
+ *   ├── rendered/<catalog content id>/<id>-repo-<v>.json[.gz]   pre-rendered /repo answers (plain, gzip), per catalog state
  *   ├── audit/<UTC time>-<random>.json  who wrote what, when, from which instance (create-only, never truncated)
  *   └── upload-index/<name>/<version>/<upload id>   the uploads of one name+version (empty marker objects)
  *

@@ -1,9 +1,11 @@
 /**
- * GET /repo: content negotiation as Cosmos expects, strong ETags, 304s, gzip, and, when the
- * public URL is configured, a redirect to a pre-rendered object for any answer bigger than a
- * small inline limit (config.repoInlineBytes), so the index's bytes go from the store to the
- * client and the function only answers a few hundred bytes (docs/benchmarks.md; a Lambda response
- * also caps at 6 MB).
+ * GET /repo: content negotiation as Cosmos expects, strong ETags, 304s, gzip, and the answer's
+ * bytes as a BytesResponse that each runtime delivers as is fastest for its client: the
+ * production server writes them itself (no redirect, no payload limit, no store request); a
+ * Lambda answers inline up to what its 6 MB response holds after base64 (and
+ * config.repoInlineBytes), and past that redirects to the same bytes stored once per catalog
+ * state, a plain and a gzip rendering (`Content-Encoding: gzip` stored with it), chosen by
+ * Accept-Encoding. With proxy downloads /repo never redirects (clients cannot reach the store).
  *
  * Anonymous clients choose the request headers, so nothing derived from them is ever stored
  * (issue 10): a stored rendering is named by the catalog's content, the repo version, the
@@ -18,13 +20,11 @@ import type { CatalogState } from './catalog/model';
 import { AlreadyExistsError, BadRequestError, NotAcceptableError } from './errors';
 import { keys } from './keys';
 import { log } from './log';
-import type { Response } from './http/handler';
+import { type BytesResponse, LAMBDA_INLINE_MAX, LAMBDA_TEXT_MAX, type Response } from './http/handler';
 import type { Registry } from './registry';
 import { dcosInterval, dcosThresholds, dcosVersionFromUserAgent, renderRepo, type RepoVersion } from './universe/render';
 
 export const REPO_MEDIA_TYPE = 'application/vnd.dcos.universe.repo+json';
-/** Lambda caps responses at 6 MB including base64 overhead; no answer inline is ever bigger. */
-export const INLINE_LIMIT = 4 * 1024 * 1024;
 /** Lifetime of the redirect's signed URL. The object under it never changes (content-keyed). */
 export const REDIRECT_TTL_S = 300;
 
@@ -131,6 +131,7 @@ interface Rendered {
   gzipped?: Buffer;
   /** The answers' bodies as the function response carries them, encoded once. */
   text?: string;
+  base64?: string;
   gzippedBase64?: string;
 }
 
@@ -146,7 +147,7 @@ interface StateRenderings {
   warned?: boolean;
   thresholds: string[];
   held: Map<string, Rendered>;
-  /** Ids of renderings for the configured base written to the store (by this or another instance). */
+  /** Names of renderings for the configured base written to the store (by this or another instance). */
   stored: Set<string>;
 }
 
@@ -181,7 +182,7 @@ export interface RepoRequest {
 
 const hash = (parts: unknown[]) => createHash('sha256').update(JSON.stringify(parts)).digest('base64url').slice(0, 32);
 
-export async function repoAnswer(registry: Registry, req: RepoRequest): Promise<Response> {
+export async function repoAnswer(registry: Registry, req: RepoRequest): Promise<Response | BytesResponse> {
   const variant = negotiate(capped('Accept', req.accept));
   const gzip = acceptsGzip(capped('Accept-Encoding', req.acceptEncoding));
   const ifNoneMatch = capped('If-None-Match', req.ifNoneMatch);
@@ -212,43 +213,53 @@ export async function repoAnswer(registry: Registry, req: RepoRequest): Promise<
   while (renderings.held.size > registry.config.repoRenderingsPerState) renderings.held.delete(renderings.held.keys().next().value!);
 
   headers['content-type'] = variant.contentType;
-  // Inline only small answers: bigger ones cost more passing through a function (base64 between
-  // worker threads in serverless offline, per-byte streaming on Lambda) than a redirect hop.
-  // With proxy downloads the client cannot reach the store: inline up to what a response holds.
-  // A base from request headers is never stored, so its answers are always inline.
-  const limit = !configured
-    ? Number.POSITIVE_INFINITY
-    : registry.config.downloads === 'proxy'
-      ? INLINE_LIMIT
-      : Math.min(registry.config.repoInlineBytes, INLINE_LIMIT);
-  if (!configured && !renderings.warned && rendered.body.length > INLINE_LIMIT) {
+  if (!configured && !renderings.warned && rendered.body.length > LAMBDA_INLINE_MAX) {
     renderings.warned = true;
-    log.warn('/repo answers inline past 4 MiB: a Lambda deployment needs REGISTRY_PUBLIC_URL to answer them by redirect', {
+    log.warn('/repo answers inline past what a Lambda response holds: a Lambda deployment needs REGISTRY_PUBLIC_URL to redirect them', {
       bytes: rendered.body.length,
     });
   }
-  if (gzip) {
-    if (rendered.body.length > limit * 32) {
-      // Cannot fit even gzipped (JSON rarely shrinks 32×): skip the compression.
-    } else if ((rendered.gzipped ??= gzipSync(rendered.body, { level: 6 })).length <= limit) {
-      rendered.gzippedBase64 ??= rendered.gzipped.toString('base64');
-      return { statusCode: 200, headers: { ...headers, 'content-encoding': 'gzip' }, body: rendered.gzippedBase64, isBase64Encoded: true };
-    }
-  } else if (rendered.body.length <= limit) {
-    rendered.text ??= rendered.body.toString('utf8');
-    return { statusCode: 200, headers, body: rendered.text };
-  }
-  // The configured base only: write the rendering once (create-only: the key names its content)
-  // and redirect to it. The object stays uncompressed: a signed GET returns a stored
-  // Content-Encoding to every client. The signed URL sets the Content-Type, so the plain JSON
-  // and the vendor type share one object.
-  const key = keys.rendered(renderings.contentId, `${hash([id, 'identity'])}-repo-${variant.repoVersion}.json`);
-  if (!renderings.stored.has(id)) {
-    await registry.storage.put(key, rendered.body, { ifNoneMatch: '*', contentType: variant.contentType }).catch((e) => {
-      if (!(e instanceof AlreadyExistsError)) throw e;
-    });
-    renderings.stored.add(id);
-  }
-  const location = await registry.storage.signGet(key, { expiresIn: REDIRECT_TTL_S, origin: publicUrl, contentType: variant.contentType });
-  return { statusCode: 307, headers: { ...headers, location, 'cache-control': 'no-store' }, body: '' };
+  // Gzip as the stored rendering has it, for clients that take it (Cosmos does): 4-6× fewer bytes.
+  const r = rendered;
+  const encoding = gzip ? 'gzip' : 'identity';
+  const bytes = gzip ? (r.gzipped ??= gzipSync(r.body, { level: 6 })) : r.body;
+  if (gzip) headers['content-encoding'] = 'gzip';
+  // Each runtime delivers it as is fastest for its client (lib/http/handler.ts BytesResponse): the
+  // server writes the bytes; Lambda inlines them while they fit its payload, else redirects to
+  // the stored rendering. Only renderings for the configured base are stored, and with proxy
+  // downloads clients cannot reach the store: then there is no redirect at all.
+  const storable = configured !== undefined && registry.config.downloads !== 'proxy';
+  return {
+    statusCode: 200,
+    headers,
+    bytes,
+    inlineBytes: registry.config.repoInlineBytes,
+    payload: () => {
+      if (!gzip && bytes.length <= LAMBDA_TEXT_MAX) return { body: (r.text ??= bytes.toString('utf8')), isBase64Encoded: false };
+      if (gzip) return { body: (r.gzippedBase64 ??= bytes.toString('base64')), isBase64Encoded: true };
+      return { body: (r.base64 ??= bytes.toString('base64')), isBase64Encoded: true };
+    },
+    location: storable
+      ? async () => {
+          // Written once (create-only: the key names its content), with its coding as metadata so
+          // that a GET of it answers Content-Encoding: gzip. The signed URL sets the Content-Type,
+          // so the plain JSON and the vendor type share one object.
+          const name = `${hash([id, encoding])}-repo-${variant.repoVersion}.json${gzip ? '.gz' : ''}`;
+          const key = keys.rendered(renderings.contentId, name);
+          const contentEncoding = gzip ? 'gzip' : undefined;
+          if (!renderings.stored.has(name)) {
+            await registry.storage.put(key, bytes, { ifNoneMatch: '*', contentType: variant.contentType, contentEncoding }).catch((e) => {
+              if (!(e instanceof AlreadyExistsError)) throw e;
+            });
+            renderings.stored.add(name);
+          }
+          return registry.storage.signGet(key, {
+            expiresIn: REDIRECT_TTL_S,
+            origin: publicUrl,
+            contentType: variant.contentType,
+            contentEncoding,
+          });
+        }
+      : undefined,
+  };
 }

@@ -31,7 +31,7 @@ import { operations as uploads } from '../functions/uploads';
 import { operations as v2 } from '../functions/v2';
 import { config } from '../lib/config';
 import { type App, type BodySource, ClientGone, createApp, makeRequest, TransportError } from '../lib/http/app';
-import { type Answer, isStream, type Operation, type StreamResponse } from '../lib/http/handler';
+import { type Answer, isBytes, isStream, type Operation, type StreamResponse } from '../lib/http/handler';
 import { answerHeaders, PREFLIGHT_HEADERS } from '../lib/http/headers';
 import { type OperationId, ROUTE_LIST, type Route, routeKeyOf } from '../lib/http/routes';
 import { errorAnswer } from '../lib/http/errors';
@@ -86,7 +86,13 @@ function queryOf(search: URLSearchParams): Record<string, string> {
 
 function writeAnswer(res: ServerResponse, answer: Answer): void {
   if (isStream(answer)) throw new Error('a stream answer is written by sendStream');
-  const body = answer.body ? Buffer.from(answer.body, answer.isBase64Encoded ? 'base64' : 'utf8') : Buffer.alloc(0);
+  // A rendered answer the store also holds: this server has no payload limit, so its bytes go
+  // to the client as they are (gzip as rendered), never by a redirect and with no store request.
+  const body = isBytes(answer)
+    ? answer.bytes
+    : answer.body
+      ? Buffer.from(answer.body, answer.isBase64Encoded ? 'base64' : 'utf8')
+      : Buffer.alloc(0);
   for (const [k, v] of Object.entries(answer.headers ?? {})) res.setHeader(k.toLowerCase(), String(v));
   // A HEAD answer keeps the GET's Content-Length when the operation set one.
   const status = answer.statusCode ?? 200;

@@ -43,7 +43,8 @@ export function scale(s: BenchSettings): Scale {
   if (s.quick) {
     return {
       smallVersions: 1000,
-      realVersions: 100,
+      // Real size (issue 14): the quick run's real-entry rows are the full run's 1,000 × 37 KiB.
+      realVersions: 1000,
       repoRequests: 10,
       commitsPerWriter: { 1: 10, 4: 4, 16: 2 },
       offlineAddsPerWriter: { 1: 5, 4: 2, 16: 1 },

@@ -42,6 +42,8 @@ export async function benchStore(driver: Driver, s3: S3Target, tag: string): Pro
         bucket: s3.bucket,
         prefix: `${prefix}/`,
         etagForm: 'unquoted',
+        // A shared 2-core machine can hold a multi-MB write past the default 5 s; the rows time what happens.
+        callTimeoutMs: 60_000,
       }),
     env: {
       REGISTRY_STORAGE: `s3://${s3.bucket}/${prefix}`,
@@ -49,14 +51,15 @@ export async function benchStore(driver: Driver, s3: S3Target, tag: string): Pro
       REGISTRY_S3_FORCE_PATH_STYLE: 'true',
       REGISTRY_S3_REGION: s3.region,
       REGISTRY_S3_ETAG_FORM: 'unquoted',
+      REGISTRY_S3_TIMEOUT_MS: '60000',
     },
   };
 }
 
 /** A registry over the given storage, as a function process builds it. */
-export function registryOver(storage: Storage): Registry {
+export function registryOver(storage: Storage, publicUrl?: string): Registry {
   return {
-    config: parseConfig({ REGISTRY_WRITE_TOKENS: 'bench-token-0123456789' }),
+    config: parseConfig({ REGISTRY_WRITE_TOKENS: 'bench-token-0123456789', ...(publicUrl ? { REGISTRY_PUBLIC_URL: publicUrl } : {}) }),
     storage,
     catalog: new Catalog(storage),
     gate: new WriteGate(storage),

@@ -19,7 +19,7 @@ import { registry } from '../registry';
 import { authorizeSigned, authorizeWrite } from './auth';
 import { errorAnswer } from './errors';
 import { type AuditWrite, recordWrite } from '../audit';
-import { type Answer, isStream, json, MAX_JSON_BYTES, type Operation, type Request } from './handler';
+import { type Answer, isBytes, isStream, json, MAX_JSON_BYTES, type Operation, type Request } from './handler';
 import { answerHeaders, type OriginSettings, originOf } from './headers';
 import type { OperationId, Route } from './routes';
 
@@ -103,7 +103,8 @@ const answerHeadersMiddleware = (): middy.MiddlewareObj<AppEvent, Answer> => {
     const answer = request.response;
     if (!answer) return;
     const headers: Record<string, string> = { ...(answer.headers as Record<string, string>), ...answerHeaders(route, req.headers) };
-    if (req.method === 'HEAD' && !isStream(answer)) request.response = { ...answer, headers, body: '', isBase64Encoded: false };
+    if (req.method === 'HEAD' && !isStream(answer) && !isBytes(answer))
+      request.response = { ...answer, headers, body: '', isBase64Encoded: false };
     else request.response = { ...answer, headers };
   };
   return { after: finish, onError: finish };

@@ -8,7 +8,7 @@ import { config } from '../config';
 import { PayloadTooLargeError } from '../errors';
 import { log } from '../log';
 import { type BodySource, createApp, makeRequest } from './app';
-import { type Answer, isStream, type Operation, type Response } from './handler';
+import { type Answer, type BytesResponse, isBytes, isStream, LAMBDA_INLINE_MAX, type Operation, type Response } from './handler';
 import { type FunctionName, type OperationIdOf, ROUTE_LIST, routeKeyOf } from './routes';
 
 /** serverless-offline caps request bodies at 10 MB (API Gateway: about the same); upload parts are at most 8 MiB. */
@@ -17,8 +17,31 @@ export const LAMBDA_BODY_LIMIT = 10 * 1024 * 1024;
 const defined = (o: Record<string, string | undefined> | undefined) =>
   Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Record<string, string>;
 
+let warnedOversize = false;
+
+/**
+ * A rendered answer as Lambda returns it: inline while it fits the payload (and the operation's
+ * inlineBytes), else a 307 to where the store holds the same bytes. Without a location it is
+ * inline whatever its size (Lambda itself refuses a payload past its limit: logged once).
+ */
+export async function lambdaResponse(answer: BytesResponse, head: boolean): Promise<Response> {
+  const size = answer.bytes.length;
+  if (answer.location && size > Math.min(answer.inlineBytes, LAMBDA_INLINE_MAX)) {
+    const { 'content-encoding': _encoding, ...headers } = answer.headers;
+    return { statusCode: 307, headers: { ...headers, location: await answer.location(), 'cache-control': 'no-store' }, body: '' };
+  }
+  if (size > LAMBDA_INLINE_MAX && !warnedOversize) {
+    warnedOversize = true;
+    log.warn('an answer bigger than a Lambda response can hold is answered inline (no store address to redirect to)', { bytes: size });
+  }
+  const headers = { ...answer.headers, 'content-length': String(size) };
+  if (head) return { statusCode: answer.statusCode, headers, body: '' };
+  return { statusCode: answer.statusCode, headers, ...answer.payload() };
+}
+
 /** A streamed answer as Lambda must return it: the whole body in the payload. */
 async function buffered(answer: Answer, head: boolean): Promise<Response> {
+  if (isBytes(answer)) return lambdaResponse(answer, head);
   if (!isStream(answer)) return answer;
   if (head) {
     answer.stream.destroy();

@@ -314,6 +314,7 @@ export class FileStorage implements Storage {
       expires: this.expiry(options),
       filename: options.filename,
       contentType: options.contentType,
+      contentEncoding: options.contentEncoding,
     };
     return signStoreUrl(options.origin, params, await this.signingKey());
   }

@@ -37,6 +37,8 @@ export interface PutOptions {
   /** Compare-and-swap: fail with PreconditionFailedError unless the current etag is this one. */
   ifMatch?: string;
   contentType?: string;
+  /** Stored as the object's Content-Encoding (S3 metadata: a GET answers it), e.g. `gzip` for a gzip rendering. */
+  contentEncoding?: string;
 }
 
 export interface SignOptions {
@@ -50,6 +52,11 @@ export interface SignOptions {
   /** For downloads: file name for Content-Disposition. */
   filename?: string;
   contentType?: string;
+  /**
+   * For downloads of an object put with this contentEncoding: the filesystem driver's URL
+   * answers it (its objects keep no metadata); S3 answers the stored one.
+   */
+  contentEncoding?: string;
 }
 
 export interface MultipartPart {

@@ -244,6 +244,7 @@ export class S3Storage implements Storage {
       Key: this.full(key),
       Body: body,
       ContentType: options.contentType,
+      ContentEncoding: options.contentEncoding,
       IfNoneMatch: options.ifNoneMatch,
       IfMatch: options.ifMatch === undefined ? undefined : this.ifMatchForm(options.ifMatch),
     });

@@ -69,6 +69,8 @@ export interface StoreUrlParams {
   filename?: string;
   /** GET only: Content-Type to answer with. */
   contentType?: string;
+  /** GET only: Content-Encoding to answer with (the object's bytes are in it, e.g. gzip). */
+  contentEncoding?: string;
 }
 
 export interface StoreGrant {
@@ -79,6 +81,7 @@ export interface StoreGrant {
   partNumber?: number;
   filename?: string;
   contentType?: string;
+  contentEncoding?: string;
 }
 
 /** JSON of a fixed-order array: unambiguous whatever characters the fields hold. */
@@ -92,6 +95,8 @@ function mac(p: StoreUrlParams, secret: Buffer): Buffer {
     p.partNumber ?? null,
     p.filename ?? null,
     p.contentType ?? null,
+    // Only when set, so URLs signed without it keep their MAC (the array's length tells them apart).
+    ...(p.contentEncoding === undefined ? [] : [p.contentEncoding]),
   ]);
   return createHmac('sha256', secret).update(canonical).digest();
 }
@@ -126,6 +131,7 @@ export function signStoreUrl(origin: string, params: StoreUrlParams, secret: Buf
   if (params.partNumber !== undefined) query.set('partNumber', String(params.partNumber));
   if (params.filename !== undefined) query.set('filename', params.filename);
   if (params.contentType !== undefined) query.set('contentType', params.contentType);
+  if (params.contentEncoding !== undefined) query.set('contentEncoding', params.contentEncoding);
   query.set('X-Signature', mac(params, secret).toString('hex'));
   return `${origin.replace(/\/+$/, '')}${storePath(params.key)}?${query.toString()}`;
 }
@@ -162,6 +168,7 @@ export function verifyStoreRequest(req: StoreRequest): StoreGrant {
     partNumber: partText === undefined ? undefined : Number(partText),
     filename: q.filename,
     contentType: q.contentType,
+    contentEncoding: q.contentEncoding,
   };
   // Before the MAC: out of scope is refused whoever signed it (the key file may have leaked).
   if (!inScope(method, req.key)) {
@@ -182,5 +189,12 @@ export function verifyStoreRequest(req: StoreRequest): StoreGrant {
     return { kind: 'part', key: params.key, expires: params.expires, uploadId: params.uploadId, partNumber: params.partNumber };
   }
   if (method === 'PUT') return { kind: 'put', key: params.key, expires: params.expires };
-  return { kind: 'get', key: params.key, expires: params.expires, filename: params.filename, contentType: params.contentType };
+  return {
+    kind: 'get',
+    key: params.key,
+    expires: params.expires,
+    filename: params.filename,
+    contentType: params.contentType,
+    contentEncoding: params.contentEncoding,
+  };
 }

@@ -1,25 +1,24 @@
 /**
- * lib/repo.ts in-process on both drivers: which answers go inline and which by redirect to
- * the pre-rendered object (config.repoInlineBytes, measured after gzip when accepted), what
- * the redirect and its target look like, and that the redirect keeps /repo's ETag/304
- * behaviour and costs one store request once the variant is written. Stored renderings need a
- * configured public URL (REGISTRY_PUBLIC_URL); without one, every answer is inline
- * (test/security/repo.test.ts).
+ * lib/repo.ts in-process on both drivers, as the Lambda adapter answers it (lambdaResponse):
+ * which answers go inline and which by redirect to the pre-rendered object
+ * (config.repoInlineBytes, measured after gzip when accepted), what the redirect and its target
+ * look like, and that the redirect keeps /repo's ETag/304 behaviour and costs one store request
+ * once the variant is written. Stored renderings need a configured public URL
+ * (REGISTRY_PUBLIC_URL); without one, every answer is inline (test/security/repo.test.ts).
+ * The gzip rendering, the server and the Lambda boundary: test/repo/rendering.test.ts.
  * (Through serverless offline with the default limit: test/api/api.test.ts.)
  */
 import { randomBytes } from 'node:crypto';
-import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Catalog } from '../../lib/catalog/catalog';
 import { addVersion } from '../../lib/catalog/ops';
 import { ConfigError, parseConfig } from '../../lib/config';
-import type { Response } from '../../lib/http/handler';
+import { LAMBDA_INLINE_MAX, type Response } from '../../lib/http/handler';
 import type { Registry } from '../../lib/registry';
-import { INLINE_LIMIT, repoAnswer, type RepoRequest } from '../../lib/repo';
-import { FileStorage } from '../../lib/storage/fs';
+import type { RepoRequest } from '../../lib/repo';
 import type { Storage } from '../../lib/storage/port';
-import { keyFromStorePath } from '../../lib/storage/signing';
 import { WriteGate } from '../../lib/storage/probe';
+import { follow as followAnswer, viaLambda as repoAnswer } from '../repo/lambda-view';
 import { catalogEntry } from '../support/fixtures';
 import { drivers, type TestStore } from '../support/stores';
 
@@ -59,28 +58,11 @@ function registry(storage: Storage, env: Record<string, string> = {}): Registry 
   };
 }
 
-/** What a client following the answer ends up with: status and headers of the final answer, and the document. */
+/** What a client following the answer ends up with: the final answer's Content-Type, and the document. */
 async function follow(storage: Storage, res: Response): Promise<{ contentType: string | null; doc: any }> {
-  if (res.statusCode === 200) {
-    const raw = Buffer.from(res.body ?? '', res.isBase64Encoded ? 'base64' : 'utf8');
-    const doc = res.headers?.['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw;
-    return { contentType: String(res.headers!['content-type']), doc: JSON.parse(doc.toString('utf8')) };
-  }
-  expect(res.statusCode).toBe(307);
-  const location = new URL(String(res.headers!.location));
-  expect(location.protocol).toBe(new URL(ORIGIN).protocol);
-  if (storage instanceof FileStorage) {
-    // The filesystem driver's target is the registry's own /_store route: check its grant.
-    expect(location.origin).toBe(ORIGIN);
-    const key = keyFromStorePath(location.pathname)!;
-    const grant = await storage.verifyStoreRequest({ method: 'GET', key, query: Object.fromEntries(location.searchParams) });
-    return { contentType: grant.contentType ?? null, doc: JSON.parse((await storage.get(grant.key)).body.toString('utf8')) };
-  }
-  const r = await fetch(location);
-  expect(r.status).toBe(200);
-  // Stored uncompressed: a signed GET gives the stored Content-Encoding to every client.
-  expect(r.headers.get('content-encoding')).toBeNull();
-  return { contentType: r.headers.get('content-type'), doc: await r.json() };
+  if (res.statusCode === 307) expect(new URL(String(res.headers!.location)).protocol).toBe(new URL(ORIGIN).protocol);
+  const got = await followAnswer(storage, res, ORIGIN);
+  return { contentType: got.contentType, doc: got.doc };
 }
 
 /** A catalog entry whose description is `bytes` of incompressible text. */
@@ -96,11 +78,12 @@ function bigEntry(name: string, version: string, bytes: number) {
 }
 
 describe('REGISTRY_REPO_INLINE_BYTES', () => {
-  it('defaults to 256 KiB, takes 0..4 MiB in bytes, refuses anything else by name', () => {
-    expect(parseConfig({}).repoInlineBytes).toBe(256 * 1024);
+  it('defaults to what a Lambda response holds after base64, takes 0..that in bytes, refuses anything else by name', () => {
+    expect(LAMBDA_INLINE_MAX).toBe(4_669_440);
+    expect(parseConfig({}).repoInlineBytes).toBe(LAMBDA_INLINE_MAX);
     expect(parseConfig({ REGISTRY_REPO_INLINE_BYTES: '0' }).repoInlineBytes).toBe(0);
-    expect(parseConfig({ REGISTRY_REPO_INLINE_BYTES: String(INLINE_LIMIT) }).repoInlineBytes).toBe(INLINE_LIMIT);
-    for (const bad of ['-1', '1.5', '1m', String(INLINE_LIMIT + 1)]) {
+    expect(parseConfig({ REGISTRY_REPO_INLINE_BYTES: String(LAMBDA_INLINE_MAX) }).repoInlineBytes).toBe(LAMBDA_INLINE_MAX);
+    for (const bad of ['-1', '1.5', '1m', String(LAMBDA_INLINE_MAX + 1)]) {
       expect(() => parseConfig({ REGISTRY_REPO_INLINE_BYTES: bad })).toThrow(ConfigError);
       expect(() => parseConfig({ REGISTRY_REPO_INLINE_BYTES: bad })).toThrow(/REGISTRY_REPO_INLINE_BYTES/);
     }

@@ -18,11 +18,12 @@ import { statusOf } from '../../lib/http/errors';
 import type { Response } from '../../lib/http/handler';
 import { keys } from '../../lib/keys';
 import type { Registry } from '../../lib/registry';
-import { acceptsGzip, MAX_HEADER_CHARS, repoAnswer, type RepoRequest } from '../../lib/repo';
+import { acceptsGzip, MAX_HEADER_CHARS, type RepoRequest } from '../../lib/repo';
 import { FileStorage } from '../../lib/storage/fs';
 import { WriteGate } from '../../lib/storage/probe';
 import { dcosVersionFromUserAgent } from '../../lib/universe/render';
 import { catalogEntry, sha256 } from '../support/fixtures';
+import { viaLambda } from '../repo/lambda-view';
 
 const SPACES = ' '.repeat(15 * 1024);
 const V5 = 'application/vnd.dcos.universe.repo+json;charset=utf-8;version=v5';
@@ -51,7 +52,7 @@ afterAll(async () => {
 /** The answer, or the Cosmos-shaped error the HTTP layer would make of a thrown one. */
 async function answer(req: RepoRequest): Promise<Response & { type?: string; message?: string }> {
   try {
-    return await repoAnswer(registry, req);
+    return await viaLambda(registry, req);
   } catch (error) {
     const e = error as { type?: string; message?: string };
     return { statusCode: (e.type && statusOf(e.type)) || 500, type: e.type, message: e.message };
