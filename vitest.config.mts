@@ -11,6 +11,7 @@ const UNIT = [
   'test/build/build.test.ts',
   'test/cli/add.test.ts',
   'test/cli/plan.test.ts',
+  'test/cli/verbs.test.ts',
   'test/docker/auth-parsing.test.ts',
   'test/docker/reference.test.ts',
   'test/e2e/offline-quirks.test.ts',

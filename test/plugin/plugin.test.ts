@@ -152,7 +152,7 @@ describe('plugin build', () => {
       });
     expect(await complete(['dcos', 'registry', 'de'])).toBe('describe');
     expect((await complete(['dcos', 'registry', ''])).split('\n').sort()).toEqual(
-      ['activate', 'add', 'build', 'describe', 'export', 'gc', 'list', 'migrate', 'mirror', 'remove', 'sync'].sort(),
+      ['activate', 'add', 'audit', 'build', 'describe', 'export', 'gc', 'list', 'migrate', 'mirror', 'remove', 'sync'].sort(),
     );
     expect(await complete(['dcos', 'registry', 'add', '--dcos'])).toBe('--dcos-file=');
   });
