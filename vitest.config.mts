@@ -20,7 +20,8 @@ const UNIT = [
   'test/storage/s3-errors.test.ts',
   'test/v2/commit.test.ts',
   'test/v2/serve.test.ts',
-  'test/repo/**/*.test.ts',
+  'test/repo/guard-fs.test.ts',
+  'test/repo/machine-paths.test.ts',
 ];
 
 export default defineConfig({
