@@ -1,12 +1,14 @@
 /**
  * The process's registry: storage driver, catalog and write gate built once from the
  * configuration and shared by every handler of the process (module scope, as Lambda
- * reuses it across invocations).
+ * reuses it across invocations). The composition root: the storage base layer
+ * (lib/storage/layer.ts) is applied here, once, over whichever driver the configuration names.
  */
 import path from 'node:path';
 import { Catalog } from './catalog/catalog';
 import { config, type Config } from './config';
 import { FileStorage } from './storage/fs';
+import { type StorageLayer, storageLayer } from './storage/layer';
 import type { Storage } from './storage/port';
 import { WriteGate } from './storage/probe';
 import { createS3Client, S3Storage } from './storage/s3';
@@ -18,7 +20,12 @@ export interface Registry {
   gate: WriteGate;
 }
 
-export function createStorage(cfg: Config): Storage {
+/** The configured driver under the storage base layer. */
+export function createStorage(cfg: Config): StorageLayer {
+  return storageLayer(createDriver(cfg));
+}
+
+function createDriver(cfg: Config): Storage {
   const s = cfg.storage;
   if (s.kind === 'file') {
     // Without REGISTRY_SIGNING_KEY the driver keeps its key in the store (meta/signing-key, 0600).

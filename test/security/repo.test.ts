@@ -18,7 +18,6 @@ import type { Response } from '../../lib/http/handler';
 import { keys } from '../../lib/keys';
 import type { Registry } from '../../lib/registry';
 import { heldRenderings, repoAnswer, type RepoRequest } from '../../lib/repo';
-import { FileStorage } from '../../lib/storage/fs';
 import type { Storage } from '../../lib/storage/port';
 import { WriteGate } from '../../lib/storage/probe';
 import { keyFromStorePath } from '../../lib/storage/signing';
@@ -80,9 +79,9 @@ async function document(storage: Storage, res: Response, base: string): Promise<
   }
   expect(res.statusCode).toBe(307);
   const location = new URL(String(res.headers!.location));
-  if (storage instanceof FileStorage) {
+  if (storage.urls?.servedBy === 'registry') {
     expect(location.origin).toBe(base);
-    const grant = await storage.verifyStoreRequest({
+    const grant = await storage.urls.endpoint.verify({
       method: 'GET',
       key: keyFromStorePath(location.pathname)!,
       query: Object.fromEntries(location.searchParams),
