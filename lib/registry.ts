@@ -11,13 +11,20 @@ import { FileStorage } from './storage/fs';
 import { type StorageLayer, storageLayer } from './storage/layer';
 import type { Storage } from './storage/port';
 import { WriteGate } from './storage/probe';
+import { UploadRelay } from './storage/relay';
 import { createS3Client, S3Storage } from './storage/s3';
+import { S3StreamingWrites } from './storage/s3-writes';
 
 export interface Registry {
   config: Config;
   storage: Storage;
   catalog: Catalog;
   gate: WriteGate;
+  /**
+   * The runtime streams request bodies of any size to the store (the production server);
+   * Lambda buffers them within its payload limit, so uploads relayed to S3 are refused there.
+   */
+  streamsBodies?: boolean;
 }
 
 /** The configured driver under the storage base layer. */
@@ -37,12 +44,22 @@ function createDriver(cfg: Config): Storage {
     ? createS3Client({ endpoint: s.publicEndpoint, region: s.region, forcePathStyle: s.forcePathStyle })
     : undefined;
   const etagForm = s.etagForm ?? 'unquoted';
-  return new S3Storage({ client, publicClient, bucket: s.bucket, prefix: s.prefix, etagForm, callTimeoutMs: s.timeouts.callMs });
+  const driver = new S3Storage({ client, publicClient, bucket: s.bucket, prefix: s.prefix, etagForm, callTimeoutMs: s.timeouts.callMs });
+  if (cfg.uploads === 'direct') return driver;
+  // Clients reach only the registry: it signs the upload targets and streams each body to the store.
+  const prefix = s.prefix.replace(/^\/+|\/+$/g, '');
+  return new UploadRelay(driver, new S3StreamingWrites(client, s.bucket, prefix), { signingKey: cfg.signingKey });
 }
 
-export function createRegistry(cfg: Config): Registry {
+export function createRegistry(cfg: Config, runtime: { streamsBodies?: boolean } = {}): Registry {
   const storage = createStorage(cfg);
-  return { config: cfg, storage, catalog: new Catalog(storage), gate: new WriteGate(storage) };
+  return {
+    config: cfg,
+    storage,
+    catalog: new Catalog(storage),
+    gate: new WriteGate(storage),
+    streamsBodies: runtime.streamsBodies ?? false,
+  };
 }
 
 let current: Registry | undefined;

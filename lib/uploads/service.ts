@@ -113,6 +113,7 @@ export class Uploads {
   async start(body: Partial<Record<keyof StartUploadRequest, unknown>>, origin: string): Promise<UploadView> {
     const manifest = checkUploadManifest(body.manifest);
     checkUploadLimits(manifest.blobs, this.registry.config.uploadLimits);
+    this.checkRuntimeRelays();
     const { storage } = this.registry;
     await this.registry.gate.check();
     const id = newUploadId();
@@ -145,6 +146,20 @@ export class Uploads {
     await indexUpload(storage, session);
     await this.sessions.create(session);
     return this.view(session, origin, false);
+  }
+
+  /**
+   * Bodies relayed to a store (REGISTRY_UPLOADS=proxy on S3) must be streamed: Lambda cannot
+   * (its payload limit is below a part), so an upload is refused there before anything is stored.
+   */
+  private checkRuntimeRelays(): void {
+    const { storage, streamsBodies } = this.registry;
+    if (storage.urls?.servedBy === 'registry' && storage.kind !== 'file' && !streamsBodies) {
+      throw new RegistryError(
+        'NotImplemented',
+        'Uploads through the registry (REGISTRY_UPLOADS=proxy) need the production server (dist/server.js): Lambda cannot stream request bodies of this size to the store. Serve with the production server, or set REGISTRY_UPLOADS=direct with a store clients can reach',
+      );
+    }
   }
 
   /** GET /uploads/{id}: state and fresh targets for what has not been received. */

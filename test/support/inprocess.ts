@@ -33,14 +33,15 @@ export async function send(storage: Storage, view: UploadView, bundle: TestBundl
     // Where the registry serves its own signed URLs (/_store), this in-process client hands the bytes to its endpoint.
     const endpoint = storage.urls?.servedBy === 'registry' ? storage.urls.endpoint : undefined;
     if ('url' in b.upload) {
-      if (endpoint) await endpoint.receivePut(staged, bytes, Infinity);
+      if (endpoint) await endpoint.receivePut(staged, bytes, Infinity, bytes.length);
       else expect((await fetch(b.upload.url, { method: 'PUT', headers: b.upload.headers, body: bytes })).status).toBe(200);
       continue;
     }
     const { partSize, parts } = b.upload.multipart;
     for (const p of parts) {
       const chunk = bytes.subarray((p.partNumber - 1) * partSize, p.partNumber * partSize);
-      if (endpoint) await endpoint.receivePart(staged, new URL(p.url).searchParams.get('uploadId')!, p.partNumber, chunk, Infinity);
+      if (endpoint)
+        await endpoint.receivePart(staged, new URL(p.url).searchParams.get('uploadId')!, p.partNumber, chunk, Infinity, chunk.length);
       else expect((await fetch(p.url, { method: 'PUT', headers: b.upload.headers, body: chunk })).status).toBe(200);
     }
   }
