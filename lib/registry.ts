@@ -69,9 +69,9 @@ export function registry(): Registry {
 }
 
 /**
- * Make `r` the process-wide registry the handlers answer from: an in-process server over a
- * registry of its own (tests, tools) sets it before it serves. One registry per process,
- * as on Lambda.
+ * Make `r` the process-wide registry the handlers answer from: the production server
+ * (server/server.ts createRegistryServer) sets the registry it was given when it is built,
+ * before it serves. One registry per process, as on Lambda.
  */
 export function useRegistry(r: Registry): void {
   current = r;

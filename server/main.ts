@@ -6,7 +6,7 @@
  */
 import { config } from '../lib/config';
 import { describeError, log } from '../lib/log';
-import { createRegistry, registry, useRegistry } from '../lib/registry';
+import { createRegistry } from '../lib/registry';
 import { parseServerOptions, USAGE } from './options';
 import { createRegistryServer } from './server';
 import { startSchedules } from './schedules';
@@ -19,8 +19,8 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   const cfg = config();
-  // This server streams request bodies to the store (uploads through it, REGISTRY_UPLOADS=proxy).
-  useRegistry(createRegistry(cfg, { streamsBodies: true }));
+  // Built once, here, and handed to the server; it streams request bodies to the store (REGISTRY_UPLOADS=proxy).
+  const registry = createRegistry(cfg, { streamsBodies: true });
   // A certificate from the DC/OS CA (--tls-dcos-service-account): obtained before listening, renewed in place.
   const tls = await startTls(options);
   const server = createRegistryServer(options, registry, tls?.current);
