@@ -14,7 +14,7 @@ import { keys } from '../lib/keys';
 import { catalogEntry } from '../test/support/fixtures';
 import type { Offline } from '../test/support/offline';
 import { addBundle, testBundle } from '../test/support/upload';
-import { counting } from './lib/counting';
+import { storageLayer } from '../lib/storage/layer';
 import { ms, now, sample, summarize } from './lib/stats';
 import type { BenchStore } from './lib/stores';
 import type { Results } from './lib/table';
@@ -54,11 +54,11 @@ export async function commitInProcess(
 ): Promise<void> {
   const run = randomBytes(3).toString('hex');
   const instances = Array.from({ length: writers }, () => {
-    const c = counting(store.make());
-    return { c, catalog: new Catalog(c.storage) };
+    const c = storageLayer(store.make());
+    return { c, catalog: new Catalog(c) };
   });
   await Promise.all(instances.map((i) => i.catalog.read())); // warm, as long-lived instances are
-  const before = instances.reduce((n, i) => n + i.c.count(), 0);
+  const before = instances.reduce((n, i) => n + i.c.requests(), 0);
   const latencies: number[] = [];
   const counter = { retries: 0 };
   const t0 = now();
@@ -73,7 +73,7 @@ export async function commitInProcess(
   );
   const seconds = (now() - t0) / 1000;
   const commits = writers * perWriter;
-  const requests = (instances.reduce((n, i) => n + i.c.count(), 0) - before) / commits;
+  const requests = (instances.reduce((n, i) => n + i.c.requests(), 0) - before) / commits;
   const { state } = await new Catalog(store.make()).read();
   const lost = instances
     .flatMap((_, w) => Array.from({ length: perWriter }, (_, k) => [w, k]))

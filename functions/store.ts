@@ -5,7 +5,7 @@
  * the production server streams both ways, Lambda buffers within its payload limit.
  */
 import { parseRange } from '../lib/downloads';
-import { fileStorageOf } from '../lib/http/auth';
+import { storeEndpointOf } from '../lib/http/auth';
 import { json, type Request, type StreamResponse } from '../lib/http/handler';
 import { contentDisposition } from '../lib/http/headers';
 import { lambdaHandler } from '../lib/http/lambda';
@@ -13,7 +13,8 @@ import { registry } from '../lib/registry';
 import { ForbiddenError } from '../lib/storage/signing';
 
 async function storeGet(req: Request): Promise<StreamResponse | ReturnType<typeof json>> {
-  const storage = fileStorageOf(registry());
+  storeEndpointOf(registry());
+  const { storage } = registry();
   const grant = req.grant!;
   const headers: Record<string, string> = {
     'content-type': grant.contentType ?? 'application/octet-stream',
@@ -35,13 +36,20 @@ async function storeGet(req: Request): Promise<StreamResponse | ReturnType<typeo
 }
 
 async function storePut(req: Request) {
-  const storage = fileStorageOf(registry());
+  const endpoint = storeEndpointOf(registry());
   const grant = req.grant!;
+  const size = declaredLength(req.headers['content-length']);
   let result: { etag: string; size: number };
-  if (grant.kind === 'part') result = await storage.receivePart(grant.key, grant.uploadId!, grant.partNumber!, req.body, req.bodyLimit);
-  else if (grant.kind === 'put') result = await storage.receivePut(grant.key, req.body, req.bodyLimit);
+  if (grant.kind === 'part')
+    result = await endpoint.receivePart(grant.key, grant.uploadId!, grant.partNumber!, req.body, req.bodyLimit, size);
+  else if (grant.kind === 'put') result = await endpoint.receivePut(grant.key, req.body, req.bodyLimit, size);
   else throw new ForbiddenError('This URL does not grant an upload');
   return json(200, { etag: result.etag, size: result.size }, { etag: `"${result.etag}"` });
+}
+
+/** The body's declared length, when the client sent one (stores that stream need it up front). */
+function declaredLength(header: string | undefined): number | undefined {
+  return header !== undefined && /^\d{1,15}$/.test(header) ? Number(header) : undefined;
 }
 
 export const operations = { storeGet, storePut };

@@ -18,6 +18,11 @@
  * | REGISTRY_PUBLIC_URL           | (request Host)   | base of rewritten resource URLs
  * | REGISTRY_DOCKER_HOST          | (public host)    | host[:port] in rewritten image references
  * | REGISTRY_DOWNLOADS            | redirect         | redirect | proxy
+ * | REGISTRY_UPLOADS              | direct           | direct: clients PUT to the store's own signed URLs; proxy: upload targets
+ * |                               |                  | are the registry's signed /_store URLs under its public URL and the
+ * |                               |                  | production server streams each body to the store (clients reach only the
+ * |                               |                  | registry, e.g. through Admin Router; set it with REGISTRY_DOWNLOADS=proxy).
+ * |                               |                  | Lambda cannot stream such bodies: an S3 upload there is refused (501)
  * | REGISTRY_REPO_INLINE_BYTES    | 4669440          | Lambda: largest /repo body (after gzip) answered inline; bigger
  * |                               |                  | ones redirect to a stored rendering (0..4669440, what a 6 MB
  * |                               |                  | response holds after base64). The server never redirects
@@ -59,6 +64,8 @@ export interface Config {
   publicUrl?: string;
   dockerHost?: string;
   downloads: 'redirect' | 'proxy';
+  /** Upload targets: the store's signed URLs (direct) or the registry's own /_store URLs, streamed to the store (proxy). */
+  uploads: 'direct' | 'proxy';
   /** Largest /repo body (after gzip when accepted) answered inline; bigger ones redirect. */
   repoInlineBytes: number;
   /** /repo renderings held in memory per catalog state (the only ones for a header-derived base). */
@@ -210,6 +217,7 @@ export function parseConfig(env: Env): Config {
     publicUrl: url(env, 'REGISTRY_PUBLIC_URL'),
     dockerHost,
     downloads: oneOf(env, 'REGISTRY_DOWNLOADS', ['redirect', 'proxy'] as const, 'redirect'),
+    uploads: oneOf(env, 'REGISTRY_UPLOADS', ['direct', 'proxy'] as const, 'direct'),
     // Lambda only (the server never redirects /repo): at most what a 6 MB response holds after base64.
     repoInlineBytes: byteCount(env, 'REGISTRY_REPO_INLINE_BYTES', LAMBDA_INLINE_MAX, LAMBDA_INLINE_MAX),
     repoRenderingsPerState: wholeNumber(env, 'REGISTRY_REPO_RENDERINGS_PER_STATE', 1, 64, 4),

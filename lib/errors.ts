@@ -57,6 +57,10 @@ export const ERRORS = {
   BlobSizeMismatch: { status: 422 },
   BlobMissing: { status: 422 },
   /** The CLI's image pull: the source registry failed (never an answer of this registry). */
+  /** A body streamed to the store (REGISTRY_UPLOADS=proxy) must declare its Content-Length. */
+  LengthRequired: { status: 411, message: 'The body must declare its Content-Length' },
+  /** What this runtime cannot do (Lambda cannot stream upload bodies to a store through itself). */
+  NotImplemented: { status: 501, expose: true },
   ImagePullFailed: { status: 502 },
   StoreUnavailable: { status: 503, expose: true },
   /** The production server's buffered-body budget is spent: retry shortly. */

@@ -1,14 +1,17 @@
 /**
  * The process's registry: storage driver, catalog and write gate built once from the
  * configuration and shared by every handler of the process (module scope, as Lambda
- * reuses it across invocations).
+ * reuses it across invocations). The composition root: the storage base layer
+ * (lib/storage/layer.ts) is applied here, once, over whichever driver the configuration names.
  */
 import path from 'node:path';
 import { Catalog } from './catalog/catalog';
 import { config, type Config } from './config';
 import { FileStorage } from './storage/fs';
+import { type StorageLayer, storageLayer } from './storage/layer';
 import type { Storage } from './storage/port';
 import { WriteGate } from './storage/probe';
+import { UploadRelay } from './storage/relay';
 import { LazyS3Storage } from './storage/s3-lazy';
 
 export interface Registry {
@@ -16,9 +19,19 @@ export interface Registry {
   storage: Storage;
   catalog: Catalog;
   gate: WriteGate;
+  /**
+   * The runtime streams request bodies of any size to the store (the production server);
+   * Lambda buffers them within its payload limit, so uploads relayed to S3 are refused there.
+   */
+  streamsBodies?: boolean;
 }
 
-export function createStorage(cfg: Config): Storage {
+/** The configured driver under the storage base layer. */
+export function createStorage(cfg: Config): StorageLayer {
+  return storageLayer(createDriver(cfg));
+}
+
+function createDriver(cfg: Config): Storage {
   const s = cfg.storage;
   if (s.kind === 'file') {
     // Without REGISTRY_SIGNING_KEY the driver keeps its key in the store (meta/signing-key, 0600).
@@ -33,7 +46,7 @@ export function createStorage(cfg: Config): Storage {
     idleTimeoutMs: s.timeouts.idleMs,
   };
   const etagForm = s.etagForm ?? 'unquoted';
-  return new LazyS3Storage({
+  const driver = new LazyS3Storage({
     settings,
     publicEndpoint: s.publicEndpoint,
     bucket: s.bucket,
@@ -41,11 +54,20 @@ export function createStorage(cfg: Config): Storage {
     etagForm,
     callTimeoutMs: s.timeouts.callMs,
   });
+  if (cfg.uploads === 'direct') return driver;
+  // Clients reach only the registry: it signs the upload targets and streams each body to the store.
+  return new UploadRelay(driver, driver.streamingWrites(), { signingKey: cfg.signingKey });
 }
 
-export function createRegistry(cfg: Config): Registry {
+export function createRegistry(cfg: Config, runtime: { streamsBodies?: boolean } = {}): Registry {
   const storage = createStorage(cfg);
-  return { config: cfg, storage, catalog: new Catalog(storage), gate: new WriteGate(storage) };
+  return {
+    config: cfg,
+    storage,
+    catalog: new Catalog(storage),
+    gate: new WriteGate(storage),
+    streamsBodies: runtime.streamsBodies ?? false,
+  };
 }
 
 let current: Registry | undefined;
@@ -55,9 +77,9 @@ export function registry(): Registry {
 }
 
 /**
- * Make `r` the process-wide registry the handlers answer from: an in-process server over a
- * registry of its own (tests, tools) sets it before it serves. One registry per process,
- * as on Lambda.
+ * Make `r` the process-wide registry the handlers answer from: the production server
+ * (server/server.ts createRegistryServer) sets the registry it was given when it is built,
+ * before it serves. One registry per process, as on Lambda.
  */
 export function useRegistry(r: Registry): void {
   current = r;

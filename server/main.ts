@@ -6,7 +6,7 @@
  */
 import { config } from '../lib/config';
 import { describeError, log } from '../lib/log';
-import { registry } from '../lib/registry';
+import { createRegistry } from '../lib/registry';
 import { parseServerOptions, USAGE } from './options';
 import { createRegistryServer } from './server';
 import { startSchedules } from './schedules';
@@ -19,7 +19,8 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   const cfg = config();
-  registry();
+  // Built once, here, and handed to the server; it streams request bodies to the store (REGISTRY_UPLOADS=proxy).
+  const registry = createRegistry(cfg, { streamsBodies: true });
   // A certificate from the DC/OS CA (--tls-dcos-service-account): obtained before listening, renewed in place.
   const tls = await startTls(options);
   const server = createRegistryServer(options, registry, tls?.current);
@@ -34,6 +35,7 @@ async function main(argv: string[]): Promise<void> {
     port: address.port,
     storage: cfg.storage.kind,
     downloads: cfg.downloads,
+    uploads: cfg.uploads,
     writes: cfg.writeTokens.length > 0,
     pid: process.pid,
   });

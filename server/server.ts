@@ -40,7 +40,7 @@ import { type Registry, useRegistry } from '../lib/registry';
 import { BodyBudget, checkDeclaredLength, readBody, streamBody } from './body';
 import type { ServerOptions } from './options';
 import { blobOf, proxiedBlob } from './proxy';
-import { Router } from './router';
+import { type RouteMatch, Router } from './router';
 
 /** Every operation of the table, from the same modules the Lambda functions are built from. */
 export const OPERATIONS: Record<OperationId, Operation> = {
@@ -153,150 +153,215 @@ function hasUnreadBody(req: IncomingMessage): boolean {
   return declared > DISCARD_BYTES || (req.headers['transfer-encoding'] !== undefined && !req.readableEnded);
 }
 
+/** What every request of one server shares: built once in createRegistryServer. */
+interface ServerContext {
+  options: ServerOptions;
+  registry: Registry;
+  router: Router<Route>;
+  app: App;
+  budget: BodyBudget;
+  origin: { publicUrl?: string; trustProxy: boolean; scheme: 'http' | 'https' };
+}
+
+/** A request's notes for its access-log line (and for the error path). */
+type Note = Record<string, unknown>;
+
+/**
+ * The body of a request, read only when the app's chain asks (after auth and the declared
+ * limit): buffered within --max-body and the budget over all connections, or streamed.
+ */
+function bodySource(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, expectsContinue: boolean, note: Note): BodySource {
+  const { options } = ctx;
+  const go = () => {
+    // Only now, authorised and within the declared limit, is the client told to send.
+    if (expectsContinue && !note.continued) res.writeContinue();
+    note.continued = true;
+  };
+  return {
+    buffer: async (limit) => {
+      const max = Math.min(limit, options.maxBodyBytes);
+      const body = await readBody(req, max, options.bodyTimeoutMs, ctx.budget, go);
+      note.bytesIn = body.length;
+      return body;
+    },
+    stream: () => {
+      checkDeclaredLength(req, options.maxStoreBodyBytes);
+      go();
+      return streamBody(req, options.idleTimeoutMs);
+    },
+    streamLimit: options.maxStoreBodyBytes,
+  };
+}
+
+/** The request target, or undefined when it does not parse (answered 400 by the caller). */
+function requestUrl(req: IncomingMessage): URL | undefined {
+  try {
+    return new URL(req.url ?? '/', 'http://registry.invalid');
+  } catch {
+    return undefined;
+  }
+}
+
+function badTarget(res: ServerResponse): void {
+  writeAnswer(res, {
+    statusCode: 400,
+    headers: { 'content-type': 'application/json', 'x-content-type-options': 'nosniff', connection: 'close' },
+    body: JSON.stringify({ type: 'BadRequest', message: 'Malformed request target' }),
+  });
+}
+
+/** A CORS preflight for a public read is answered here, before any route runs. */
+function answeredPreflight(
+  ctx: ServerContext,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  res: ServerResponse,
+): boolean {
+  if (method !== 'OPTIONS' || !headers['access-control-request-method']) return false;
+  const reads = ctx.router.routesFor(path).filter((r) => r.auth === 'public' && (r.method === 'GET' || r.method === 'HEAD'));
+  if (!reads.length) return false;
+  res.writeHead(204, { ...PREFLIGHT_HEADERS, 'x-content-type-options': 'nosniff' }).end();
+  return true;
+}
+
+/**
+ * Proxy mode: clients cannot reach the store, and a blob over the Lambda payload limit gets a
+ * redirect from its operation; this server has no such limit and streams it instead.
+ */
+async function streamedInsteadOfRedirect(
+  ctx: ServerContext,
+  match: RouteMatch<Route> | undefined,
+  answer: Answer,
+  headers: Record<string, string>,
+): Promise<Answer> {
+  if (!match || answer.statusCode !== 307 || !match.target.streams || ctx.registry.config.downloads !== 'proxy') return answer;
+  const blob = blobOf(match.target.id, match.pathParameters);
+  if (!blob) return answer;
+  const streamed = await proxiedBlob(ctx.registry, blob, answer.headers as Record<string, string>, headers.range);
+  return { ...streamed, headers: { ...streamed.headers, ...answerHeaders(match.target, headers) } };
+}
+
+/** One request through the app: route match, the app's chain, proxy-mode streaming, the answer written. */
+async function route(
+  ctx: ServerContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  requestId: string,
+  note: Note,
+  expectsContinue: boolean,
+) {
+  const method = (req.method ?? 'GET').toUpperCase();
+  const headers = requestHeaders(req);
+  const url = requestUrl(req);
+  if (!url) return badTarget(res);
+  const path = url.pathname;
+  note.path = path;
+  if (answeredPreflight(ctx, method, path, headers, res)) return;
+  const match = ctx.router.match(method, path);
+  note.route = match?.routeKey;
+  const request = makeRequest(
+    {
+      method,
+      routeKey: match?.routeKey ?? `${method} ${path}`,
+      path: match?.path ?? path,
+      params: match?.pathParameters ?? {},
+      query: queryOf(url.searchParams),
+      headers,
+      requestId,
+    },
+    ctx.origin,
+  );
+  const deadline = Date.now() + ctx.options.handlerTimeoutMs;
+  const context = {
+    functionName: match?.target.fn ?? '-',
+    awsRequestId: requestId,
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+  } as Partial<Context> as Context;
+  const event = { route: match?.target, req: request, source: bodySource(ctx, req, res, expectsContinue, note) };
+  const answer = await streamedInsteadOfRedirect(ctx, match, await ctx.app(event, context), headers);
+  if (hasUnreadBody(req) && !res.headersSent) {
+    res.setHeader('connection', 'close');
+    lingeringClose(req.socket, LINGER_MS);
+  }
+  if (isStream(answer)) await sendStream(res, answer, ctx.options.writeTimeoutMs, note);
+  else writeAnswer(res, answer);
+}
+
+/**
+ * A request that failed outside the app's chain (the proxy-mode stream, a stream that failed
+ * before its first byte): the same error table and headers as the chain's. Mid-answer (a
+ * client gone, a stream cut off) there is nobody to tell; the access line says so.
+ */
+function fail(res: ServerResponse, error: unknown, note: Note): void {
+  if (res.headersSent || error instanceof ClientGone) {
+    note.aborted = true;
+    if (!(error instanceof ClientGone) && !note.writeTimeout)
+      log.warn('answer cut short', { requestId: note.requestId, ...describeError(error) });
+    res.destroy();
+    return;
+  }
+  const answer =
+    error instanceof TransportError ? { status: error.status, body: { type: error.type, message: error.message } } : errorAnswer(error);
+  if (answer.status >= 500) log.error('request failed', { requestId: note.requestId, route: note.route, ...describeError(error) });
+  const text = JSON.stringify(answer.body);
+  res.writeHead(answer.status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    'x-content-type-options': 'nosniff',
+  });
+  res.end(res.req.method === 'HEAD' ? undefined : text);
+}
+
+/** The access-log line of a finished request. Query strings are not logged: they carry URL signatures. */
+function accessLine(req: IncomingMessage, res: ServerResponse, note: Note, started: number): Record<string, unknown> {
+  return {
+    method: req.method,
+    path: note.path ?? '-',
+    route: note.route,
+    status: res.statusCode,
+    complete: res.writableFinished,
+    bytesIn: note.bytesIn ?? 0,
+    bytesOut: Number(res.getHeader('content-length') ?? 0) || 0,
+    ms: Math.round(performance.now() - started),
+    remote: req.socket.remoteAddress,
+    userAgent: req.headers['user-agent'],
+    requestId: note.requestId,
+    ...(note.aborted ? { aborted: true } : {}),
+    ...(note.writeTimeout ? { writeTimeout: true } : {}),
+  };
+}
+
+/**
+ * The server over `registry`, built once by the caller (server/main.ts) and handed to the
+ * operations here, at construction: the handlers answer from it as Lambda's answer from the
+ * process-wide one.
+ */
 export function createRegistryServer(
   options: ServerOptions,
-  registry: () => Registry,
+  registry: Registry,
   /** A certificate held in memory (server/tls.ts) instead of options.tls's files. */
   tls?: { cert: string; key: string },
 ): RegistryServer {
-  // The handlers answer from the process-wide registry (as on Lambda): make it this one,
-  // on the first request (a provider may build it lazily).
-  let bound = false;
-  const router = buildRouter();
-  const app: App = createApp(OPERATIONS);
-  const budget = new BodyBudget(options.maxBufferedBodiesBytes);
+  useRegistry(registry);
   const cfg = config();
-  const scheme = options.tls || tls ? 'https' : 'http';
+  const ctx: ServerContext = {
+    options,
+    registry,
+    router: buildRouter(),
+    app: createApp(OPERATIONS),
+    budget: new BodyBudget(options.maxBufferedBodiesBytes),
+    origin: { publicUrl: cfg.publicUrl, trustProxy: cfg.trustProxy, scheme: options.tls || tls ? 'https' : 'http' },
+  };
   let draining = false;
   let inFlight = 0;
   const responses = new Set<ServerResponse>();
   let idleWaiter: (() => void) | undefined;
 
-  function bodySource(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean, note: Record<string, unknown>): BodySource {
-    const go = () => {
-      // Only now, authorised and within the declared limit, is the client told to send.
-      if (expectsContinue && !note.continued) res.writeContinue();
-      note.continued = true;
-    };
-    return {
-      buffer: async (limit) => {
-        const max = Math.min(limit, options.maxBodyBytes);
-        const body = await readBody(req, max, options.bodyTimeoutMs, budget, go);
-        note.bytesIn = body.length;
-        return body;
-      },
-      stream: () => {
-        checkDeclaredLength(req, options.maxStoreBodyBytes);
-        go();
-        return streamBody(req, options.idleTimeoutMs);
-      },
-      streamLimit: options.maxStoreBodyBytes,
-    };
-  }
-
-  async function route(
-    req: IncomingMessage,
-    res: ServerResponse,
-    requestId: string,
-    note: Record<string, unknown>,
-    expectsContinue: boolean,
-  ): Promise<void> {
-    const method = (req.method ?? 'GET').toUpperCase();
-    const headers = requestHeaders(req);
-    let url: URL | undefined;
-    try {
-      url = new URL(req.url ?? '/', 'http://registry.invalid');
-    } catch {
-      /* answered below as a bad request */
-    }
-    if (!url) {
-      writeAnswer(res, {
-        statusCode: 400,
-        headers: { 'content-type': 'application/json', 'x-content-type-options': 'nosniff', connection: 'close' },
-        body: JSON.stringify({ type: 'BadRequest', message: 'Malformed request target' }),
-      });
-      return;
-    }
-    const path = url.pathname;
-    note.path = path;
-    if (method === 'OPTIONS' && headers['access-control-request-method']) {
-      const reads = router.routesFor(path).filter((r) => r.auth === 'public' && (r.method === 'GET' || r.method === 'HEAD'));
-      if (reads.length) {
-        res.writeHead(204, { ...PREFLIGHT_HEADERS, 'x-content-type-options': 'nosniff' }).end();
-        return;
-      }
-    }
-    const match = router.match(method, path);
-    note.route = match?.routeKey;
-    const req2 = makeRequest(
-      {
-        method,
-        routeKey: match?.routeKey ?? `${method} ${path}`,
-        path: match?.path ?? path,
-        params: match?.pathParameters ?? {},
-        query: queryOf(url.searchParams),
-        headers,
-        requestId,
-      },
-      { publicUrl: cfg.publicUrl, trustProxy: cfg.trustProxy, scheme },
-    );
-    const deadline = Date.now() + options.handlerTimeoutMs;
-    const context = {
-      functionName: match?.target.fn ?? '-',
-      awsRequestId: requestId,
-      getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    } as Partial<Context> as Context;
-    const event = { route: match?.target, req: req2, source: bodySource(req, res, expectsContinue, note) };
-    let answer = await app(event, context);
-    const blob =
-      match && answer.statusCode === 307 && match.target.streams && registry().config.downloads === 'proxy'
-        ? blobOf(match.target.id, match.pathParameters)
-        : undefined;
-    if (blob) {
-      // Proxy mode: clients cannot reach the store, and a blob over the Lambda payload limit
-      // gets a redirect from its operation; this server has no such limit and streams it.
-      const streamed = await proxiedBlob(registry(), blob, answer.headers as Record<string, string>, headers.range);
-      answer = { ...streamed, headers: { ...streamed.headers, ...answerHeaders(match?.target, headers) } };
-    }
-    if (hasUnreadBody(req) && !res.headersSent) {
-      res.setHeader('connection', 'close');
-      lingeringClose(req.socket, LINGER_MS);
-    }
-    if (isStream(answer)) await sendStream(res, answer, options.writeTimeoutMs, note);
-    else writeAnswer(res, answer);
-  }
-
-  function fail(res: ServerResponse, error: unknown, note: Record<string, unknown>): void {
-    if (res.headersSent || error instanceof ClientGone) {
-      // Mid-answer (a client gone, a stream cut off): nobody to tell; the access line says so.
-      note.aborted = true;
-      if (!(error instanceof ClientGone) && !note.writeTimeout)
-        log.warn('answer cut short', { requestId: note.requestId, ...describeError(error) });
-      res.destroy();
-      return;
-    }
-    // Outside the app's chain (the proxy-mode stream, a stream that failed before its first
-    // byte): the same error table and headers as the chain's.
-    const answer =
-      error instanceof TransportError ? { status: error.status, body: { type: error.type, message: error.message } } : errorAnswer(error);
-    if (answer.status >= 500) log.error('request failed', { requestId: note.requestId, route: note.route, ...describeError(error) });
-    const text = JSON.stringify(answer.body);
-    res.writeHead(answer.status, {
-      'content-type': 'application/json',
-      'content-length': Buffer.byteLength(text),
-      'x-content-type-options': 'nosniff',
-    });
-    res.end(res.req.method === 'HEAD' ? undefined : text);
-  }
-
   function onRequest(req: IncomingMessage, res: ServerResponse, expectsContinue = false): void {
-    if (!bound) {
-      useRegistry(registry());
-      bound = true;
-    }
     const started = performance.now();
     const requestId = randomUUID();
-    const note: Record<string, unknown> = { requestId };
+    const note: Note = { requestId };
     inFlight++;
     responses.add(res);
     res.setHeader('x-request-id', requestId);
@@ -304,22 +369,7 @@ export function createRegistryServer(
     res.once('close', () => {
       inFlight--;
       responses.delete(res);
-      // Query strings are not logged: they carry URL signatures.
-      log.info('access', {
-        method: req.method,
-        path: note.path ?? '-',
-        route: note.route,
-        status: res.statusCode,
-        complete: res.writableFinished,
-        bytesIn: note.bytesIn ?? 0,
-        bytesOut: Number(res.getHeader('content-length') ?? 0) || 0,
-        ms: Math.round(performance.now() - started),
-        remote: req.socket.remoteAddress,
-        userAgent: req.headers['user-agent'],
-        requestId,
-        ...(note.aborted ? { aborted: true } : {}),
-        ...(note.writeTimeout ? { writeTimeout: true } : {}),
-      });
+      log.info('access', accessLine(req, res, note, started));
       if (inFlight === 0) idleWaiter?.();
     });
     // A small unread body is dropped as it arrives (node's default); one that stalls does not hold the connection.
@@ -328,7 +378,7 @@ export function createRegistryServer(
       const timer = setTimeout(() => req.socket.destroy(), options.bodyTimeoutMs).unref();
       req.once('end', () => clearTimeout(timer)).once('close', () => clearTimeout(timer));
     });
-    route(req, res, requestId, note, expectsContinue).catch((error) => fail(res, error, note));
+    route(ctx, req, res, requestId, note, expectsContinue).catch((error) => fail(res, error, note));
   }
 
   const serverOptions: http.ServerOptions = {

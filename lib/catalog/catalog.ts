@@ -87,8 +87,6 @@ export class Catalog {
   private readonly entries = new Map<number, LogEntry>();
   /** Immutable chunks of the current snapshot, by chunk id. */
   private chunks = new Map<string, CatalogVersion[]>();
-  /** Store requests made, for benchmarks and the O(1) tests. */
-  requests = 0;
 
   constructor(private readonly storage: Storage) {}
 
@@ -115,7 +113,6 @@ export class Catalog {
       }
       const full = { ...entry, seq: state.seq + 1, writer } as LogEntry;
       try {
-        this.requests++;
         await this.storage.put(keys.logEntry(full.seq), JSON.stringify(full), { ifNoneMatch: '*', contentType: 'application/json' });
       } catch (error) {
         if (!isLostRace(error)) throw error;
@@ -150,7 +147,6 @@ export class Catalog {
   /** Whether the entry at seq was written by this commit (its create answered 412 on a retry). */
   private async isOurs(seq: number, writer: string): Promise<boolean> {
     try {
-      this.requests++;
       const entry = JSON.parse((await this.storage.get(keys.logEntry(seq))).body.toString('utf8')) as LogEntry;
       return entry.writer === writer;
     } catch (error) {
@@ -167,7 +163,6 @@ export class Catalog {
   }
 
   private async refreshSnapshot(attempt = 0): Promise<void> {
-    this.requests++;
     let fresh: Awaited<ReturnType<Storage['getIfChanged']>>;
     try {
       fresh = await this.storage.getIfChanged(keys.snapshot(), this.snapshot.etag);
@@ -187,7 +182,6 @@ export class Catalog {
           if (!hex) return;
           let versions = this.chunks.get(hex);
           if (!versions) {
-            this.requests++;
             versions = (
               JSON.parse((await this.storage.get(keys.catalogChunk(hex))).body.toString('utf8')) as { versions: CatalogVersion[] }
             ).versions;
@@ -235,7 +229,6 @@ export class Catalog {
       let entry = this.entries.get(seq);
       if (!entry) {
         try {
-          this.requests++;
           entry = JSON.parse((await this.storage.get(keys.logEntry(seq))).body.toString('utf8')) as LogEntry;
         } catch (error) {
           if (error instanceof NotFoundError) return state;
@@ -282,7 +275,6 @@ export class Catalog {
           const id = `${state.seq}-${hex}`;
           root.chunks[p] = id;
           written.set(id, versions);
-          this.requests++;
           // Content-addressed and immutable: someone else writing it first is fine.
           await this.storage.put(keys.catalogChunk(id), body, { ifNoneMatch: '*', contentType: 'application/json' }).catch((e) => {
             if (!(e instanceof AlreadyExistsError)) throw e;
@@ -290,7 +282,6 @@ export class Catalog {
         }),
       );
       try {
-        this.requests++;
         const body = JSON.stringify(root);
         const { etag } = await this.storage.put(
           keys.snapshot(),

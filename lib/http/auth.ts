@@ -9,7 +9,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { config } from '../config';
 import { RegistryError, UnauthorizedError } from '../errors';
 import type { Registry } from '../registry';
-import { FileStorage } from '../storage/fs';
+import type { StoreEndpoint } from '../storage/port';
 import { ForbiddenError, keyFromStorePath, type StoreGrant } from '../storage/signing';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -66,10 +66,14 @@ export async function isWriter(headers: Record<string, string>): Promise<boolean
   );
 }
 
-/** The filesystem driver of the registry, or RouteNotFound (with S3, /_store does not exist). */
-export function fileStorageOf(registry: Registry): FileStorage {
-  if (!(registry.storage instanceof FileStorage)) throw new RegistryError('RouteNotFound', 'No such route with this storage driver');
-  return registry.storage;
+/**
+ * The registry's side of its own signed URLs, or RouteNotFound: /_store exists only where the
+ * storage's signed URLs are served by the registry (the filesystem driver, REGISTRY_UPLOADS=proxy).
+ */
+export function storeEndpointOf(registry: Registry): StoreEndpoint {
+  const urls = registry.storage.urls;
+  if (urls?.servedBy !== 'registry') throw new RegistryError('RouteNotFound', 'No such route with this storage driver');
+  return urls.endpoint;
 }
 
 /** What a signed /_store URL grants for this method, or ForbiddenError. */
@@ -77,9 +81,9 @@ export async function authorizeSigned(
   registry: Registry,
   req: { method: string; path: string; query: Record<string, string> },
 ): Promise<StoreGrant> {
-  const storage = fileStorageOf(registry);
+  const endpoint = storeEndpointOf(registry);
   const key = keyFromStorePath(req.path);
   if (!key) throw new ForbiddenError('Malformed store path');
   const method = req.method === 'HEAD' ? 'GET' : req.method;
-  return storage.verifyStoreRequest({ method, key, query: req.query });
+  return endpoint.verify({ method, key, query: req.query });
 }

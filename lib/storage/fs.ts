@@ -11,7 +11,7 @@
  *                                 rename (plain put, CAS, copy, multipart complete)
  *   <root>/.locks/<sha256(key)>   proper-lockfile lock taken by every replacing write or
  *                                 delete of key, so a CAS's compare and its rename are one step
- *   <root>/.multipart/<id>/       target (the key), and parts named 1..10000
+ *   <root>/.multipart/<id>/       target (the key), and parts named by number (the layer keeps them 1..MAX_PART_NUMBER)
  *
  * ETag = hex(inode)-hex(size)-hex(mtime ns), from stat: no file is read to compute it. ext4
  * hands a freed inode to the next new file (measured: 198 of 200 rewrites), and kernels
@@ -37,16 +37,8 @@ import {
   PreconditionFailedError,
 } from '../errors';
 import { keys } from '../keys';
-import {
-  MAX_PART_NUMBER,
-  type MultipartPart,
-  type ObjectInfo,
-  type ObjectStream,
-  type PutOptions,
-  type SignOptions,
-  type Storage,
-  type StoredObject,
-} from './port';
+import type { Body, MultipartPart, ObjectInfo, ObjectStream, PutOptions, SignedUrls, SignOptions, Storage, StoredObject } from './port';
+import { checkKey as checkStoreKey, checkPrefix } from './layer';
 import { checkSigningKey, parseSigningKeyText, signStoreUrl, verifyStoreRequest, type StoreGrant } from './signing';
 
 const TMP = '.tmp';
@@ -57,7 +49,7 @@ const MIN_PART_SIZE = 5 * 1024 * 1024;
 const UPLOAD_ID = /^[0-9a-f]{32}$/;
 const COPY_CHUNK = 1024 * 1024;
 
-export type Body = Uint8Array | AsyncIterable<Uint8Array>;
+export type { Body } from './port';
 
 export interface FileStorageOptions {
   root: string;
@@ -68,29 +60,6 @@ export interface FileStorageOptions {
   signingKey?: Buffer | (() => Promise<Buffer>);
   /** Clock for signed URLs, ms since the epoch (tests). */
   now?: () => number;
-}
-
-/** Keys come from lib/keys.ts; this is defence in depth against escaping the root. */
-export function checkStoreKey(key: string): string {
-  const segments = typeof key === 'string' ? key.split('/') : [];
-  if (
-    typeof key !== 'string' ||
-    key.length === 0 ||
-    Buffer.byteLength(key) > 1024 ||
-    /[\\\u0000-\u001f\u007f]/.test(key) ||
-    segments.some((s) => s === '' || s === '.' || s === '..') ||
-    segments[0].startsWith('.') // reserved for .tmp, .locks, .multipart
-  ) {
-    throw new Error(`Invalid storage key: ${JSON.stringify(String(key)).slice(0, 200)}`);
-  }
-  return key;
-}
-
-function checkPrefix(prefix: string): void {
-  const cut = prefix.lastIndexOf('/');
-  if (cut >= 0) checkStoreKey(prefix.slice(0, cut));
-  if (prefix.startsWith('.') || /[\\\u0000-\u001f\u007f]/.test(prefix))
-    throw new Error(`Invalid storage prefix: ${JSON.stringify(prefix).slice(0, 200)}`);
 }
 
 function etagOf(st: BigIntStats): string {
@@ -145,6 +114,15 @@ const lockQueues = new Map<string, Promise<void>>();
 
 export class FileStorage implements Storage {
   readonly kind = 'file';
+  /** The "store" is the registry: its signed URLs are the registry's /_store route, answered through this driver. */
+  readonly urls: SignedUrls = {
+    servedBy: 'registry',
+    endpoint: {
+      verify: (request) => this.verifyStoreRequest(request),
+      receivePut: (key, body, limit) => this.receivePut(key, body, limit),
+      receivePart: (key, uploadId, n, body, limit) => this.receivePart(key, uploadId, n, body, limit),
+    },
+  };
   readonly root: string;
   private readonly keySource?: Buffer | (() => Promise<Buffer>);
   private key?: Promise<Buffer>;
@@ -321,8 +299,6 @@ export class FileStorage implements Storage {
 
   async signPart(key: string, uploadId: string, partNumber: number, options: SignOptions): Promise<string> {
     if (!UPLOAD_ID.test(uploadId)) throw new NotFoundError(`upload ${uploadId}`);
-    if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > MAX_PART_NUMBER)
-      throw new RangeError(`bad part number ${partNumber}`);
     const params = { method: 'PUT' as const, key: checkStoreKey(key), expires: this.expiry(options), uploadId, partNumber };
     return signStoreUrl(options.origin, params, await this.signingKey());
   }
@@ -352,8 +328,6 @@ export class FileStorage implements Storage {
     body: Body,
     limitBytes: number,
   ): Promise<{ etag: string; size: number }> {
-    if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > MAX_PART_NUMBER)
-      throw new BadRequestError(`Bad part number ${partNumber}`);
     const dir = await this.uploadDir(key, uploadId);
     const temp = await this.writeTemp(body, limitBytes);
     try {
@@ -647,7 +621,6 @@ export class FileStorage implements Storage {
   private async appendPart(out: FileHandle, dir: string, part: MultipartPart, last: boolean): Promise<void> {
     const invalid = () =>
       new BadRequestError(`Part ${part.partNumber} is missing or its etag does not match`, { partNumber: part.partNumber }, 'InvalidPart');
-    if (!Number.isInteger(part.partNumber) || part.partNumber < 1 || part.partNumber > MAX_PART_NUMBER) throw invalid();
     let fh: FileHandle;
     try {
       fh = await fsp.open(path.join(dir, String(part.partNumber)), 'r');

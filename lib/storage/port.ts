@@ -65,9 +65,54 @@ export interface MultipartPart {
   size: number;
 }
 
+/** A request body the registry receives on a signed /_store URL: bytes in memory or a stream. */
+export type Body = Uint8Array | AsyncIterable<Uint8Array>;
+
+/** What a signed /_store URL grants (lib/storage/signing.ts), as the endpoint checks it. */
+export interface StoreRequestGrant {
+  kind: 'put' | 'get' | 'part';
+  key: string;
+  expires: number;
+  uploadId?: string;
+  partNumber?: number;
+  filename?: string;
+  contentType?: string;
+  /** GET only: Content-Encoding to answer with (the object's bytes are in it, e.g. gzip). */
+  contentEncoding?: string;
+}
+
+/**
+ * The registry's side of the signed URLs it hands out itself (route /_store): checks a
+ * request's signature and receives the bytes of a signed PUT into the store. `size` is the
+ * body's declared Content-Length when the transport knows it (a store that needs the length
+ * up front, as S3 does for a streamed body, refuses a body without one).
+ */
+export interface StoreEndpoint {
+  verify(request: { method: string; key: string; query: Record<string, string | undefined> }): Promise<StoreRequestGrant>;
+  receivePut(key: string, body: Body, limitBytes: number, size?: number): Promise<{ etag: string; size: number }>;
+  receivePart(
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    body: Body,
+    limitBytes: number,
+    size?: number,
+  ): Promise<{ etag: string; size: number }>;
+}
+
+/**
+ * Who answers the signed URLs a storage hands out: the store itself (S3 presigned URLs,
+ * the client talks to the store), or the registry's own /_store route through `endpoint`
+ * (the filesystem driver; any store whose clients cannot reach it, REGISTRY_UPLOADS=proxy).
+ * Handlers ask this instead of testing for a driver class.
+ */
+export type SignedUrls = { readonly servedBy: 'store' } | { readonly servedBy: 'registry'; readonly endpoint: StoreEndpoint };
+
 export interface Storage {
   /** Short name for logs and health ("file", "s3"). */
   readonly kind: string;
+  /** Who serves this storage's signed URLs; absent means the store itself. */
+  readonly urls?: SignedUrls;
   /** Whole object in memory. NotFoundError when absent. Use only for small objects. */
   get(key: string): Promise<StoredObject>;
   /** Whole object, unless its etag equals `etag`: then null (no body transferred). */

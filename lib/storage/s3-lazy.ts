@@ -9,6 +9,7 @@
  * body allowance included) and the connect/idle bounds, so callers see one driver.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
+import type { StreamingWrites } from './relay';
 import type { MultipartPart, ObjectInfo, ObjectStream, PutOptions, SignOptions, Storage, StoredObject } from './port';
 import type { EtagForm, S3ClientSettings, S3Storage } from './s3';
 import { contentDisposition, isNotModified, parseContentRange, quote, translateError, unquote } from './s3-common';
@@ -41,7 +42,7 @@ export class LazyS3Storage implements Storage {
   private readonly publicReader: S3Http;
   private readonly root: string;
   private readonly callTimeoutMs: number;
-  private sdkDriver: Promise<{ storage: S3Storage; client: S3Client }> | undefined;
+  private sdkDriver: Promise<{ storage: S3Storage; client: S3Client; writes: StreamingWrites }> | undefined;
   private form: EtagForm;
 
   constructor(private readonly options: LazyS3StorageOptions) {
@@ -72,7 +73,7 @@ export class LazyS3Storage implements Storage {
   }
 
   /** The SDK driver, built on first use (the only place this module loads the SDK). */
-  private sdk(): Promise<{ storage: S3Storage; client: S3Client }> {
+  private sdk(): Promise<{ storage: S3Storage; client: S3Client; writes: StreamingWrites }> {
     this.sdkDriver ??= import('./s3').then((m) => {
       const o = this.options;
       const client = m.createS3Client(o.settings);
@@ -85,9 +86,18 @@ export class LazyS3Storage implements Storage {
         etagForm: this.form,
         callTimeoutMs: o.callTimeoutMs,
       });
-      return { storage, client };
+      const writes = new m.S3StreamingWrites(client, o.bucket, this.root.replace(/\/$/, ''));
+      return { storage, client, writes };
     });
     return this.sdkDriver;
+  }
+
+  /** Streamed single PUTs and parts (REGISTRY_UPLOADS=proxy, lib/storage/relay.ts), over the SDK half loaded on first use. */
+  streamingWrites(): StreamingWrites {
+    return {
+      putStream: async (...args) => (await this.sdk()).writes.putStream(...args),
+      uploadPartStream: async (...args) => (await this.sdk()).writes.uploadPartStream(...args),
+    };
   }
 
   private full(key: string): string {

@@ -63,6 +63,8 @@ import {
 } from './s3-common';
 
 export { type S3Operation, translateError } from './s3-common';
+// Streamed PUTs and parts (REGISTRY_UPLOADS=proxy) live in this, the SDK half, too.
+export { S3StreamingWrites } from './s3-writes';
 
 export type EtagForm = 'unquoted' | 'quoted';
 
@@ -386,9 +388,6 @@ export class S3Storage implements Storage {
   }
 
   async signPart(key: string, uploadId: string, partNumber: number, options: SignOptions): Promise<string> {
-    if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > MAX_PART_NUMBER) {
-      throw new RangeError(`part number must be 1..${MAX_PART_NUMBER}, got ${partNumber}`);
-    }
     const command = new UploadPartCommand({ Bucket: this.bucket, Key: this.full(key), UploadId: uploadId, PartNumber: partNumber });
     return (await presigner()).getSignedUrl(this.signer, command, { expiresIn: options.expiresIn });
   }

@@ -16,7 +16,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { RegistryError } from '../errors';
 import { signedScope } from '../keys';
-import { MAX_PART_NUMBER } from './port';
+import type { StoreRequestGrant } from './port';
 
 /** A forged, tampered or expired signed URL (HTTP 403). */
 export class ForbiddenError extends RegistryError {
@@ -73,16 +73,7 @@ export interface StoreUrlParams {
   contentEncoding?: string;
 }
 
-export interface StoreGrant {
-  kind: 'put' | 'get' | 'part';
-  key: string;
-  expires: number;
-  uploadId?: string;
-  partNumber?: number;
-  filename?: string;
-  contentType?: string;
-  contentEncoding?: string;
-}
+export type StoreGrant = StoreRequestGrant;
 
 /** JSON of a fixed-order array: unambiguous whatever characters the fields hold. */
 function mac(p: StoreUrlParams, secret: Buffer): Buffer {
@@ -185,7 +176,7 @@ export function verifyStoreRequest(req: StoreRequest): StoreGrant {
   if (Math.floor(req.now / 1000) > params.expires) throw new ForbiddenError('Signed URL has expired');
   if ((params.uploadId === undefined) !== (params.partNumber === undefined)) throw new ForbiddenError('Incomplete part URL');
   if (params.partNumber !== undefined) {
-    if (method !== 'PUT' || params.partNumber < 1 || params.partNumber > MAX_PART_NUMBER) throw new ForbiddenError('Bad part URL');
+    if (method !== 'PUT') throw new ForbiddenError('Bad part URL');
     return { kind: 'part', key: params.key, expires: params.expires, uploadId: params.uploadId, partNumber: params.partNumber };
   }
   if (method === 'PUT') return { kind: 'put', key: params.key, expires: params.expires };

@@ -96,6 +96,11 @@ export interface CompleteResult {
 
 const OCTET = { 'Content-Type': 'application/octet-stream' };
 
+/** The session's record of one blob (the digest is one of the session's). */
+function blobOf(session: UploadSession, digest: string): SessionBlob {
+  return session.blobs.find((b) => b.digest === digest)!;
+}
+
 /** A garbage collection started between an add's blob check and its commit: check again. */
 class GcFenceError extends Error {}
 
@@ -113,6 +118,7 @@ export class Uploads {
   async start(body: Partial<Record<keyof StartUploadRequest, unknown>>, origin: string): Promise<UploadView> {
     const manifest = checkUploadManifest(body.manifest);
     checkUploadLimits(manifest.blobs, this.registry.config.uploadLimits);
+    this.checkRuntimeRelays();
     const { storage } = this.registry;
     await this.registry.gate.check();
     const id = newUploadId();
@@ -145,6 +151,20 @@ export class Uploads {
     await indexUpload(storage, session);
     await this.sessions.create(session);
     return this.view(session, origin, false);
+  }
+
+  /**
+   * Bodies relayed to a store (REGISTRY_UPLOADS=proxy on S3) must be streamed: Lambda cannot
+   * (its payload limit is below a part), so an upload is refused there before anything is stored.
+   */
+  private checkRuntimeRelays(): void {
+    const { storage, streamsBodies } = this.registry;
+    if (storage.urls?.servedBy === 'registry' && storage.kind !== 'file' && !streamsBodies) {
+      throw new RegistryError(
+        'NotImplemented',
+        'Uploads through the registry (REGISTRY_UPLOADS=proxy) need the production server (dist/server.js): Lambda cannot stream request bodies of this size to the store. Serve with the production server, or set REGISTRY_UPLOADS=direct with a store clients can reach',
+      );
+    }
   }
 
   /** GET /uploads/{id}: state and fresh targets for what has not been received. */
@@ -289,92 +309,21 @@ export class Uploads {
     throw error;
   }
 
+  /**
+   * One blob's verification, in the steps a reader can follow: already landed (someone
+   * else's upload brought the bytes)? assemble its parts; seal a single-PUT blob; check the
+   * size; hash (resumably, across calls); land the verified bytes in the blob area. Each step
+   * records its progress in the session, so a call cut short resumes at the next one.
+   */
   private async verifyBlob(session: UploadSession, digest: string, deadline: number): Promise<UploadSession> {
-    const { storage } = this.registry;
-    const blob = session.blobs.find((b) => b.digest === digest)!;
-    const target = keys.blob(digest);
-    const staged = keys.uploadBlob(session.id, digest);
-    // Someone else's verified upload may have brought the same bytes meanwhile.
-    const there = await storage.head(target).then(
-      () => true,
-      (e) => (e instanceof NotFoundError ? false : Promise.reject(e)),
-    );
-    if (there) return this.sessions.update(session.id, (s) => void (s.blobs.find((b) => b.digest === digest)!.verified = true));
-
-    if (blob.multipartId && !blob.assembled) {
-      const count = Math.max(1, Math.ceil(blob.size / blob.partSize!));
-      let parts: MultipartPart[];
-      try {
-        parts = await storage.listParts(staged, blob.multipartId);
-      } catch (error) {
-        if (!(error instanceof NotFoundError)) throw error;
-        parts = [];
-      }
-      const missing = [];
-      for (let n = 1; n <= count; n++) if (!parts.some((p) => p.partNumber === n)) missing.push(n);
-      if (missing.length) {
-        // Maybe an earlier call assembled it and died before recording that.
-        const assembled = await storage.head(staged).then(
-          () => true,
-          () => false,
-        );
-        if (!assembled) {
-          throw new RegistryError(
-            'BlobMissing',
-            `Blob sha256:${digest} lacks parts ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', ...' : ''}`,
-            {
-              digest: `sha256:${digest}`,
-              missingParts: missing.slice(0, 100),
-            },
-          );
-        }
-      } else {
-        const extra = parts.filter((p) => p.partNumber > count);
-        const wrong = parts.filter(
-          (p) => p.partNumber <= count && p.size !== Math.min(blob.partSize!, blob.size - (p.partNumber - 1) * blob.partSize!),
-        );
-        if (extra.length || wrong.length) {
-          return this.fail(
-            session.id,
-            new RegistryError('BlobSizeMismatch', `Blob sha256:${digest}: parts do not add up to ${blob.size} bytes`, {
-              digest: `sha256:${digest}`,
-            }),
-          );
-        }
-        await storage.completeMultipart(
-          staged,
-          blob.multipartId,
-          parts.filter((p) => p.partNumber <= count),
-        );
-      }
-      session = await this.sessions.update(session.id, (s) => void (s.blobs.find((b) => b.digest === digest)!.assembled = true));
-    }
-
-    // A single-PUT blob stays writable through its signed URL until that expires, so the
-    // registry hashes and lands a private copy that no URL names: what was hashed is
-    // exactly what lands, even on stores that ignore x-amz-copy-source-if-match (RGW).
-    // An assembled multipart object is already out of the client's reach.
-    let source = staged;
-    if (!blob.multipartId) {
-      source = keys.uploadSealed(session.id, digest);
-      if (!session.blobs.find((b) => b.digest === digest)!.sealed) {
-        try {
-          await storage.copy(staged, source);
-        } catch (error) {
-          if (!(error instanceof NotFoundError)) throw error;
-          throw new RegistryError('BlobMissing', `Blob sha256:${digest} was not uploaded`, { digest: `sha256:${digest}` });
-        }
-        session = await this.sessions.update(session.id, (s) => void (s.blobs.find((b) => b.digest === digest)!.sealed = true));
-      }
-    }
-
-    let info: Awaited<ReturnType<Storage['head']>>;
-    try {
-      info = await storage.head(source);
-    } catch (error) {
-      if (!(error instanceof NotFoundError)) throw error;
-      throw new RegistryError('BlobMissing', `Blob sha256:${digest} was not uploaded`, { digest: `sha256:${digest}` });
-    }
+    if (await this.alreadyLanded(digest)) return this.updateBlob(session.id, digest, (b) => void (b.verified = true));
+    const assembled = await this.assembleParts(session, digest);
+    if (assembled.failed) return assembled.session;
+    session = assembled.session;
+    const sealed = await this.sealSinglePut(session, digest);
+    session = sealed.session;
+    const info = await this.stagedInfo(sealed.source, digest);
+    const blob = blobOf(session, digest);
     if (info.size !== blob.size) {
       return this.fail(
         session.id,
@@ -385,66 +334,176 @@ export class Uploads {
         }),
       );
     }
-
-    // Hash from where an earlier call stopped, if the staged bytes are still the same; else
-    // try the fast hasher first (OpenSSL's sha256, several times hash-wasm's speed), which
-    // cannot save its state: it gives up early, for the resumable hasher, on a read-back that
-    // would not end within this step.
-    const saved = session.blobs.find((b) => b.digest === digest)!.hashing;
-    const resume = saved && saved.etag === info.etag ? saved : undefined;
-    let actual: string | undefined;
-    let offset = 0;
-    if (!resume) {
-      const fast = await this.fastHash(source, info, deadline);
-      if (fast === 'replaced') return session; // replaced meanwhile: the next call starts over
-      if (fast !== undefined) {
-        actual = fast;
-        offset = info.size;
-      }
-    }
-    if (actual === undefined) {
-      const hasher = await createSHA256();
-      hasher.init();
-      if (resume?.state) {
-        hasher.load(Buffer.from(resume.state, 'base64'));
-        offset = resume.offset;
-      }
-      if (offset < info.size) {
-        const { stream, etag } = await storage.getStream(source, { start: offset });
-        if (etag !== info.etag) return session; // replaced meanwhile: the next call starts over
-        for await (const chunk of stream as AsyncIterable<Buffer>) {
-          hasher.update(chunk);
-          offset += chunk.length;
-          if (this.now() > deadline && offset < info.size) {
-            stream.destroy();
-            const state = Buffer.from(hasher.save()).toString('base64');
-            return this.sessions.update(
-              session.id,
-              (s) => void (s.blobs.find((b) => b.digest === digest)!.hashing = { offset, state, etag: info.etag }),
-            );
-          }
-        }
-      }
-      actual = hasher.digest('hex');
-    }
-    if (actual !== digest || offset !== blob.size) {
+    const hashed = await this.hashStaged(session, digest, sealed.source, info, deadline);
+    if (hashed.kind === 'pending') return hashed.session;
+    if (hashed.actual !== digest || hashed.offset !== blob.size) {
       return this.fail(
         session.id,
-        new RegistryError('BlobDigestMismatch', `Blob sha256:${digest}: the uploaded bytes have sha256:${actual}`, {
+        new RegistryError('BlobDigestMismatch', `Blob sha256:${digest}: the uploaded bytes have sha256:${hashed.actual}`, {
           digest: `sha256:${digest}`,
-          actual: `sha256:${actual}`,
+          actual: `sha256:${hashed.actual}`,
         }),
       );
     }
+    return this.land(session, digest, sealed.source, info);
+  }
+
+  /** Records a change to one blob of the session (a CAS update). */
+  private updateBlob(id: string, digest: string, change: (blob: SessionBlob) => void): Promise<UploadSession> {
+    return this.sessions.update(id, (s) => change(blobOf(s, digest)));
+  }
+
+  /** Someone else's verified upload may have brought the same bytes meanwhile. */
+  private alreadyLanded(digest: string): Promise<boolean> {
+    return this.registry.storage.head(keys.blob(digest)).then(
+      () => true,
+      (e) => (e instanceof NotFoundError ? false : Promise.reject(e)),
+    );
+  }
+
+  /**
+   * A multipart blob: check every part is there with its size, then complete the store's
+   * multipart upload (BlobMissing names missing parts; wrong sizes fail the upload).
+   */
+  private async assembleParts(session: UploadSession, digest: string): Promise<{ session: UploadSession; failed?: true }> {
+    const { storage } = this.registry;
+    const blob = blobOf(session, digest);
+    if (!blob.multipartId || blob.assembled) return { session };
+    const staged = keys.uploadBlob(session.id, digest);
+    const count = Math.max(1, Math.ceil(blob.size / blob.partSize!));
+    let parts: MultipartPart[];
     try {
-      await storage.copy(source, target, { ifSourceEtag: info.etag });
+      parts = await storage.listParts(staged, blob.multipartId);
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+      parts = [];
+    }
+    const missing = [];
+    for (let n = 1; n <= count; n++) if (!parts.some((p) => p.partNumber === n)) missing.push(n);
+    if (missing.length) {
+      // Maybe an earlier call assembled it and died before recording that.
+      const assembled = await storage.head(staged).then(
+        () => true,
+        () => false,
+      );
+      if (!assembled) {
+        throw new RegistryError(
+          'BlobMissing',
+          `Blob sha256:${digest} lacks parts ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', ...' : ''}`,
+          {
+            digest: `sha256:${digest}`,
+            missingParts: missing.slice(0, 100),
+          },
+        );
+      }
+    } else {
+      const extra = parts.filter((p) => p.partNumber > count);
+      const wrong = parts.filter(
+        (p) => p.partNumber <= count && p.size !== Math.min(blob.partSize!, blob.size - (p.partNumber - 1) * blob.partSize!),
+      );
+      if (extra.length || wrong.length) {
+        const failed = await this.fail(
+          session.id,
+          new RegistryError('BlobSizeMismatch', `Blob sha256:${digest}: parts do not add up to ${blob.size} bytes`, {
+            digest: `sha256:${digest}`,
+          }),
+        );
+        return { session: failed, failed: true };
+      }
+      await storage.completeMultipart(
+        staged,
+        blob.multipartId,
+        parts.filter((p) => p.partNumber <= count),
+      );
+    }
+    return { session: await this.updateBlob(session.id, digest, (b) => void (b.assembled = true)) };
+  }
+
+  /**
+   * A single-PUT blob stays writable through its signed URL until that expires, so the
+   * registry hashes and lands a private copy that no URL names: what was hashed is exactly
+   * what lands, even on stores that ignore x-amz-copy-source-if-match (RGW). An assembled
+   * multipart object is already out of the client's reach. Returns the key to verify.
+   */
+  private async sealSinglePut(session: UploadSession, digest: string): Promise<{ session: UploadSession; source: string }> {
+    const staged = keys.uploadBlob(session.id, digest);
+    if (blobOf(session, digest).multipartId) return { session, source: staged };
+    const source = keys.uploadSealed(session.id, digest);
+    if (blobOf(session, digest).sealed) return { session, source };
+    try {
+      await this.registry.storage.copy(staged, source);
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+      throw new RegistryError('BlobMissing', `Blob sha256:${digest} was not uploaded`, { digest: `sha256:${digest}` });
+    }
+    return { session: await this.updateBlob(session.id, digest, (b) => void (b.sealed = true)), source };
+  }
+
+  /** Size and etag of the bytes to verify; BlobMissing when there are none. */
+  private async stagedInfo(source: string, digest: string): Promise<Awaited<ReturnType<Storage['head']>>> {
+    try {
+      return await this.registry.storage.head(source);
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+      throw new RegistryError('BlobMissing', `Blob sha256:${digest} was not uploaded`, { digest: `sha256:${digest}` });
+    }
+  }
+
+  /**
+   * Hash from where an earlier call stopped, if the staged bytes are still the same; else
+   * try the fast hasher first (OpenSSL's sha256, several times hash-wasm's speed), which
+   * cannot save its state: it gives up early, for the resumable hasher, on a read-back that
+   * would not end within this step. 'pending': the deadline came first (state saved) or the
+   * bytes were replaced meanwhile (the next call starts over).
+   */
+  private async hashStaged(
+    session: UploadSession,
+    digest: string,
+    source: string,
+    info: { size: number; etag: string },
+    deadline: number,
+  ): Promise<{ kind: 'pending'; session: UploadSession } | { kind: 'hashed'; actual: string; offset: number }> {
+    const saved = blobOf(session, digest).hashing;
+    const resume = saved && saved.etag === info.etag ? saved : undefined;
+    if (!resume) {
+      const fast = await this.fastHash(source, info, deadline);
+      if (fast === 'replaced') return { kind: 'pending', session };
+      if (fast !== undefined) return { kind: 'hashed', actual: fast, offset: info.size };
+    }
+    const hasher = await createSHA256();
+    hasher.init();
+    let offset = 0;
+    if (resume?.state) {
+      hasher.load(Buffer.from(resume.state, 'base64'));
+      offset = resume.offset;
+    }
+    if (offset < info.size) {
+      const { stream, etag } = await this.registry.storage.getStream(source, { start: offset });
+      if (etag !== info.etag) return { kind: 'pending', session };
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        hasher.update(chunk);
+        offset += chunk.length;
+        if (this.now() > deadline && offset < info.size) {
+          stream.destroy();
+          const state = Buffer.from(hasher.save()).toString('base64');
+          const updated = await this.updateBlob(session.id, digest, (b) => void (b.hashing = { offset, state, etag: info.etag }));
+          return { kind: 'pending', session: updated };
+        }
+      }
+    }
+    return { kind: 'hashed', actual: hasher.digest('hex'), offset };
+  }
+
+  /** Copies the hashed bytes into the blob area, only if they are still what was hashed. */
+  private async land(session: UploadSession, digest: string, source: string, info: { etag: string }): Promise<UploadSession> {
+    try {
+      await this.registry.storage.copy(source, keys.blob(digest), { ifSourceEtag: info.etag });
     } catch (error) {
       if (!(error instanceof PreconditionFailedError)) throw error;
       // The source changed after we hashed it (defence in depth): verify again.
-      return this.sessions.update(session.id, (s) => void delete s.blobs.find((b) => b.digest === digest)!.hashing);
+      return this.updateBlob(session.id, digest, (b) => void delete b.hashing);
     }
-    return this.sessions.update(session.id, (s) => {
-      const b = s.blobs.find((x) => x.digest === digest)!;
+    return this.updateBlob(session.id, digest, (b) => {
       b.verified = true;
       delete b.hashing;
     });

@@ -9,6 +9,7 @@ import { find, releaseVersions, type LogEntry } from '../../lib/catalog/model';
 import { addVersion, addVersions, removeVersion } from '../../lib/catalog/ops';
 import { AlreadyExistsError, VersionExistsError, VersionNotFoundError } from '../../lib/errors';
 import { keys } from '../../lib/keys';
+import { storageLayer } from '../../lib/storage/layer';
 import { catalogEntry } from '../support/fixtures';
 import { drivers, type TestStore } from '../support/stores';
 
@@ -25,10 +26,11 @@ describe.each(drivers)('catalog on $name storage', ({ make }) => {
 
   it('starts empty and reads with one store request', async () => {
     const s = await fresh();
-    const c = new Catalog(s.storage);
+    const store = storageLayer(s.another());
+    const c = new Catalog(store);
     const { state } = await c.read();
     expect(state).toEqual({ seq: 0, versions: [] });
-    expect(c.requests).toBe(1);
+    expect(store.requests()).toBe(1);
   });
 
   it('acknowledged adds are visible on every other instance (read-your-writes)', async () => {
@@ -118,25 +120,27 @@ describe.each(drivers)('catalog on $name storage', ({ make }) => {
 
   it('reads cost one store request whatever the catalog size; a commit a bounded number', async () => {
     const s = await fresh();
-    const w = new Catalog(s.another());
+    const wStore = storageLayer(s.another());
+    const w = new Catalog(wStore);
     const commitCosts: number[] = [];
     for (let i = 0; i < 40; i++) {
-      const before = w.requests;
+      const before = wStore.requests();
       await addVersion(w, catalogEntry(`p${i % 5}x`, `1.${i}.0`));
-      commitCosts.push(w.requests - before);
+      commitCosts.push(wStore.requests() - before);
     }
-    const r = new Catalog(s.another());
+    const rStore = storageLayer(s.another());
+    const r = new Catalog(rStore);
     await r.read();
     // Cold: the snapshot and each of its chunks (at most PARTITIONS, whatever the size).
-    expect(r.requests).toBeLessThanOrEqual(1 + 5);
-    let before = r.requests;
+    expect(rStore.requests()).toBeLessThanOrEqual(1 + 5);
+    let before = rStore.requests();
     for (let i = 0; i < 5; i++) await r.read();
-    expect(r.requests - before).toBe(5);
+    expect(rStore.requests() - before).toBe(5);
     // After another instance's commit: the snapshot and the one chunk that changed.
     await addVersion(w, catalogEntry('p0x', '9.0.0'));
-    before = r.requests;
+    before = rStore.requests();
     const { state } = await r.read();
-    expect(r.requests - before).toBe(2);
+    expect(rStore.requests() - before).toBe(2);
     expect(state.versions).toHaveLength(41);
     // Single writer, no contention: GET snapshot, GET next log (missing), PUT log, PUT chunk, PUT snapshot.
     expect(Math.max(...commitCosts)).toBeLessThanOrEqual(5);

@@ -7,10 +7,14 @@
 import { spawnSync } from 'node:child_process';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { connect } from 'node:tls';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../lib/config';
 import { CaError, defaultCaUrl, signCertificate } from '../../lib/dcos/ca';
 import { checkHosts, newCertificateRequest } from '../../lib/dcos/csr';
 import { DcosAuthError, LOGIN_TOKEN_TTL_S, login, loginToken, parseServiceAccount } from '../../lib/dcos/login';
+import { createRegistry } from '../../lib/registry';
 import { OptionsError, parseServerOptions, type ServerOptions } from '../../server/options';
 import { createRegistryServer } from '../../server/server';
 import { obtainDcosCertificate, renewalDelayMs, retryDelayMs, startTls } from '../../server/tls';
@@ -149,9 +153,9 @@ describe('renewal', () => {
     let renewed!: () => void;
     const done = new Promise<void>((resolve) => (renewed = resolve));
     const tls = (await startTls(options, { fetch, now: Date.now, renewalDelay: () => (renewals++ === 0 ? 10 : 3_600_000) }))!;
-    const server = createRegistryServer(options, () => {
-      throw new Error('no request expected');
-    }, tls.current); // biome-ignore format: three arguments
+    // No request reaches the registry: a filesystem one under a directory that is never created.
+    const registry = createRegistry(parseConfig({ REGISTRY_STORAGE: `file:${join(tmpdir(), `tls-no-store-${process.pid}`)}` }));
+    const server = createRegistryServer(options, registry, tls.current);
     const { port } = await server.listen();
     try {
       const first = await presented(port);

@@ -8,7 +8,6 @@ import { type Answer, isBytes, type Response } from '../../lib/http/handler';
 import { lambdaResponse } from '../../lib/http/lambda';
 import type { Registry } from '../../lib/registry';
 import { repoAnswer, type RepoRequest } from '../../lib/repo';
-import { FileStorage } from '../../lib/storage/fs';
 import type { Storage } from '../../lib/storage/port';
 import { keyFromStorePath } from '../../lib/storage/signing';
 
@@ -47,10 +46,11 @@ export async function follow(storage: Storage, res: Response, base?: string): Pr
   }
   if (res.statusCode !== 307) throw new Error(`/repo answered ${res.statusCode}`);
   const location = new URL(String(res.headers!.location));
-  if (storage instanceof FileStorage) {
+  if (storage.urls?.servedBy === 'registry') {
+    // The target is the registry's own /_store route (the filesystem driver): check its grant.
     if (base !== undefined && location.origin !== base) throw new Error(`redirect to ${location.origin}, not ${base}`);
     const key = keyFromStorePath(location.pathname)!;
-    const grant = await storage.verifyStoreRequest({ method: 'GET', key, query: Object.fromEntries(location.searchParams) });
+    const grant = await storage.urls.endpoint.verify({ method: 'GET', key, query: Object.fromEntries(location.searchParams) });
     const wire = (await storage.get(grant.key)).body;
     const contentEncoding = grant.contentEncoding ?? null;
     return { contentType: grant.contentType ?? null, contentEncoding, wire, doc: decode(wire, contentEncoding) };

@@ -124,7 +124,7 @@ describe('what a signed /_store URL may do, through the production server', () =
     root = await tempDir();
     registry = createRegistry(parseConfig({ REGISTRY_STORAGE: `file:${root}`, REGISTRY_WRITE_TOKENS: 'x'.repeat(16) }));
     const options = parseServerOptions(['--port', '0', '--schedules', 'off']) as ServerOptions;
-    server = createRegistryServer(options, () => registry);
+    server = createRegistryServer(options, registry);
     const { port } = (await server.listen()) as AddressInfo;
     origin = `http://127.0.0.1:${port}`;
     // The registry creates its key on first use; the attacker then reads the file.

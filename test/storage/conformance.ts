@@ -4,11 +4,14 @@
  * prefix, so the suite can share a bucket with other runs.
  *
  * Signed URLs are fetched with the global fetch, so what is tested is what a client sees.
+ * The suite runs over the storage base layer (lib/storage/layer.ts) on the driver, as the
+ * registry does: key validation, the part-number limit and the request counts are checked here.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AlreadyExistsError, ConflictError, NotFoundError, PreconditionFailedError } from '../../lib/errors';
-import type { ObjectStream, Storage } from '../../lib/storage/port';
+import { InvalidKeyError, type StorageLayer, storageLayer } from '../../lib/storage/layer';
+import { MAX_PART_NUMBER, type ObjectStream, type Storage } from '../../lib/storage/port';
 
 export interface MadeStorage {
   storage: Storage;
@@ -72,13 +75,13 @@ export function storageConformance(name: string, make: () => Promise<MadeStorage
       publishedKeys.add(key);
       return key;
     };
-    let storage: Storage;
+    let storage: StorageLayer;
     let origin: string;
     let cleanup: (() => Promise<void>) | undefined;
 
     beforeAll(async () => {
       const made = await make();
-      storage = made.storage;
+      storage = storageLayer(made.storage);
       cleanup = made.cleanup;
       // S3 ignores the origin; any well-formed one will do there.
       origin = made.origin ?? options.origin ?? 'http://127.0.0.1:9';
@@ -469,6 +472,57 @@ export function storageConformance(name: string, make: () => Promise<MadeStorage
         await expect(storage.listParts(key, uploadId)).rejects.toBeInstanceOf(NotFoundError);
         await expect(storage.abortMultipart(key, uploadId)).resolves.toBeUndefined();
         await expect(storage.head(key)).rejects.toBeInstanceOf(NotFoundError);
+      });
+    });
+
+    describe('base layer', () => {
+      const bad = ['', '/abs', 'a//b', 'a/../b', '../escape', 'a/./b', '.tmp/x', 'back\\slash', 'nul\u0000', 'x'.repeat(1025)];
+
+      it('refuses keys lib/keys.ts cannot build before the driver sees them, and counts no request', async () => {
+        const before = storage.requests();
+        for (const key of bad) {
+          await expect(storage.put(key, 'x'), key).rejects.toBeInstanceOf(InvalidKeyError);
+          await expect(storage.get(key), key).rejects.toBeInstanceOf(InvalidKeyError);
+          await expect(storage.head(key), key).rejects.toBeInstanceOf(InvalidKeyError);
+          await expect(storage.copy(k('fine'), key), key).rejects.toBeInstanceOf(InvalidKeyError);
+          await expect(storage.signPut(key, { origin, expiresIn: 60 }), key).rejects.toBeInstanceOf(InvalidKeyError);
+          await expect(storage.createMultipart(key), key).rejects.toBeInstanceOf(InvalidKeyError);
+        }
+        await expect(storage.list('../')).rejects.toBeInstanceOf(InvalidKeyError);
+        expect(storage.requests()).toBe(before);
+      });
+
+      it(`keeps part numbers to 1..${MAX_PART_NUMBER} when signing and assembling`, async () => {
+        const key = staged('multipart-limits');
+        const uploadId = await storage.createMultipart(key);
+        for (const n of [0, -1, 1.5, MAX_PART_NUMBER + 1]) {
+          await expect(storage.signPart(key, uploadId, n, { origin, expiresIn: 60 }), String(n)).rejects.toMatchObject({
+            type: 'InvalidPart',
+          });
+          await expect(storage.completeMultipart(key, uploadId, [{ partNumber: n, etag: 'x', size: 1 }])).rejects.toMatchObject({
+            type: 'InvalidPart',
+          });
+        }
+        await expect(storage.signPart(key, uploadId, MAX_PART_NUMBER, { origin, expiresIn: 60 })).resolves.toMatch(/^https?:/);
+        await storage.abortMultipart(key, uploadId);
+      });
+
+      it('counts store requests per operation; signing is not a request', async () => {
+        const counted = storageLayer(storage.driver);
+        const key = k('layer/counted');
+        await counted.put(key, 'one');
+        await counted.get(key);
+        await counted.head(key);
+        await counted.signGet(published('layer-counted'), { origin, expiresIn: 60 });
+        await counted.list(k('layer/'));
+        await expect(counted.get(k('layer/missing'))).rejects.toBeInstanceOf(NotFoundError);
+        expect(counted.requests()).toBe(5);
+        expect(counted.counts()).toEqual({ put: 1, get: 2, head: 1, list: 1 });
+      });
+
+      it('says who serves its signed URLs', () => {
+        expect(['store', 'registry']).toContain(storage.urls.servedBy);
+        expect(storage.urls.servedBy === 'registry').toBe(storage.kind === 'file');
       });
     });
   });
