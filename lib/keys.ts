@@ -126,6 +126,8 @@ export const keys = {
   uploadIndexEntry: (name: string, version: string, id: string) =>
     `upload-index/${checkName(name)}/${checkVersion(version)}/${checkUploadId(id)}`,
   uploadIndexPrefix: (name: string, version: string) => `upload-index/${checkName(name)}/${checkVersion(version)}/`,
+  /** Every upload index entry of a package, all versions (the web catalog lists uploads in progress). */
+  uploadIndexNamePrefix: (name: string) => `upload-index/${checkName(name)}/`,
   gcRenderedMarks: () => 'meta/gc-rendered-marks.json',
 };
 
