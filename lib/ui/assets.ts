@@ -109,7 +109,37 @@ export const JS = `(function () {
       $('#q').focus();
     });
   } else if (filters) {
-    $$('select', filters).forEach(function (s) { s.addEventListener('change', function () { filters.submit(); }); });
+    // A big catalog: the server filters and pages. Ask it for the filtered page as the user types
+    // and swap the cards, count and pager in (no navigation); the URL keeps the filters.
+    var seq = 0;
+    var timer = 0;
+    var load = function () {
+      var params = new URLSearchParams();
+      ['q', 'tag', 'maintainer'].forEach(function (k) {
+        var v = $('#' + k).value.trim();
+        if (v) params.set(k, v);
+      });
+      var s = params.toString();
+      var url = location.pathname + (s ? '?' + s : '');
+      var mine = ++seq;
+      fetch(url, { headers: { accept: 'text/html' } }).then(function (r) { return r.text(); }).then(function (text) {
+        if (mine !== seq) return;
+        var doc = new DOMParser().parseFromString(text, 'text/html');
+        ['.cards', '#count', '#no-match'].forEach(function (sel) {
+          var now = $(sel), next = $(sel, doc);
+          if (now && next) now.replaceWith(document.importNode(next, true));
+        });
+        var pager = $('.pager');
+        if (pager) pager.remove();
+        var nextPager = $('.pager', doc);
+        if (nextPager) $('.cards').after(document.importNode(nextPager, true));
+        history.replaceState(null, '', url);
+      }, function () {});
+    };
+    var soon = function () { clearTimeout(timer); timer = setTimeout(load, 120); };
+    filters.addEventListener('input', soon);
+    filters.addEventListener('change', soon);
+    filters.addEventListener('submit', function (e) { e.preventDefault(); clearTimeout(timer); load(); });
   }
 
   // Copy buttons: the text of the element they name, exactly.

@@ -8,9 +8,12 @@ import { readFile } from 'node:fs/promises';
 import AxeBuilder from '@axe-core/playwright';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Catalog } from '../../lib/catalog/catalog';
+import { addVersions } from '../../lib/catalog/ops';
 import { keys } from '../../lib/keys';
+import { LIST_ALL, PAGE_SIZE } from '../../lib/ui/pages';
 import { type ServerProcess, startServer } from '../server/harness';
-import { sha256 } from '../support/fixtures';
+import { catalogEntry, sha256 } from '../support/fixtures';
 import { TEST_TOKEN } from '../support/offline';
 import { fileStore, type TestStore } from '../support/stores';
 import { addBundle, api, auth, completeUpload, sendBlobs, testBundle } from '../support/upload';
@@ -28,6 +31,10 @@ const WCAG = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
 describe('web catalog in Chromium (production server, fixture packages)', () => {
   let store: TestStore;
   let emptyStore: TestStore;
+  let bigStore: TestStore;
+  let big: ServerProcess;
+  /** More packages than the list holds at once: the server filters and pages. */
+  const bigNames = Array.from({ length: LIST_ALL + 20 }, (_, i) => `big-${String(i).padStart(4, '0')}`);
   let server: ServerProcess;
   let empty: ServerProcess;
   let browser: Browser;
@@ -53,8 +60,17 @@ describe('web catalog in Chromium (production server, fixture packages)', () => 
   }
 
   beforeAll(async () => {
-    [store, emptyStore] = await Promise.all([fileStore(), fileStore()]);
-    [server, empty, browser] = await Promise.all([startServer({ env: store.env }), startServer({ env: emptyStore.env }), launchChromium()]);
+    [store, emptyStore, bigStore] = await Promise.all([fileStore(), fileStore(), fileStore()]);
+    await addVersions(
+      new Catalog(bigStore.storage),
+      bigNames.map((n) => catalogEntry(n, '1.0.0')),
+    );
+    [server, empty, big, browser] = await Promise.all([
+      startServer({ env: store.env }),
+      startServer({ env: emptyStore.env }),
+      startServer({ env: bigStore.env }),
+      launchChromium(),
+    ]);
     built = uiFixtures().map(fixtureBundle);
     for (const b of built) expect((await addBundle(server.url, b)).status).toBe(200);
     context = await browser.newContext();
@@ -73,8 +89,8 @@ describe('web catalog in Chromium (production server, fixture packages)', () => 
 
   afterAll(async () => {
     await browser?.close();
-    await Promise.all([server?.stop(), empty?.stop()]);
-    await Promise.all([store?.cleanup(), emptyStore?.cleanup()]);
+    await Promise.all([server?.stop(), empty?.stop(), big?.stop()]);
+    await Promise.all([store?.cleanup(), emptyStore?.cleanup(), bigStore?.cleanup()]);
   });
 
   it('the list has one card per package of the catalog, each with the fields of its newest package.json', async () => {
@@ -325,10 +341,36 @@ describe('web catalog in Chromium (production server, fixture packages)', () => 
     await analyze('error state');
   });
 
+  it(`past ${LIST_ALL} packages the list pages, and search asks the server as the user types (no navigation)`, async () => {
+    await page.goto(`${big.url}/ui/`);
+    expect(await page.locator('#filters').getAttribute('data-complete')).toBe('false');
+    expect(await page.locator('.card').count()).toBe(PAGE_SIZE);
+    expect(await page.locator('.pager').textContent()).toContain(`Page 1 of ${Math.ceil(bigNames.length / PAGE_SIZE)}`);
+    // A page load would drop this: the filtered cards must arrive without one.
+    await page.evaluate(() => {
+      window.__samePage = true;
+    });
+    await page.fill('#q', 'big-051');
+    await page.waitForFunction(() => document.getElementById('count').textContent.includes(' of '));
+    const expected = bigNames.filter((n) => n.includes('big-051'));
+    expect(await page.locator('.card').evaluateAll((cs) => cs.map((c) => c.getAttribute('data-name')))).toEqual(expected);
+    expect(await page.locator('#count').textContent()).toBe(`${expected.length} of ${bigNames.length} packages`);
+    expect(await page.locator('.pager').count()).toBe(0);
+    expect(new URL(page.url()).searchParams.get('q')).toBe('big-051');
+    await page.fill('#q', '');
+    await page.waitForFunction(() => !document.getElementById('count').textContent.includes(' of '));
+    expect(await page.locator('.card').count()).toBe(PAGE_SIZE);
+    expect(await page.locator('.pager').count()).toBe(1);
+    expect(await page.evaluate(() => window.__samePage)).toBe(true);
+    await page.click('.pager a[rel=next]');
+    await page.waitForURL(/page=2/);
+    expect(await page.locator('.card').first().getAttribute('data-name')).toBe(bigNames[PAGE_SIZE]);
+  });
+
   it('no page logged a console error, and every request went to the registry', () => {
     expect(consoleErrors).toEqual([]);
     const origins = new Set(requests.map((r) => new URL(r.url).origin));
-    expect([...origins].sort()).toEqual([empty.url, server.url].map((u) => new URL(u).origin).sort());
+    expect([...origins].sort()).toEqual([empty.url, server.url, big.url].map((u) => new URL(u).origin).sort());
     expect(requests.length).toBeGreaterThan(20);
   });
 });
