@@ -3,7 +3,7 @@ import { health } from '../lib/health';
 import type { Request } from '../lib/http/handler';
 import { lambdaHandler } from '../lib/http/lambda';
 import { registry } from '../lib/registry';
-import { prefersHtml, UI_REDIRECT } from '../lib/ui/negotiate';
+import { prefersHtml, uiRedirect } from '../lib/ui/negotiate';
 
 const answer = async () => {
   const { status, body } = await health(registry());
@@ -11,7 +11,7 @@ const answer = async () => {
 };
 
 export const operations = {
-  root: async (req: Request) => (prefersHtml(req.headers.accept) ? UI_REDIRECT : answer()),
+  root: async (req: Request) => (prefersHtml(req.headers.accept) ? uiRedirect(registry().config.publicUrl ?? req.origin) : answer()),
   health: answer,
 };
 

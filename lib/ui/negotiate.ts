@@ -32,5 +32,7 @@ export function prefersHtml(accept: string | undefined): boolean {
   return html > 0 && html >= json;
 }
 
-/** The redirect of GET / for a browser. */
-export const UI_REDIRECT = { statusCode: 302, headers: { location: '/ui/', 'cache-control': 'no-cache', vary: 'Accept' }, body: '' };
+/** The redirect of GET / for a browser: an absolute URL, as every Location the registry sends. */
+export function uiRedirect(origin: string) {
+  return { statusCode: 302, headers: { location: `${origin}/ui/`, 'cache-control': 'no-cache', vary: 'Accept' }, body: '' };
+}

@@ -312,11 +312,11 @@ describe('the registry answers as documented (serverless offline, filesystem dri
     expect((await call('GET', '/', { headers: { accept: '*/*' } })).status).toBe(200);
     const name = unique('web');
     expect((await addBundle(reg.url, testBundle(name, '1.0.0'))).status).toBe(200);
-    const list = await call('GET', '/ui/');
+    const list = await call('GET', '/ui');
     expect(list.status).toBe(200);
     expect(list.text).toContain(`href="/ui/packages/${name}"`);
-    expect((await call('GET', '/ui/', { headers: { 'if-none-match': list.headers.get('etag')! } })).status).toBe(304);
-    expect((await call('GET', `/ui/?q=${'x'.repeat(201)}`)).json.type).toBe('BadRequest');
+    expect((await call('GET', '/ui', { headers: { 'if-none-match': list.headers.get('etag')! } })).status).toBe(304);
+    expect((await call('GET', `/ui?q=${'x'.repeat(201)}`)).json.type).toBe('BadRequest');
     const page = await call('GET', `/ui/packages/${name}`);
     expect(page.status).toBe(200);
     expect(page.text).toContain(`dcos package install ${name} --package-version=1.0.0`);
