@@ -129,6 +129,8 @@ export const keys = {
   uploadIndexPrefix: (name: string, version: string) => `upload-index/${checkName(name)}/${checkVersion(version)}/`,
   uploadIndexRoot: () => 'upload-index/',
   gcUploadIndexMarks: () => 'meta/gc-upload-index-marks.json',
+  /** Every upload index entry of a package, all versions (the web catalog lists uploads in progress). */
+  uploadIndexNamePrefix: (name: string) => `upload-index/${checkName(name)}/`,
   gcRenderedMarks: () => 'meta/gc-rendered-marks.json',
 };
 

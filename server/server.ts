@@ -27,6 +27,7 @@ import { operations as packages } from '../functions/packages';
 import { operations as repo } from '../functions/repo';
 import { operations as resource } from '../functions/resource';
 import { operations as store } from '../functions/store';
+import { operations as ui } from '../functions/ui';
 import { operations as uploads } from '../functions/uploads';
 import { operations as v2 } from '../functions/v2';
 import { config } from '../lib/config';
@@ -52,6 +53,7 @@ export const OPERATIONS: Record<OperationId, Operation> = {
   ...v2,
   ...store,
   ...gc,
+  ...ui,
 };
 
 export interface RegistryServer {

@@ -52,6 +52,10 @@ export const ROUTES = {
   storePut: { method: 'PUT', path: '/_store/{key+}', fn: 'store', auth: 'signed-url', body: 'stream' },
   collectGarbage: { method: 'POST', path: '/gc', fn: 'gc', auth: 'write', body: 'none' },
   readAudit: { method: 'GET', path: '/audit', fn: 'packages', auth: 'write', body: 'none' },
+  // The web catalog (lib/ui/): public pages; writers act through the JSON routes above.
+  uiList: { method: 'GET', path: '/ui', fn: 'ui', auth: 'public', body: 'none' },
+  uiPackage: { method: 'GET', path: '/ui/packages/{name}', fn: 'ui', auth: 'public', body: 'none' },
+  uiAsset: { method: 'GET', path: '/ui/assets/{file}', fn: 'ui', auth: 'public', body: 'none' },
 } as const satisfies Record<string, RouteSpec>;
 
 export type OperationId = keyof typeof ROUTES;
@@ -79,6 +83,7 @@ export const FUNCTIONS = {
   v2: { handler: 'functions/v2.handler' },
   store: { handler: 'functions/store.handler' },
   gc: { handler: 'functions/gc.handler' },
+  ui: { handler: 'functions/ui.handler' },
   gcScheduled: { handler: 'functions/gc.scheduled', schedule: 'rate(1 hour)' },
   sweeper: { handler: 'functions/sweeper.handler', schedule: 'rate(10 minutes)' },
 } as const satisfies Record<string, { handler: string; schedule?: string }>;

@@ -20,7 +20,7 @@ import { packageMetadata, sha256 } from '../support/fixtures';
 import { startOffline, TEST_TOKEN, type Offline } from '../support/offline';
 import { checkResponse, loadYaml, openApi, ROOT } from '../support/openapi';
 import { fileStore, type TestStore } from '../support/stores';
-import { auth, completeUpload, sendBlobs, testBundle, type TestBundle } from '../support/upload';
+import { addBundle, auth, completeUpload, sendBlobs, testBundle, type TestBundle } from '../support/upload';
 
 const REPO_TYPE = 'application/vnd.dcos.universe.repo+json;charset=utf-8';
 const COSMOS_ACCEPT = [`${REPO_TYPE};version=v4`, `${REPO_TYPE};version=v5`, `${REPO_TYPE};version=v3`].join(',');
@@ -302,6 +302,31 @@ describe('the registry answers as documented (serverless offline, filesystem dri
       expect(r.status).toBe(200);
       expect(r.text).toMatch(/^\{"checks":\{"\/repo":\{"Healthy":\{"message":"Able to find \d+ package\(s\)\."\}\}\}\}$/);
     }
+  });
+
+  it('the web catalog: GET / sends a browser to /ui/, pages and assets answer as documented', async () => {
+    const browser = { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' };
+    const root = await call('GET', '/', { headers: browser });
+    expect(root.status).toBe(302);
+    expect(new URL(root.headers.get('location')!, reg.url).pathname).toBe('/ui/');
+    expect((await call('GET', '/', { headers: { accept: '*/*' } })).status).toBe(200);
+    const name = unique('web');
+    expect((await addBundle(reg.url, testBundle(name, '1.0.0'))).status).toBe(200);
+    const list = await call('GET', '/ui');
+    expect(list.status).toBe(200);
+    expect(list.text).toContain(`href="/ui/packages/${name}"`);
+    expect((await call('GET', '/ui', { headers: { 'if-none-match': list.headers.get('etag')! } })).status).toBe(304);
+    expect((await call('GET', `/ui?q=${'x'.repeat(201)}`)).json.type).toBe('BadRequest');
+    const page = await call('GET', `/ui/packages/${name}`);
+    expect(page.status).toBe(200);
+    expect(page.text).toContain(`dcos package install ${name} --package-version=1.0.0`);
+    expect((await call('GET', `/ui/packages/${name}?version=9.9.9`)).status).toBe(404);
+    expect((await call('GET', `/ui/packages/${unique('none')}`)).status).toBe(404);
+    expect((await call('GET', `/ui/packages/${name}?compare=${'x'.repeat(201)}`)).status).toBe(400);
+    const css = await call('GET', '/ui/assets/app.css');
+    expect(css.status).toBe(200);
+    expect((await call('GET', '/ui/assets/app.css', { headers: { 'if-none-match': css.headers.get('etag')! } })).status).toBe(304);
+    expect((await call('GET', '/ui/assets/nope.js')).status).toBe(404);
   });
 
   it('the upload protocol: start, signed PUT, status, complete, describe, list, remove', async () => {

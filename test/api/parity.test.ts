@@ -18,6 +18,7 @@ import { addBundle, auth } from '../support/upload';
 
 const COSMOS_ACCEPT = 'application/vnd.dcos.universe.repo+json;charset=utf-8;version=v4';
 const COMPARED = [
+  'content-security-policy',
   'content-type',
   'docker-distribution-api-version',
   'docker-content-digest',
@@ -108,7 +109,10 @@ describe('parity: serverless offline and the production server answer every rout
     const forgedStore = storeGet.replace(/X-Signature=[^&]+/i, `X-Signature=${'0'.repeat(64)}`);
     const manifestJson = JSON.stringify({ manifest: {} });
     return {
-      'GET /': [{ method: 'GET', path: '/' }],
+      'GET /': [
+        { method: 'GET', path: '/' },
+        { method: 'GET', path: '/', headers: { accept: 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.8' } },
+      ],
       'GET /health': [{ method: 'GET', path: '/health' }],
       'GET /repo': [
         { method: 'GET', path: '/repo', headers: { accept: COSMOS_ACCEPT } },
@@ -171,6 +175,16 @@ describe('parity: serverless offline and the production server answer every rout
         { method: 'GET', path: storeGet },
         { method: 'GET', path: storeGet, headers: { range: 'bytes=0-3' } },
         { method: 'GET', path: forgedStore },
+      ],
+      'GET /ui': [{ method: 'GET', path: '/ui' }],
+      'GET /ui/packages/{name}': [
+        { method: 'GET', path: '/ui/packages/parity' },
+        { method: 'GET', path: '/ui/packages/parity?version=9.9.9' },
+        { method: 'GET', path: '/ui/packages/nope' },
+      ],
+      'GET /ui/assets/{file}': [
+        { method: 'GET', path: '/ui/assets/app.js' },
+        { method: 'GET', path: '/ui/assets/nope.css' },
       ],
       'PUT /_store/{key}': [{ method: 'PUT', path: forgedStore, headers: { 'content-type': 'application/octet-stream' }, body: 'x' }],
     };

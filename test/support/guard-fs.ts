@@ -50,6 +50,11 @@ export const ALLOWED_SYSTEM = [
   '/dev/random',
   '/dev/tty',
   '/proc/self/',
+  // playwright-core's platform probes when it launches Debian's Chromium (test/ui).
+  '/proc/version',
+  '/proc/sys/fs/binfmt_misc/WSLInterop',
+  '/run/WSL',
+  '/etc/os-release',
   `/proc/${process.pid}/`,
 ];
 
