@@ -31,7 +31,7 @@ export const COSMOS_HEADERS = {
   'user-agent': 'cosmos/0.6.0 dcos/2.2.0',
 };
 /** The public URL of the in-process registry (the filesystem driver's redirects name its /_store). */
-export const BENCH_ORIGIN = 'http://bench.local';
+const BENCH_ORIGIN = 'http://bench.local';
 /** docs/benchmarks.md: in-process and through the production server; through serverless offline. */
 const TARGET = { inProcess: 1.2, server: 1.2, offline: 1.5 };
 const HELD = { bps: GBIT };

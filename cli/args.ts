@@ -8,7 +8,6 @@ import { UsageError } from './errors';
 import { VERB_TABLE, VERBS, verbFlags, type Verb } from './verbs';
 
 export { UsageError } from './errors';
-export { VERBS, type Verb } from './verbs';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 

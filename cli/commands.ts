@@ -34,7 +34,7 @@ export interface CommandContext {
 
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
 
-export const TOKEN_ON_COMMAND_LINE_WARNING =
+const TOKEN_ON_COMMAND_LINE_WARNING =
   'Warning: --token on the command line is visible to other users of this machine (process list, shell history); set DCOS_REGISTRY_TOKEN instead.';
 
 function clientOptions(ctx: CommandContext): Connection {
@@ -186,7 +186,7 @@ export async function gc(ctx: CommandContext): Promise<CommandResult> {
 const AUDIT_LIMIT_MAX = 1000;
 
 /** One audit record as a line: when, who, what (and on which version / upload), from which instance. */
-export function auditLine(r: AuditRecord): string {
+function auditLine(r: AuditRecord): string {
   const what = [
     r.action,
     ...(r.name !== undefined ? [r.name, r.version ?? ''] : []),
@@ -207,7 +207,7 @@ export async function audit(ctx: CommandContext): Promise<CommandResult> {
 }
 
 /** What a default activate would do through APIs whose shapes could not be confirmed: done by hand. */
-export const ACTIVATE_MANUAL_STEPS = [
+const ACTIVATE_MANUAL_STEPS = [
   'activate without --options would first create the write-token secret, through DC/OS secrets APIs whose shapes',
   'could not be confirmed from public DC/OS sources. Do that by hand (DC/OS Enterprise CLI), then activate with options:',
   '  dcos security secrets create --value="$(openssl rand -hex 32)" dcos-registry/write-tokens',

@@ -10,7 +10,7 @@ import { helpText } from './help';
 import { Progress, type ErrStream } from './progress';
 import { VERB_TABLE } from './verbs';
 
-export interface CliIo {
+interface CliIo {
   stdout: { write(s: string): unknown };
   stderr: ErrStream;
   env: Record<string, string | undefined>;
@@ -22,7 +22,7 @@ function describeError(err: unknown): string {
   return message.replace(/\s*\n\s*/g, ' ').trim() || 'unknown error';
 }
 
-export async function run(argv: readonly string[], io: CliIo): Promise<number> {
+async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const progress = new Progress(io.stderr);
   try {
     const parsed = parseCommandLine(argv);

@@ -25,7 +25,7 @@ export interface AuditWrite {
   outcome?: 'ok' | 'failed';
 }
 
-export interface AuditEntry extends AuditWrite {
+interface AuditEntry extends AuditWrite {
   /** When, as this instance's clock saw it (ISO 8601, UTC). */
   at: string;
   /** Which instance: host name and process id, plus a random id per process. */
@@ -65,8 +65,8 @@ export interface AuditPage {
 }
 
 /** Most records one page may hold (GET /audit's `limit`), and the default. */
-export const AUDIT_PAGE_MAX = 1000;
-export const AUDIT_PAGE_DEFAULT = 100;
+const AUDIT_PAGE_MAX = 1000;
+const AUDIT_PAGE_DEFAULT = 100;
 
 const CURSOR = /^audit\/\d{8}T\d{9}Z-[a-f0-9]{16}\.json$/;
 

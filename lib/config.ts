@@ -44,7 +44,7 @@
  */
 import { LAMBDA_INLINE_MAX } from './http/handler';
 
-export type StorageConfig =
+type StorageConfig =
   | { kind: 'file'; root: string }
   | {
       kind: 's3';

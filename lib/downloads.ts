@@ -16,7 +16,7 @@ import type { Registry } from './registry';
 
 export const PROXY_LIMIT = 4 * 1024 * 1024;
 /** Signed download URLs live this long: enough to start a multi-GB transfer, short enough to leak little. */
-export const SIGNED_URL_TTL_S = 600;
+const SIGNED_URL_TTL_S = 600;
 
 export interface Download {
   /** Bare hex digest (checked by the caller). */

@@ -145,11 +145,6 @@ export class VersionNotFoundError extends RegistryError {
     super('VersionNotFound', `Version [${version}] of package [${name}] not found`, { packageName: name, packageVersion: version });
   }
 }
-export class PackageNotFoundError extends RegistryError {
-  constructor(name: string) {
-    super('PackageNotFound', `Package [${name}] not found`, { packageName: name });
-  }
-}
 export class UploadNotFoundError extends RegistryError {
   constructor(id: string) {
     super('UploadNotFound', `Upload [${id}] not found`, { uploadId: id });

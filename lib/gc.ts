@@ -42,7 +42,7 @@ export interface GcResult {
   resumed: boolean;
 }
 
-export const GC_GRACE_MS = 3600 * 1000;
+const GC_GRACE_MS = 3600 * 1000;
 
 /**
  * Deletes the groups (an id and its keys) found unwanted on two runs at least `grace` apart,

@@ -24,11 +24,11 @@ import { type BytesResponse, LAMBDA_INLINE_MAX, LAMBDA_TEXT_MAX, type Response }
 import type { Registry } from './registry';
 import { dcosInterval, dcosThresholds, dcosVersionFromUserAgent, renderRepo, type RepoVersion } from './universe/render';
 
-export const REPO_MEDIA_TYPE = 'application/vnd.dcos.universe.repo+json';
+const REPO_MEDIA_TYPE = 'application/vnd.dcos.universe.repo+json';
 /** Lifetime of the redirect's signed URL. The object under it never changes (content-keyed). */
-export const REDIRECT_TTL_S = 300;
+const REDIRECT_TTL_S = 300;
 
-export interface Variant {
+interface Variant {
   repoVersion: RepoVersion;
   /** The Content-Type to answer with. */
   contentType: string;
@@ -39,7 +39,7 @@ export interface Variant {
  * any order). A client without Accept (or with * / *) gets v5; one asking for plain
  * application/json gets v5 with that type; anything else is 406.
  */
-export function negotiate(accept: string | undefined): Variant {
+function negotiate(accept: string | undefined): Variant {
   const items = (accept ?? '*/*')
     .split(',')
     .map((s) => s.trim())

@@ -9,8 +9,7 @@ import type { IncomingMessage } from 'node:http';
 import { ERRORS } from '../lib/errors';
 import { ClientGone, TransportError } from '../lib/http/app';
 
-export const cutOff = (status: 408 | 413, message: string) =>
-  new TransportError(status === 408 ? 'RequestTimeout' : 'PayloadTooLarge', message);
+const cutOff = (status: 408 | 413, message: string) => new TransportError(status === 408 ? 'RequestTimeout' : 'PayloadTooLarge', message);
 
 /** 413 before reading a byte when Content-Length already says too much. */
 export function checkDeclaredLength(req: IncomingMessage, limit: number): void {

@@ -22,7 +22,7 @@ export interface ScheduledFunction {
   handler: ScheduledHandler;
 }
 
-export const SCHEDULED_FUNCTIONS: Record<string, ScheduledFunction> = {
+const SCHEDULED_FUNCTIONS: Record<string, ScheduledFunction> = {
   gcScheduled: { schedule: FUNCTIONS.gcScheduled.schedule, handler: gcScheduled },
   sweeper: { schedule: FUNCTIONS.sweeper.schedule, handler: sweeper },
 };

@@ -44,7 +44,7 @@ import { blobOf, proxiedBlob } from './proxy';
 import { type RouteMatch, Router } from './router';
 
 /** Every operation of the table, from the same modules the Lambda functions are built from. */
-export const OPERATIONS: Record<OperationId, Operation> = {
+const OPERATIONS: Record<OperationId, Operation> = {
   ...health,
   ...repo,
   ...packages,
@@ -65,7 +65,7 @@ export interface RegistryServer {
   setSecureContext(material: { cert: string; key: string }): void;
 }
 
-export function buildRouter(): Router<Route> {
+function buildRouter(): Router<Route> {
   return new Router(ROUTE_LIST.map((r) => [routeKeyOf(r), r] as [string, Route]));
 }
 

@@ -15,7 +15,7 @@ import { login, parseServiceAccount } from '../lib/dcos/login';
 import { describeError, log } from '../lib/log';
 import type { ServerOptions } from './options';
 
-export interface TlsMaterial {
+interface TlsMaterial {
   cert: string;
   key: string;
 }

@@ -28,7 +28,7 @@ export interface AirgapResult {
 }
 
 /** Thrown by sync when not everything synced: the CLI prints it and exits 1 (the lines are already on stderr). */
-export class SyncIncompleteError extends Error {
+class SyncIncompleteError extends Error {
   constructor(readonly items: SyncItem[]) {
     const bad = items.filter((i) => i.outcome === 'conflict' || i.outcome === 'failed');
     super(`sync incomplete: ${bad.length} version(s) not synced (${bad.map((i) => `${i.name} ${i.version} ${i.outcome}`).join(', ')})`);
@@ -37,7 +37,7 @@ export class SyncIncompleteError extends Error {
 }
 
 /** Thrown by mirror when some entries were not mirrored: the CLI prints it and exits 1 (the lines are already on stderr). */
-export class MirrorIncompleteError extends Error {
+class MirrorIncompleteError extends Error {
   constructor(readonly items: MirrorItem[]) {
     const bad = items.filter((i) => i.outcome === 'failed');
     const done = items.length - bad.length;

@@ -33,7 +33,7 @@ import { contentDigest } from '../uploads/manifest';
 import { resourceImages } from '../universe/render';
 import { COSMOS_REPO_ACCEPT, openRead, readJson } from './http';
 
-export class ExportError extends Error {
+class ExportError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'ExportError';

@@ -36,7 +36,7 @@ import { unsupportedPackagingVersionMessage, validateBuildDefinition } from '../
 import { compareVersions } from '../universe/version';
 import { COSMOS_REPO_ACCEPT } from './http';
 
-export class MirrorError extends Error {
+class MirrorError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'MirrorError';
@@ -44,7 +44,7 @@ export class MirrorError extends Error {
 }
 
 /** The largest index read (the public Universe index of every version is about 30 MB). */
-export const MAX_INDEX_BYTES = 256 * 1024 * 1024;
+const MAX_INDEX_BYTES = 256 * 1024 * 1024;
 
 export interface MirrorOptions {
   /** http(s) URL of a repository index, or a local file (path or file: URL). */
@@ -66,7 +66,7 @@ export interface MirrorOptions {
   onProgress?: (event: MirrorProgress) => void;
 }
 
-export type MirrorOutcome = 'written' | 'present' | 'failed';
+type MirrorOutcome = 'written' | 'present' | 'failed';
 
 export interface MirrorItem {
   name: string;
@@ -96,7 +96,7 @@ export interface MirrorResult {
 type Json = Record<string, unknown>;
 
 /** Reads the index: a URL through the build's HTTP client (Cosmos's Accept header), else a local file. */
-export async function readRepositoryIndex(
+async function readRepositoryIndex(
   repoUrl: string,
   opts: { network?: NetworkSettings; allowHttpsDowngrade?: boolean; retry?: Partial<RetryPolicy> } = {},
 ): Promise<Json[]> {
@@ -174,7 +174,7 @@ interface Selected {
 }
 
 /** The entries a run mirrors, sorted by name then version; pure, for tests. */
-export function selectEntries(entries: readonly Json[], specs: readonly string[], allVersions = false): Selected[] {
+function selectEntries(entries: readonly Json[], specs: readonly string[], allVersions = false): Selected[] {
   const byName = new Map<string, Map<string, Json[]>>();
   for (const e of entries) {
     const name = typeof e.name === 'string' ? e.name : '(no name)';

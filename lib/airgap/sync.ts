@@ -47,7 +47,7 @@ export interface SyncOptions {
   onEvent?: (event: SyncEvent) => void;
 }
 
-export type SyncOutcome = 'added' | 'present' | 'conflict' | 'failed' | 'deleted';
+type SyncOutcome = 'added' | 'present' | 'conflict' | 'failed' | 'deleted';
 
 export interface SyncItem {
   name: string;
@@ -60,7 +60,7 @@ export interface SyncItem {
   bundleBytes?: number;
 }
 
-export type SyncEvent =
+type SyncEvent =
   | { kind: 'item'; item: SyncItem }
   | { kind: 'export'; name: string; version: string; event: ExportProgress }
   | { kind: 'add'; name: string; version: string; event: AddProgress };
@@ -71,7 +71,7 @@ export interface SyncResult {
   complete: boolean;
 }
 
-export function defaultWorkDirectory(from: string, to: string): string {
+function defaultWorkDirectory(from: string, to: string): string {
   return join(tmpdir(), `dcos-registry-sync-${createHash('sha256').update(`${from}\n${to}`).digest('hex').slice(0, 16)}`);
 }
 

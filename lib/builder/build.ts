@@ -19,7 +19,7 @@ import { allowedRoots, openLocalAsset } from './local';
 import { mapLimit } from '../limit';
 import { assetName, assetSources, imageSources } from './resources';
 
-export class BuildError extends Error {
+class BuildError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'BuildError';

@@ -11,7 +11,7 @@ import { DEFAULT_RETRY, TransientHttpError, parseRetryAfter, withRetry, type Ret
 import { HttpClient, HttpDownloadError, redact } from '../net/http';
 import { LocalAssetError, openLocalAsset } from './local';
 
-export class AssetDownloadError extends Error {
+class AssetDownloadError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'AssetDownloadError';

@@ -37,7 +37,7 @@ export async function allowedRoots(directories: readonly string[]): Promise<stri
 }
 
 /** `child` lies under `root` (both absolute, normalised). */
-export function isInside(root: string, child: string): boolean {
+function isInside(root: string, child: string): boolean {
   const rel = relative(root, child);
   return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
 }

@@ -35,7 +35,7 @@ import {
 } from './model';
 
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
-export type NewEntry = DistributiveOmit<LogEntry, 'seq'>;
+type NewEntry = DistributiveOmit<LogEntry, 'seq'>;
 
 export interface Plan<R> {
   /** The change to commit, or none when the state already says what the caller wants. */

@@ -4,7 +4,7 @@
  */
 import { compareVersions } from '../universe/version';
 
-export interface AssetRef {
+interface AssetRef {
   uri: string;
   digest: string;
   size: number;
@@ -26,7 +26,7 @@ export interface ImageRef {
   blobs?: string[];
 }
 
-export interface BlobRef {
+interface BlobRef {
   digest: string;
   size: number;
 }
@@ -82,7 +82,7 @@ export interface CatalogState {
   truncated?: number;
 }
 
-export const NO_GC: GcState = Object.freeze({ epoch: 0, pending: [] }) as unknown as GcState;
+const NO_GC: GcState = Object.freeze({ epoch: 0, pending: [] }) as unknown as GcState;
 export const EMPTY: CatalogState = Object.freeze({ seq: 0, versions: [] }) as CatalogState;
 
 export function find(state: CatalogState, name: string, version: string): CatalogVersion | undefined {

@@ -1,4 +1,4 @@
-export { addBundle, AddFailedError, type AddOptions, type AddProgress } from './add';
+export { addBundle, AddFailedError, type AddProgress } from './add';
 export {
   describePackage,
   listPackages,
@@ -8,15 +8,11 @@ export {
   resolveConnection,
   activateRegistry,
   COSMOS_MEDIA,
-  DEFAULT_SERVICE_NAME,
   type Connection,
   type ConnectionInput,
-  type DescribeBody,
-  type ListBody,
-  type AuditBody,
   type AuditRecord,
 } from './registry';
-export { RegistryApiError, ClientConfigError, clientDispatcher, type ClientOptions, type ConnectionSettings } from './http';
-export { planTransfers, bytesToSend, UploadPlanError, type TransferTask } from './plan';
+export { RegistryApiError, ClientConfigError } from './http';
+export { planTransfers, bytesToSend } from './plan';
 export type { UploadView } from '../uploads/wire';
-export { statePath, readUploadState } from './state';
+export { statePath } from './state';

@@ -69,7 +69,7 @@ export interface ConnectionInput {
   caFile?: string;
 }
 
-export const DEFAULT_SERVICE_NAME = 'dcos-registry';
+const DEFAULT_SERVICE_NAME = 'dcos-registry';
 /** A Marathon app id as Admin Router maps it: /service/<group>/<app>, lowercase segments. */
 const SERVICE_NAME = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(\/[a-z0-9]([a-z0-9.-]*[a-z0-9])?)*$/;
 

@@ -9,7 +9,7 @@
  *   CertificationRequest ::= SEQUENCE { info, AlgorithmIdentifier ecdsa-with-SHA256, BIT STRING signature }
  *   info ::= SEQUENCE { INTEGER 0, Name (CN), SubjectPublicKeyInfo, [0] { extensionRequest { subjectAltName } } }
  */
-import { createPrivateKey, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
 
 function length(n: number): Buffer {
   if (n < 0x80) return Buffer.from([n]);
@@ -77,6 +77,3 @@ function requestFor(privateKey: KeyObject, publicKey: KeyObject, hosts: readonly
   const b64 = der.toString('base64').replace(/.{1,64}/g, '$&\n');
   return `-----BEGIN CERTIFICATE REQUEST-----\n${b64}-----END CERTIFICATE REQUEST-----\n`;
 }
-
-/** For tests and checks: the key of a PEM. */
-export const keyOf = (pem: string): KeyObject => createPrivateKey(pem);

@@ -28,7 +28,7 @@ export interface ImageManifest {
   readonly layers: readonly Descriptor[];
 }
 
-export const SHA256_DIGEST = /^sha256:[a-f0-9]{64}$/;
+const SHA256_DIGEST = /^sha256:[a-f0-9]{64}$/;
 
 export type ParsedManifest = { kind: 'index'; mediaType: string; manifests: IndexEntry[] } | ({ kind: 'image' } & ImageManifest);
 

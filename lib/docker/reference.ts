@@ -14,7 +14,7 @@ import { ImageReferenceError } from './errors.js';
 
 export const DOCKER_HUB = 'docker.io';
 /** Docker Hub's API lives on another host than its name. */
-export const DOCKER_HUB_API_HOST = 'registry-1.docker.io';
+const DOCKER_HUB_API_HOST = 'registry-1.docker.io';
 
 export interface ImageReference {
   /** Registry name as written in references: "docker.io", "quay.io", "127.0.0.1:5000". */

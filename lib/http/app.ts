@@ -160,7 +160,7 @@ const AUDITED: ReadonlySet<string> = new Set(['startUpload', 'completeUpload', '
 export type AuditFields = Pick<AuditWrite, 'name' | 'version' | 'uploadId' | 'outcome'> | null;
 
 /** The key of the audit fields on an Answer: a symbol, so no adapter serializes it (JSON.stringify skips symbols). */
-export const AUDIT_FIELDS: unique symbol = Symbol('audit fields');
+const AUDIT_FIELDS: unique symbol = Symbol('audit fields');
 
 /** An answer carrying what the audit log records of this write (read by the audit middleware, then dropped). */
 export function withAudit<A extends Answer>(answer: A, fields: AuditFields): A {

@@ -18,7 +18,7 @@ const digest = (s: string) => createHash('sha256').update(s).digest();
  * The token of an Authorization header: `Bearer <t>` (RFC 6750) or DC/OS's `token=<t>`
  * (what `dcos config show core.dcos_acs_token` users send through Admin Router).
  */
-export function tokenOf(authorization: string | undefined): string | undefined {
+function tokenOf(authorization: string | undefined): string | undefined {
   const value = (authorization ?? '').trim();
   if (value.length > 8192) return undefined;
   const space = value.indexOf(' ');

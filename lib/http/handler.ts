@@ -85,10 +85,6 @@ export function json(status: number, body: unknown, headers: Record<string, stri
   return { statusCode: status, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) };
 }
 
-export function redirect(location: string, headers: Record<string, string> = {}): Response {
-  return { statusCode: 307, headers: { location, 'cache-control': 'no-store', ...headers }, body: '' };
-}
-
 export function noContent(): Response {
   return { statusCode: 204, headers: {}, body: '' };
 }

@@ -12,7 +12,7 @@ import { type Answer, type BytesResponse, isBytes, isStream, LAMBDA_INLINE_MAX, 
 import { type FunctionName, type OperationIdOf, ROUTE_LIST, routeKeyOf } from './routes';
 
 /** serverless-offline caps request bodies at 10 MB (API Gateway: about the same); upload parts are at most 8 MiB. */
-export const LAMBDA_BODY_LIMIT = 10 * 1024 * 1024;
+const LAMBDA_BODY_LIMIT = 10 * 1024 * 1024;
 
 const defined = (o: Record<string, string | undefined> | undefined) =>
   Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Record<string, string>;

@@ -16,9 +16,9 @@
  *   `stream` handed to the operation as a stream (the node adapter never buffers it).
  * - streams: the answer may be a stream (node pipes it; Lambda buffers it into its payload).
  */
-export type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE';
+type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE';
 export type Auth = 'public' | 'write' | 'signed-url';
-export type BodyKind = 'none' | 'json' | 'stream';
+type BodyKind = 'none' | 'json' | 'stream';
 
 export interface RouteSpec {
   method: Method;

@@ -58,7 +58,7 @@ export interface PullOptions {
   readonly responseTimeoutMs?: number;
 }
 
-export interface PulledLayer {
+interface PulledLayer {
   readonly digest: string;
   readonly size: number;
   readonly mediaType: string;
@@ -85,7 +85,7 @@ export interface PulledImage {
   readonly layers: readonly PulledLayer[];
 }
 
-export const DEFAULT_PLATFORM: Platform = Object.freeze({ os: 'linux', architecture: 'amd64' });
+const DEFAULT_PLATFORM: Platform = Object.freeze({ os: 'linux', architecture: 'amd64' });
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
 const MAX_INDEX_DEPTH = 2;

@@ -40,7 +40,7 @@ const TRANSIENT_CODES = new Set([
   'UND_ERR_CLOSED',
 ]);
 
-export function isTransient(err: unknown): boolean {
+function isTransient(err: unknown): boolean {
   if (err instanceof TransientHttpError) return true;
   for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
     const code = (e as { code?: unknown }).code;

@@ -64,7 +64,7 @@ export function checkPrefix(prefix: string): string {
 }
 
 /** Part numbers are 1..MAX_PART_NUMBER on every store (S3's limit). */
-export function checkPartNumber(partNumber: number): number {
+function checkPartNumber(partNumber: number): number {
   if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > MAX_PART_NUMBER) {
     throw new BadRequestError(`Part number must be 1..${MAX_PART_NUMBER}, got ${partNumber}`, { partNumber }, 'InvalidPart');
   }

@@ -10,7 +10,7 @@ import { AlreadyExistsError, PreconditionFailedError, NotFoundError, StoreUnavai
 import { keys } from '../keys';
 import type { Storage } from './port';
 
-export type EtagForm = 'unquoted' | 'quoted';
+type EtagForm = 'unquoted' | 'quoted';
 
 export interface Verdict {
   ok: boolean;
@@ -23,7 +23,7 @@ export interface Verdict {
 }
 
 /** Drivers whose If-Match form can be switched (S3: RGW wants unquoted, R2 quoted). */
-export interface EtagFormAware {
+interface EtagFormAware {
   etagForm: EtagForm;
 }
 

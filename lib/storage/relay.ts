@@ -32,7 +32,7 @@ export interface StreamingWrites {
 }
 
 /** The HMAC key of the registry's signed URLs, kept in the store: the first instance to write it wins. */
-export async function storeSigningKey(storage: Storage): Promise<Buffer> {
+async function storeSigningKey(storage: Storage): Promise<Buffer> {
   const key = keys.signingKey();
   try {
     await storage.put(key, `${randomBytes(32).toString('hex')}\n`, { ifNoneMatch: '*', contentType: 'text/plain' });

@@ -29,7 +29,7 @@ const NOT_STATIC = /^(role_arn|credential_source|credential_process|web_identity
 type Sections = Map<string, Record<string, string>>;
 
 /** The INI dialect of the shared files: `[section]`, `key = value`, `#`/`;` comments. */
-export function parseIni(text: string): Sections {
+function parseIni(text: string): Sections {
   const sections: Sections = new Map();
   let current: Record<string, string> | undefined;
   for (const raw of text.split(/\r?\n/)) {
@@ -60,7 +60,7 @@ async function readIfPresent(file: string): Promise<string> {
 const expandHome = (file: string): string => (file.startsWith('~/') ? path.join(os.homedir(), file.slice(2)) : file);
 
 /** The profile's settings: the config file's `[profile name]` (or `[default]`), overridden by the credentials file's `[name]`. */
-export async function profileSettings(env: NodeJS.ProcessEnv, profile: string): Promise<Record<string, string>> {
+async function profileSettings(env: NodeJS.ProcessEnv, profile: string): Promise<Record<string, string>> {
   const home = os.homedir();
   const credentialsFile = expandHome(env.AWS_SHARED_CREDENTIALS_FILE || path.join(home, '.aws', 'credentials'));
   const configFile = expandHome(env.AWS_CONFIG_FILE || path.join(home, '.aws', 'config'));

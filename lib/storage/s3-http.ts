@@ -84,7 +84,7 @@ const TRANSIENT_CODES = new Set([
 ]);
 
 /** The SDK standard mode's retry decision (@smithy/core retry: transient, throttling, server errors). */
-export function retryableS3(err: unknown): boolean {
+function retryableS3(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false;
   const e = err as { name?: string; code?: string; $metadata?: { httpStatusCode?: number } };
   if (e.name === 'AbortError') return false;

@@ -62,7 +62,6 @@ import {
   unquote,
 } from './s3-common';
 
-export { type S3Operation, translateError } from './s3-common';
 // Streamed PUTs and parts (REGISTRY_UPLOADS=proxy) live in this, the SDK half, too.
 export { S3StreamingWrites } from './s3-writes';
 

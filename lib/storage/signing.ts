@@ -25,13 +25,13 @@ export class ForbiddenError extends RegistryError {
   }
 }
 
-export const STORE_ROUTE = '/_store/';
+const STORE_ROUTE = '/_store/';
 const VERSION = 'dcos-registry-store-v1';
 /** HMAC-SHA256 keys shorter than its block's half are refused, wherever they come from. */
-export const MIN_SIGNING_KEY_BYTES = 32;
+const MIN_SIGNING_KEY_BYTES = 32;
 
 /** A signing key that is missing, malformed or too short; names where it came from. */
-export class SigningKeyError extends Error {
+class SigningKeyError extends Error {
   constructor(source: string, problem: string) {
     super(`Signing key from ${source} ${problem}`);
     this.name = 'SigningKeyError';

@@ -13,7 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 
-export const CSS = `:root{--fg:#1b1f24;--muted:#4a5560;--bg:#fff;--panel:#f4f6f8;--line:#c9d1d9;--accent:#0b5cad;--ok:#1a6b2f;--bad:#a1131d;--warn:#7a4a00}
+const CSS = `:root{--fg:#1b1f24;--muted:#4a5560;--bg:#fff;--panel:#f4f6f8;--line:#c9d1d9;--accent:#0b5cad;--ok:#1a6b2f;--bad:#a1131d;--warn:#7a4a00}
 *{box-sizing:border-box}
 body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:var(--fg);background:var(--bg)}
 a{color:var(--accent)}
@@ -62,7 +62,7 @@ dialog{border:1px solid var(--line);border-radius:8px;max-width:480px}dialog::ba
 .markdown{overflow-wrap:anywhere}
 `;
 
-export const JS = `(function () {
+const JS = `(function () {
   'use strict';
   var TOKEN_KEY = 'dcos-registry-write-token';
   function $(sel, root) { return (root || document).querySelector(sel); }

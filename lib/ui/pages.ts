@@ -35,7 +35,7 @@ const link = (url: unknown, text?: string) => {
   return href ? `<a href="${esc(href)}" rel="nofollow noopener noreferrer">${esc(text ?? href)}</a>` : esc(text ?? url);
 };
 
-export const packageUrl = (name: string, params: Record<string, string | undefined> = {}) => {
+const packageUrl = (name: string, params: Record<string, string | undefined> = {}) => {
   const q = new URLSearchParams(Object.entries(params).filter((e): e is [string, string] => !!e[1])).toString();
   return `/ui/packages/${encodeURIComponent(name)}${q ? `?${q}` : ''}`;
 };

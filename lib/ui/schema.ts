@@ -18,7 +18,7 @@ export interface SchemaRow {
 type Json = Record<string, unknown>;
 
 /** Most rows shown (a schema is small; this bounds the page for a hostile one). */
-export const MAX_ROWS = 1000;
+const MAX_ROWS = 1000;
 const MAX_DEPTH = 12;
 
 const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -57,18 +57,6 @@ export function schemaRows(schema: unknown): SchemaRow[] {
   };
   if (isObject(schema)) walk(schema, [], 0);
   return rows;
-}
-
-/** The options a user gets by accepting every default: leaves' defaults, nested by path. */
-export function schemaDefaults(schema: unknown): Json {
-  const out: Json = {};
-  for (const row of schemaRows(schema)) {
-    if (row.group || row.default === undefined) continue;
-    let at = out;
-    for (const seg of row.path.slice(0, -1)) at = (isObject(at[seg]) ? at[seg] : (at[seg] = {})) as Json;
-    at[row.path.at(-1)!] = JSON.parse(row.default);
-  }
-  return out;
 }
 
 export interface SchemaDiff {

@@ -20,11 +20,11 @@ import { errorPage, listPage, packagePage, type Presence } from './pages';
 import { type ListQuery, type PackageSummary, summarize } from './view';
 
 /** Blobs one package page checks in the store (HEAD), at most. */
-export const MAX_HEADS = 48;
+const MAX_HEADS = 48;
 /** HEADs in flight for one page. */
 const HEAD_CONCURRENCY = 8;
 /** Versions with an upload in progress shown on one package page, at most. */
-export const MAX_UPLOADS = 10;
+const MAX_UPLOADS = 10;
 /** List pages held per catalog content (each a distinct query). */
 const LIST_PAGES_HELD = 32;
 /** Longest query value read. */

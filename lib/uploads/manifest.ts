@@ -12,8 +12,8 @@ import { checkName, checkVersion } from '../keys';
 import { resourceImages, resourceUrls } from '../universe/render';
 import { jsonBoundsProblem, validatePackage } from '../universe/validate';
 
-export const MAX_BLOBS = 10_000;
-export const MAX_BLOB_SIZE = 5 * 1024 ** 4;
+const MAX_BLOBS = 10_000;
+const MAX_BLOB_SIZE = 5 * 1024 ** 4;
 
 /** Deterministic JSON (sorted keys) for content digests. */
 export function canonicalJson(value: unknown): string {

@@ -44,16 +44,16 @@ export const UPLOAD_TTL_MS = 24 * 3600 * 1000;
  * One complete call verifies for at most this long: an HTTP function has 29 s, and the
  * commit that may follow (blob checks, catalog commit) needs the rest, also on a busy host.
  */
-export const STEP_BUDGET_MS = 15_000;
+const STEP_BUDGET_MS = 15_000;
 /** The fast (non-resumable) read-back hash judges after this long whether it will end in time. */
 const FAST_HASH_PROBE_MS = 500;
 
-export function partSizeFor(size: number): number {
+function partSizeFor(size: number): number {
   const mib = 1024 * 1024;
   return Math.max(PART_SIZE, Math.ceil(size / MAX_PART_NUMBER / mib) * mib);
 }
 
-export type { BlobTarget, UploadView } from './wire';
+export type { UploadView } from './wire';
 
 /** Targets (single PUTs plus parts) a blob of this size needs. */
 function targetsOf(size: number): number {
@@ -65,7 +65,7 @@ function targetsOf(size: number): number {
  * needs are capped before anything is stored or signed, so a small manifest cannot make the
  * registry create or sign without bound.
  */
-export function checkUploadLimits(blobs: ReadonlyArray<{ digest: string; size: number }>, limits: Config['uploadLimits']): void {
+function checkUploadLimits(blobs: ReadonlyArray<{ digest: string; size: number }>, limits: Config['uploadLimits']): void {
   let bytes = 0;
   let targets = 0;
   for (const b of blobs) {

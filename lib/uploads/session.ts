@@ -11,8 +11,6 @@ import type { BundleManifest } from '../bundle/manifest';
 import type { Storage } from '../storage/port';
 import type { UploadError, UploadStatus } from './wire';
 
-export type { UploadStatus } from './wire';
-
 export interface SessionBlob {
   /** Bare hex sha256. */
   digest: string;

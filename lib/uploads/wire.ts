@@ -15,19 +15,19 @@ export interface StartUploadRequest {
 }
 
 /** Where to PUT a blob in one request. */
-export interface SingleTarget {
+interface SingleTarget {
   method: 'PUT';
   url: string;
   headers: Record<string, string>;
 }
 
 /** Where to PUT each part of a big blob: part k holds bytes [(k-1)*partSize, min(k*partSize, size)). */
-export interface MultipartTarget {
+interface MultipartTarget {
   multipart: { partSize: number; parts: PartTarget[] };
   headers: Record<string, string>;
 }
 
-export interface PartTarget {
+interface PartTarget {
   partNumber: number;
   /** Empty when the part was received already. */
   url: string;

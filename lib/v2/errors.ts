@@ -35,7 +35,7 @@ export class V2Error extends Error {
   }
 }
 
-export function v2Error(code: V2Code, message?: string, detail?: unknown, headers: Record<string, string> = {}): Response {
+function v2Error(code: V2Code, message?: string, detail?: unknown, headers: Record<string, string> = {}): Response {
   const body = { errors: [{ code, message: message ?? CODES[code][1], ...(detail !== undefined ? { detail } : {}) }] };
   return {
     statusCode: CODES[code][0],

@@ -12,7 +12,7 @@ import type { Storage } from '../storage/port';
 import { parseManifest } from '../docker/manifest';
 
 /** distribution refuses bigger manifests; so do we (the bytes are read into memory). */
-export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
 function invalid(image: string, why: string): RegistryError {
   return new RegistryError('InvalidPackage', `Image ${image.slice(0, 300)}: ${why}`, { reference: image.slice(0, 300) });

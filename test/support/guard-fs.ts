@@ -36,7 +36,7 @@ const KEY = Symbol.for('dcos-registry.test.guard-fs');
 type Holder = { [KEY]?: GuardState };
 
 /** System paths Node, undici, the AWS SDK and ajv read: certificates, name resolution, time zones. */
-export const ALLOWED_SYSTEM = [
+const ALLOWED_SYSTEM = [
   '/usr/',
   '/etc/ssl/',
   '/etc/ca-certificates/',

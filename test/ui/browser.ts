@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { type Browser, chromium } from 'playwright-core';
 
-export function chromiumPath(): string {
+function chromiumPath(): string {
   let found = '';
   try {
     found = execFileSync('which', ['chromium'], { encoding: 'utf8' }).trim();

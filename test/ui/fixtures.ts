@@ -13,7 +13,7 @@ import * as mt from '../../lib/docker/media-types';
 import { sha256 } from '../support/fixtures';
 import type { TestBundle } from '../support/upload';
 
-export const FIXTURE_DIR = path.join(__dirname, '..', 'fixtures', 'ui');
+const FIXTURE_DIR = path.join(__dirname, '..', 'fixtures', 'ui');
 
 export interface UiFixture {
   package: Record<string, any>;
