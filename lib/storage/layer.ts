@@ -120,6 +120,12 @@ export class StorageLayer implements Storage {
     } else {
       this.urls = { servedBy: 'store' };
     }
+    // The driver's If-Match form (S3), which the capability probe (probe.ts) reads and switches:
+    // forwarded only when the driver has one, so the probe sees through the layer.
+    if ('etagForm' in driver) {
+      const aware = driver as Storage & { etagForm: unknown };
+      Object.defineProperty(this, 'etagForm', { get: () => aware.etagForm, set: (form) => (aware.etagForm = form), enumerable: true });
+    }
   }
 
   /** Store requests made through this layer so far. */

@@ -22,6 +22,7 @@ import { parseConfig } from '../../lib/config';
 import { NotFoundError, PreconditionFailedError, StoreUnavailableError } from '../../lib/errors';
 import { createStorage } from '../../lib/registry';
 import type { Storage } from '../../lib/storage/port';
+import { StorageLayer, storageLayer } from '../../lib/storage/layer';
 import { createS3Client, S3Storage } from '../../lib/storage/s3';
 import { staticCredentials } from '../../lib/storage/s3-credentials';
 import { LazyS3Storage } from '../../lib/storage/s3-lazy';
@@ -251,7 +252,9 @@ if (!endpoint) {
   });
 
   it('the registry builds the SDK-free driver for s3:// storage', () => {
-    expect(make()).toBeInstanceOf(LazyS3Storage);
+    const built = make();
+    expect(built).toBeInstanceOf(StorageLayer);
+    expect((built as StorageLayer).driver).toBeInstanceOf(LazyS3Storage);
   });
 
   storageConformance('s3 (SDK-free reads)', async () => ({ storage: make() }));
@@ -299,7 +302,8 @@ if (!endpoint) {
         etagForm: 'quoted', // RGW matches only the unquoted form
       });
       made.push(s);
-      const verdict = await runProbe(s);
+      // Through the base layer, as createStorage builds it: the probe must see the driver's form.
+      const verdict = await runProbe(storageLayer(s));
       expect(verdict).toMatchObject({ ok: true, createOnly: true, compareAndSwap: true, etagForm: 'unquoted' });
       expect(s.etagForm).toBe('unquoted');
       const { etag } = await s.put('swapped', 'v1');
