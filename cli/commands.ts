@@ -3,7 +3,8 @@
  * the lines printed otherwise). Printing and exit codes are main.ts's business.
  */
 import { readFile } from 'node:fs/promises';
-import { buildBundle, migrateToFile, type BuildProgress } from '../lib/builder';
+import { buildBundle, migrateToFile } from '../lib/builder';
+import { buildProgressPrinter } from '../lib/builder/progress';
 import {
   addBundle,
   collectGarbage,
@@ -73,35 +74,7 @@ export async function migrate(ctx: CommandContext): Promise<CommandResult> {
 
 export async function build(ctx: CommandContext): Promise<CommandResult> {
   const { progress, env } = ctx;
-  const transferred = new Map<string, number>();
-  let sum = 0;
-  const track = (key: string, n: number) => {
-    sum += n - (transferred.get(key) ?? 0);
-    transferred.set(key, n);
-    progress.bar('Downloading', sum);
-  };
-  const onProgress = (e: BuildProgress) => {
-    switch (e.kind) {
-      case 'asset-start':
-        return progress.line(`Fetching ${e.uri}`);
-      case 'image-start':
-        return progress.line(`Fetching ${e.reference}`);
-      case 'asset':
-        return track(e.uri, e.transferred);
-      case 'asset-done':
-        return progress.line(`Downloaded ${e.uri} (${formatBytes(e.size)})`);
-      case 'image':
-        if (e.event.kind === 'blob') track(e.event.digest, e.event.transferred);
-        if (e.event.kind === 'retry') progress.line(`Retrying ${e.reference} (attempt ${e.event.attempt}): ${e.event.error}`);
-        return;
-      case 'image-done':
-        return progress.line(`Pulled ${e.reference} (${e.manifestDigest})`);
-      case 'retry':
-        return progress.line(`Retrying ${e.what} (attempt ${e.attempt}): ${e.error}`);
-      case 'write':
-        return progress.bar('Writing bundle', e.written, e.total);
-    }
-  };
+  const onProgress = buildProgressPrinter(progress);
   const { path } = await buildBundle({
     definitionFile: str(ctx.flags['build-definition-file'])!,
     outputDirectory: str(ctx.flags['output-directory'])!,

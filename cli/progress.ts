@@ -8,16 +8,9 @@ export interface ErrStream {
   columns?: number;
 }
 
-const UNITS = ['B', 'KB', 'MB', 'GB', 'TB'];
-export function formatBytes(n: number): string {
-  let v = n;
-  let u = 0;
-  while (v >= 1000 && u < UNITS.length - 1) {
-    v /= 1000;
-    u++;
-  }
-  return `${u === 0 ? v : v.toFixed(1)} ${UNITS[u]}`;
-}
+import { formatBytes } from '../lib/builder/progress';
+
+export { formatBytes };
 
 export class Progress {
   private lastDraw = 0;

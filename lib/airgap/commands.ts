@@ -2,6 +2,7 @@
  * The `mirror`, `export` and `sync` verbs, in the shape of cli/commands.ts's functions (flags in, a JSON
  * result and text lines out), so the CLI's command table needs one entry per verb.
  */
+import { buildProgressPrinter } from '../builder/progress';
 import { createDispatcher } from '../net/network';
 import { ClientConfigError } from '../client/http';
 import { exportBundle } from './export';
@@ -49,16 +50,6 @@ class MirrorIncompleteError extends Error {
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
 const list = (v: unknown) => (Array.isArray(v) ? (v as string[]) : typeof v === 'string' ? [v] : []);
 
-function kb(n: number): string {
-  return n < 1000
-    ? `${n} B`
-    : n < 1e6
-      ? `${(n / 1e3).toFixed(1)} KB`
-      : n < 1e9
-        ? `${(n / 1e6).toFixed(1)} MB`
-        : `${(n / 1e9).toFixed(1)} GB`;
-}
-
 function dispatcher(ctx: AirgapContext) {
   const { env } = ctx;
   return createDispatcher({ httpProxy: env.httpProxy, httpsProxy: env.httpsProxy, noProxy: env.noProxy, caFile: env.caFile });
@@ -71,13 +62,7 @@ function dispatcher(ctx: AirgapContext) {
  */
 export async function mirrorCommand(ctx: AirgapContext): Promise<AirgapResult> {
   const { progress, env } = ctx;
-  const transferred = new Map<string, number>();
-  let sum = 0;
-  const track = (key: string, n: number) => {
-    sum += n - (transferred.get(key) ?? 0);
-    transferred.set(key, n);
-    progress.bar('Downloading', sum);
-  };
+  const printBuild = buildProgressPrinter(progress);
   const onProgress = (p: MirrorProgress) => {
     if (p.kind === 'index') return progress.line(`Read ${p.url}: ${p.entries} entries, ${p.selected} selected`);
     if (p.kind === 'start') return progress.line(`Mirroring ${p.name} ${p.version}`);
@@ -87,27 +72,7 @@ export async function mirrorCommand(ctx: AirgapContext): Promise<AirgapResult> {
       if (i.outcome === 'present') return progress.line(`Skipped (already on disk) ${i.path}`);
       return progress.line(`Created DC/OS Universe Package ${i.path}${i.detail ? ` (${i.detail})` : ''}`);
     }
-    const e = p.event;
-    switch (e.kind) {
-      case 'asset-start':
-        return progress.line(`Fetching ${e.uri}`);
-      case 'image-start':
-        return progress.line(`Fetching ${e.reference}`);
-      case 'asset':
-        return track(e.uri, e.transferred);
-      case 'asset-done':
-        return progress.line(`Downloaded ${e.uri} (${kb(e.size)})`);
-      case 'image':
-        if (e.event.kind === 'blob') track(e.event.digest, e.event.transferred);
-        if (e.event.kind === 'retry') progress.line(`Retrying ${e.reference} (attempt ${e.event.attempt}): ${e.event.error}`);
-        return;
-      case 'image-done':
-        return progress.line(`Pulled ${e.reference} (${e.manifestDigest})`);
-      case 'retry':
-        return progress.line(`Retrying ${e.what} (attempt ${e.attempt}): ${e.error}`);
-      case 'write':
-        return progress.bar('Writing bundle', e.written, e.total);
-    }
+    printBuild(p.event);
   };
   const result = await mirrorRepository({
     repoUrl: str(ctx.flags['repo-url'])!,
