@@ -88,3 +88,32 @@ export function parseContentRange(header: string | undefined): { start: number; 
   const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(header ?? '');
   return m ? { start: Number(m[1]), end: Number(m[2]), total: Number(m[3]) } : undefined;
 }
+
+const MiB = 1024 * 1024;
+/** Extra deadline per MiB of a body read or written under a call deadline (1 MiB/s at worst). */
+const BODY_MS_PER_MIB = 1000;
+
+/**
+ * Runs a call that answers at once under the call deadline (both S3 halves: s3.ts, s3-lazy.ts);
+ * whatever `call` does with the answer (reading a body) is inside the deadline too, and aborting
+ * destroys the connection. Bodies get time in proportion to their size on top (`allow(bytes)`:
+ * BODY_MS_PER_MIB each MiB), so a big object on a slow link is not mistaken for a hung store.
+ */
+export async function bounded<T>(
+  callTimeoutMs: number,
+  call: (signal: AbortSignal, allow: (bytes: number) => void) => Promise<T>,
+): Promise<T> {
+  const abort = new AbortController();
+  let deadline = Date.now() + callTimeoutMs;
+  let timer = setTimeout(() => abort.abort(), callTimeoutMs);
+  const allow = (bytes: number) => {
+    deadline += Math.ceil(bytes / MiB) * BODY_MS_PER_MIB;
+    clearTimeout(timer);
+    timer = setTimeout(() => abort.abort(), Math.max(0, deadline - Date.now()));
+  };
+  try {
+    return await call(abort.signal, allow);
+  } finally {
+    clearTimeout(timer);
+  }
+}

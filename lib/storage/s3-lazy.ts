@@ -12,7 +12,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { StreamingWrites } from './relay';
 import type { MultipartPart, ObjectInfo, ObjectStream, PutOptions, SignOptions, Storage, StoredObject } from './port';
 import type { EtagForm, S3ClientSettings, S3Storage } from './s3';
-import { contentDisposition, isNotModified, parseContentRange, quote, translateError, unquote } from './s3-common';
+import { bounded, contentDisposition, isNotModified, parseContentRange, quote, translateError, unquote } from './s3-common';
 import { type CredentialSource, credentialSource, type S3Credentials } from './s3-credentials';
 import { S3Http } from './s3-http';
 
@@ -31,10 +31,6 @@ export interface LazyS3StorageOptions {
   /** Source of credentials (default: s3-credentials.ts's chain over `env`, then the SDK's provider). */
   credentials?: CredentialSource;
 }
-
-const MiB = 1024 * 1024;
-/** As s3.ts: extra deadline per MiB of a body read under a call deadline. */
-const BODY_MS_PER_MIB = 1000;
 
 export class LazyS3Storage implements Storage {
   readonly kind = 's3';
@@ -104,25 +100,8 @@ export class LazyS3Storage implements Storage {
     return this.root + key;
   }
 
-  /** s3.ts's bounded(): one deadline for the call, retries and body included, plus time per MiB of body. */
-  private async bounded<T>(call: (signal: AbortSignal, allow: (bytes: number) => void) => Promise<T>): Promise<T> {
-    const abort = new AbortController();
-    let deadline = Date.now() + this.callTimeoutMs;
-    let timer = setTimeout(() => abort.abort(), this.callTimeoutMs);
-    const allow = (bytes: number) => {
-      deadline += Math.ceil(bytes / MiB) * BODY_MS_PER_MIB;
-      clearTimeout(timer);
-      timer = setTimeout(() => abort.abort(), Math.max(0, deadline - Date.now()));
-    };
-    try {
-      return await call(abort.signal, allow);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
   private async whole(key: string, headers: Record<string, string>): Promise<StoredObject> {
-    return this.bounded(async (signal, allow) => {
+    return bounded(this.callTimeoutMs, async (signal, allow) => {
       const answer = await this.reader.send('GET', this.full(key), headers, signal);
       allow(Number(answer.headers['content-length'] ?? 0));
       const chunks: Buffer[] = [];
@@ -167,7 +146,7 @@ export class LazyS3Storage implements Storage {
   }
 
   async head(key: string): Promise<ObjectInfo> {
-    const answer = await this.bounded((signal) => this.reader.send('HEAD', this.full(key), {}, signal)).catch((err) =>
+    const answer = await bounded(this.callTimeoutMs, (signal) => this.reader.send('HEAD', this.full(key), {}, signal)).catch((err) =>
       translateError(err, key, 'read'),
     );
     return { key, size: Number(answer.headers['content-length'] ?? 0), etag: unquote(answer.headers.etag) };

@@ -56,6 +56,7 @@ import {
   ignoreNotFound,
   isNotModified,
   parseContentRange,
+  bounded,
   quote,
   type S3Operation,
   translateError,
@@ -119,9 +120,6 @@ export function createS3Client(settings: S3ClientSettings): S3Client {
 }
 
 const LIST_PAGE = 1000;
-const MiB = 1024 * 1024;
-/** Extra deadline per MiB of a body read or written under a call deadline (1 MiB/s at worst). */
-const BODY_MS_PER_MIB = 1000;
 const GiB = 1024 ** 3;
 const PART_COPY_WIDTH = 4;
 
@@ -150,34 +148,12 @@ export class S3Storage implements Storage {
     return this.root + key;
   }
 
-  /**
-   * Runs a call that answers at once under the call deadline; whatever `call` does with the
-   * answer (reading a body) is inside the deadline too, and aborting destroys the connection.
-   * Bodies get time in proportion to their size on top (`allow(bytes)`: BODY_MS_PER_MIB each MiB),
-   * so a big object on a slow link is not mistaken for a hung store.
-   */
-  private async bounded<T>(call: (abortSignal: AbortSignal, allow: (bytes: number) => void) => Promise<T>): Promise<T> {
-    const abort = new AbortController();
-    let deadline = Date.now() + this.callTimeoutMs;
-    let timer = setTimeout(() => abort.abort(), this.callTimeoutMs);
-    const allow = (bytes: number) => {
-      deadline += Math.ceil(bytes / MiB) * BODY_MS_PER_MIB;
-      clearTimeout(timer);
-      timer = setTimeout(() => abort.abort(), Math.max(0, deadline - Date.now()));
-    };
-    try {
-      return await call(abort.signal, allow);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
   private relative(fullKey: string): string {
     return fullKey.slice(this.root.length);
   }
 
   async get(key: string): Promise<StoredObject> {
-    return this.bounded(async (abortSignal, allow) => {
+    return bounded(this.callTimeoutMs, async (abortSignal, allow) => {
       const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.full(key) }), { abortSignal });
       allow(out.ContentLength ?? 0);
       return this.stored(key, out);
@@ -187,7 +163,7 @@ export class S3Storage implements Storage {
   async getIfChanged(key: string, etag: string | undefined): Promise<StoredObject | null> {
     if (etag === undefined) return this.get(key);
     try {
-      return await this.bounded(async (abortSignal, allow) => {
+      return await bounded(this.callTimeoutMs, async (abortSignal, allow) => {
         const command = new GetObjectCommand({ Bucket: this.bucket, Key: this.full(key), IfNoneMatch: quote(etag) });
         const out = await this.client.send(command, { abortSignal });
         allow(out.ContentLength ?? 0);
@@ -207,7 +183,7 @@ export class S3Storage implements Storage {
   async getStream(key: string, range?: { start: number; end?: number }): Promise<ObjectStream> {
     const Range = range ? `bytes=${range.start}-${range.end ?? ''}` : undefined;
     // The deadline covers the answer's headers; the body may stream for long (bounded by silence).
-    const out = await this.bounded((abortSignal) =>
+    const out = await bounded(this.callTimeoutMs, (abortSignal) =>
       this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.full(key), Range }), { abortSignal }),
     ).catch((err) => translateError(err, key, 'read'));
     const body = out.Body;
@@ -229,7 +205,7 @@ export class S3Storage implements Storage {
   }
 
   async head(key: string): Promise<ObjectInfo> {
-    const out = await this.bounded((abortSignal) =>
+    const out = await bounded(this.callTimeoutMs, (abortSignal) =>
       this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.full(key) }), { abortSignal }),
     ).catch((err) => translateError(err, key, 'read'));
     return { key, size: out.ContentLength ?? 0, etag: unquote(out.ETag) };
@@ -250,7 +226,7 @@ export class S3Storage implements Storage {
       IfMatch: options.ifMatch === undefined ? undefined : this.ifMatchForm(options.ifMatch),
     });
     // One atomic object write: cut off by the deadline, it landed whole or not at all.
-    const out = await this.bounded((abortSignal, allow) => {
+    const out = await bounded(this.callTimeoutMs, (abortSignal, allow) => {
       allow(Buffer.byteLength(body));
       return this.client.send(command, { abortSignal });
     }).catch((err) => translateError(err, key, op));
@@ -274,7 +250,7 @@ export class S3Storage implements Storage {
         ContinuationToken: token,
         MaxKeys: Math.min(LIST_PAGE, limit - found.length),
       });
-      const out = await this.bounded((abortSignal) => this.client.send(command, { abortSignal })).catch((err) =>
+      const out = await bounded(this.callTimeoutMs, (abortSignal) => this.client.send(command, { abortSignal })).catch((err) =>
         translateError(err, prefix, 'read'),
       );
       for (const o of out.Contents ?? []) {
@@ -288,7 +264,7 @@ export class S3Storage implements Storage {
 
   async delete(key: string): Promise<void> {
     // S3 answers 204 for absent keys; a store answering 404 means the same thing.
-    await this.bounded((abortSignal) =>
+    await bounded(this.callTimeoutMs, (abortSignal) =>
       this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.full(key) }), { abortSignal }),
     ).catch((err) => ignoreNotFound(() => translateError(err, key, 'write')));
   }
@@ -379,7 +355,7 @@ export class S3Storage implements Storage {
   }
 
   async createMultipart(key: string): Promise<string> {
-    const out = await this.bounded((abortSignal) =>
+    const out = await bounded(this.callTimeoutMs, (abortSignal) =>
       this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: this.full(key) }), { abortSignal }),
     ).catch((err) => translateError(err, key, 'multipart'));
     if (!out.UploadId) throw new Error(`CreateMultipartUpload for ${key} returned no upload id`);
@@ -396,7 +372,7 @@ export class S3Storage implements Storage {
     let marker: string | undefined;
     do {
       const command = new ListPartsCommand({ Bucket: this.bucket, Key: this.full(key), UploadId: uploadId, PartNumberMarker: marker });
-      const out = await this.bounded((abortSignal) => this.client.send(command, { abortSignal })).catch((err) =>
+      const out = await bounded(this.callTimeoutMs, (abortSignal) => this.client.send(command, { abortSignal })).catch((err) =>
         translateError(err, key, 'multipart'),
       );
       for (const p of out.Parts ?? []) {
@@ -426,7 +402,7 @@ export class S3Storage implements Storage {
 
   async abortMultipart(key: string, uploadId: string): Promise<void> {
     // Unknown or already finished uploads are not an error (NoSuchUpload).
-    await this.bounded((abortSignal) =>
+    await bounded(this.callTimeoutMs, (abortSignal) =>
       this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.full(key), UploadId: uploadId }), { abortSignal }),
     ).catch((err) => ignoreNotFound(() => translateError(err, key, 'multipart')));
   }
