@@ -25,7 +25,7 @@ export interface AuditWrite {
   outcome?: 'ok' | 'failed';
 }
 
-interface AuditEntry extends AuditWrite {
+export interface AuditEntry extends AuditWrite {
   /** When, as this instance's clock saw it (ISO 8601, UTC). */
   at: string;
   /** Which instance: host name and process id, plus a random id per process. */

@@ -1,4 +1,5 @@
 /** The read and remove verbs: describe, list, remove, gc, audit. */
+import type { AuditEntry } from '../audit';
 import { authorizationHeader, callJson, ClientConfigError, clientDispatcher, endpoint, RegistryApiError, type ClientOptions } from './http';
 
 export type DescribeBody = { name: string; version: string; status: string; releaseVersion?: number; [key: string]: unknown };
@@ -23,19 +24,8 @@ export async function collectGarbage(opts: ClientOptions): Promise<Record<string
   return (await callJson<Record<string, unknown>>(opts, 'POST', '/gc', undefined, true)).body ?? {};
 }
 
-/** One record of the audit log (GET /audit, docs/openapi.yaml). */
-export interface AuditRecord {
-  key: string;
-  at: string;
-  instance: string;
-  subject: string;
-  action: string;
-  name?: string;
-  version?: string;
-  uploadId?: string;
-  requestId?: string;
-  outcome?: 'ok' | 'failed';
-}
+/** One record of the audit log (GET /audit, docs/openapi.yaml): what lib/audit.ts stores, with its key. */
+export type AuditRecord = AuditEntry & { key: string };
 export type AuditBody = { entries: AuditRecord[]; next?: string };
 
 /** GET /audit (writers only): one page of the audit log, oldest first, after a previous page's `next`. */
