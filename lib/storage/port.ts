@@ -69,13 +69,20 @@ export interface MultipartPart {
 export type Body = Uint8Array | AsyncIterable<Uint8Array>;
 
 /** What a signed /_store URL grants (lib/storage/signing.ts), as the endpoint checks it. */
-export interface StoreRequestGrant {
+export interface StoreRequestGrant extends StoreUrlFields {
   kind: 'put' | 'get' | 'part';
+}
+
+/** What a signed /_store URL names besides its method (lib/storage/signing.ts signs exactly these). */
+export interface StoreUrlFields {
   key: string;
+  /** Unix seconds; the URL is accepted up to the end of this second. */
   expires: number;
   uploadId?: string;
   partNumber?: number;
+  /** GET only: file name for Content-Disposition. */
   filename?: string;
+  /** GET only: Content-Type to answer with. */
   contentType?: string;
   /** GET only: Content-Encoding to answer with (the object's bytes are in it, e.g. gzip). */
   contentEncoding?: string;

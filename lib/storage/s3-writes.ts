@@ -8,9 +8,7 @@
 import type { Readable } from 'node:stream';
 import { PutObjectCommand, type S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
 import type { StreamingWrites } from './relay';
-import { translateError } from './s3-common';
-
-const unquote = (etag: string | undefined): string => (etag ?? '').replace(/^"(.*)"$/, '$1');
+import { translateError, unquote } from './s3-common';
 
 export class S3StreamingWrites implements StreamingWrites {
   private readonly root: string;

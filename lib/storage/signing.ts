@@ -16,7 +16,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { RegistryError } from '../errors';
 import { signedScope } from '../keys';
-import type { StoreRequestGrant } from './port';
+import type { StoreRequestGrant, StoreUrlFields } from './port';
 
 /** A forged, tampered or expired signed URL (HTTP 403). */
 export class ForbiddenError extends RegistryError {
@@ -58,19 +58,8 @@ function inScope(method: 'GET' | 'PUT', key: string): boolean {
   return method === 'PUT' ? signedScope.put(key) : signedScope.get(key);
 }
 
-export interface StoreUrlParams {
+export interface StoreUrlParams extends StoreUrlFields {
   method: 'GET' | 'PUT';
-  key: string;
-  /** Unix seconds; the URL is accepted up to the end of this second. */
-  expires: number;
-  uploadId?: string;
-  partNumber?: number;
-  /** GET only: file name for Content-Disposition. */
-  filename?: string;
-  /** GET only: Content-Type to answer with. */
-  contentType?: string;
-  /** GET only: Content-Encoding to answer with (the object's bytes are in it, e.g. gzip). */
-  contentEncoding?: string;
 }
 
 export type StoreGrant = StoreRequestGrant;
