@@ -4,6 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { buildBundle, migrateToFile } from '../lib/builder';
+import { pullSettings } from '../lib/builder/flags';
 import { buildProgressPrinter } from '../lib/builder/progress';
 import {
   addBundle,
@@ -79,15 +80,7 @@ export async function build(ctx: CommandContext): Promise<CommandResult> {
     definitionFile: str(ctx.flags['build-definition-file'])!,
     outputDirectory: str(ctx.flags['output-directory'])!,
     allowLocalDirectories: (ctx.flags['allow-local-dir'] as string[] | undefined) ?? [],
-    insecureRegistries: (ctx.flags['insecure-registry'] as string[] | undefined) ?? [],
-    dockerConfigPath: str(ctx.flags['docker-config']) ?? env.dockerConfigPath,
-    allowHttpsDowngrade: ctx.flags['allow-https-downgrade'] === true,
-    network: {
-      httpProxy: env.httpProxy,
-      httpsProxy: env.httpsProxy,
-      noProxy: env.noProxy,
-      caFile: str(ctx.flags['ca-file']) ?? env.caFile,
-    },
+    ...pullSettings(ctx.flags, env),
     onProgress,
   });
   progress.clear();

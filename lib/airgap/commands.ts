@@ -2,6 +2,7 @@
  * The `mirror`, `export` and `sync` verbs, in the shape of cli/commands.ts's functions (flags in, a JSON
  * result and text lines out), so the CLI's command table needs one entry per verb.
  */
+import { pullSettings } from '../builder/flags';
 import { buildProgressPrinter } from '../builder/progress';
 import { createDispatcher } from '../net/network';
 import { ClientConfigError } from '../client/http';
@@ -80,15 +81,7 @@ export async function mirrorCommand(ctx: AirgapContext): Promise<AirgapResult> {
     allVersions: ctx.flags['all-versions'] === true,
     outputDirectory: str(ctx.flags['output-directory'])!,
     upgrade: ctx.flags.upgrade === true,
-    insecureRegistries: list(ctx.flags['insecure-registry']),
-    dockerConfigPath: str(ctx.flags['docker-config']) ?? env.dockerConfigPath,
-    allowHttpsDowngrade: ctx.flags['allow-https-downgrade'] === true,
-    network: {
-      httpProxy: env.httpProxy,
-      httpsProxy: env.httpsProxy,
-      noProxy: env.noProxy,
-      caFile: str(ctx.flags['ca-file']) ?? env.caFile,
-    },
+    ...pullSettings(ctx.flags, env),
     onProgress,
   });
   progress.clear();
