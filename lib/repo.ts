@@ -21,6 +21,7 @@ import { AlreadyExistsError, BadRequestError, NotAcceptableError } from './error
 import { keys } from './keys';
 import { log } from './log';
 import { type BytesResponse, LAMBDA_INLINE_MAX, LAMBDA_TEXT_MAX, type Response } from './http/handler';
+import { etagMatches } from './http/headers';
 import type { Registry } from './registry';
 import { dcosInterval, dcosThresholds, dcosVersionFromUserAgent, renderRepo, type RepoVersion } from './universe/render';
 
@@ -116,16 +117,6 @@ export function acceptsGzip(acceptEncoding: string | undefined): boolean {
   return (gzip ?? any ?? 0) > 0;
 }
 
-/** If-None-Match names this ETag (weak comparison, RFC 9110 13.1.2) or is `*`. */
-function matches(ifNoneMatch: string | undefined, etag: string): boolean {
-  if (!ifNoneMatch) return false;
-  for (const raw of ifNoneMatch.split(',')) {
-    const tag = raw.trim();
-    if (tag === '*' || tag === etag || (tag.startsWith('W/') && tag.slice(2) === etag)) return true;
-  }
-  return false;
-}
-
 interface Rendered {
   body: Buffer;
   gzipped?: Buffer;
@@ -199,7 +190,7 @@ export async function repoAnswer(registry: Registry, req: RepoRequest): Promise<
   const id = hash([renderings.contentId, variant.repoVersion, interval, publicUrl, dockerHost]);
   const etag = `"${hash([id, variant.contentType])}"`;
   const headers: Record<string, string> = { etag, 'cache-control': 'no-cache', vary: 'Accept, Accept-Encoding, User-Agent' };
-  if (matches(ifNoneMatch, etag)) return { statusCode: 304, headers, body: '' };
+  if (etagMatches(ifNoneMatch, etag)) return { statusCode: 304, headers, body: '' };
 
   let rendered = renderings.held.get(id);
   if (rendered) {

@@ -69,3 +69,13 @@ export function answerHeaders(
 }
 
 export const PREFLIGHT_HEADERS: Record<string, string> = { ...CORS, 'access-control-max-age': '600' };
+
+/** If-None-Match names this ETag (weak comparison, RFC 9110 13.1.2) or is `*` (/repo, the web catalog). */
+export function etagMatches(ifNoneMatch: string | undefined, etag: string): boolean {
+  if (!ifNoneMatch) return false;
+  for (const raw of ifNoneMatch.split(',')) {
+    const tag = raw.trim();
+    if (tag === '*' || tag === etag || (tag.startsWith('W/') && tag.slice(2) === etag)) return true;
+  }
+  return false;
+}

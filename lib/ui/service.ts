@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import { BadRequestError, NotFoundError, VersionNotFoundError } from '../errors';
 import type { Response } from '../http/handler';
+import { etagMatches } from '../http/headers';
 import { checkName, keys } from '../keys';
 import { log } from '../log';
 import { describe, type DescribeUpload } from '../packages';
@@ -56,13 +57,9 @@ async function current(registry: Registry) {
   return { state, held: h };
 }
 
-/** If-None-Match names this ETag (weak comparison) or is `*`. */
+/** If-None-Match names this ETag; a header over 2 KiB is not read (the page is answered whole). */
 function matches(ifNoneMatch: string | undefined, etag: string): boolean {
-  if (!ifNoneMatch || ifNoneMatch.length > 2048) return false;
-  return ifNoneMatch.split(',').some((raw) => {
-    const tag = raw.trim();
-    return tag === '*' || tag === etag || (tag.startsWith('W/') && tag.slice(2) === etag);
-  });
+  return ifNoneMatch !== undefined && ifNoneMatch.length <= 2048 && etagMatches(ifNoneMatch, etag);
 }
 
 const page = (statusCode: number, body: string, extra: Record<string, string> = {}): Response => ({
