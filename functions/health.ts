@@ -2,16 +2,15 @@
 import { health } from '../lib/health';
 import type { Request } from '../lib/http/handler';
 import { lambdaHandler } from '../lib/http/lambda';
-import { registry } from '../lib/registry';
 import { prefersHtml, uiRedirect } from '../lib/ui/negotiate';
 
-const answer = async () => {
-  const { status, body } = await health(registry());
+const answer = async (req: Request) => {
+  const { status, body } = await health(req.registry);
   return { statusCode: status, headers: { 'content-type': 'application/json' }, body };
 };
 
 export const operations = {
-  root: async (req: Request) => (prefersHtml(req.headers.accept) ? uiRedirect(registry().config.publicUrl ?? req.origin) : answer()),
+  root: async (req: Request) => (prefersHtml(req.headers.accept) ? uiRedirect(req.registry.config.publicUrl ?? req.origin) : answer(req)),
   health: answer,
 };
 

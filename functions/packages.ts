@@ -5,15 +5,14 @@ import { json } from '../lib/http/handler';
 import { lambdaHandler } from '../lib/http/lambda';
 import type { Request } from '../lib/http/handler';
 import { describe, list, remove } from '../lib/packages';
-import { registry } from '../lib/registry';
 
 export const operations = {
-  listPackages: async () => json(200, await list(registry())),
+  listPackages: async (req: Request) => json(200, await list(req.registry)),
   describePackage: async (req: Request) =>
     // An upload's failure reason is shown to writers only.
-    json(200, await describe(registry(), req.params.name, req.params.version, { showReason: await isWriter(req.headers) })),
-  removePackage: async (req: Request) => json(200, await remove(registry(), req.params.name, req.params.version)),
-  readAudit: async (req: Request) => json(200, await readAudit(registry().storage, auditQuery(req.query))),
+    json(200, await describe(req.registry, req.params.name, req.params.version, { showReason: await isWriter(req.headers) })),
+  removePackage: async (req: Request) => json(200, await remove(req.registry, req.params.name, req.params.version)),
+  readAudit: async (req: Request) => json(200, await readAudit(req.registry.storage, auditQuery(req.query))),
 };
 
 export const handler = lambdaHandler('packages', operations);

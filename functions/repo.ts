@@ -1,12 +1,11 @@
 /** GET /repo: the Universe repository index. */
 import type { Request } from '../lib/http/handler';
 import { lambdaHandler } from '../lib/http/lambda';
-import { registry } from '../lib/registry';
 import { repoAnswer } from '../lib/repo';
 
 export const operations = {
   getRepo: (req: Request) =>
-    repoAnswer(registry(), {
+    repoAnswer(req.registry, {
       accept: req.headers.accept,
       acceptEncoding: req.headers['accept-encoding'],
       ifNoneMatch: req.headers['if-none-match'],

@@ -1,11 +1,10 @@
 /** GET/HEAD /resource/{digest}/{name}: an asset file of an added package. */
 import type { Request } from '../lib/http/handler';
 import { lambdaHandler } from '../lib/http/lambda';
-import { registry } from '../lib/registry';
 import { resourceAnswer } from '../lib/resource';
 
 const answer = (req: Request) =>
-  resourceAnswer(registry(), {
+  resourceAnswer(req.registry, {
     digest: req.params.digest,
     name: req.params.name,
     origin: req.origin,

@@ -9,12 +9,11 @@ import { storeEndpointOf } from '../lib/http/auth';
 import { json, type Request, type StreamResponse } from '../lib/http/handler';
 import { contentDisposition } from '../lib/http/headers';
 import { lambdaHandler } from '../lib/http/lambda';
-import { registry } from '../lib/registry';
 import { ForbiddenError } from '../lib/storage/signing';
 
 async function storeGet(req: Request): Promise<StreamResponse | ReturnType<typeof json>> {
-  storeEndpointOf(registry());
-  const { storage } = registry();
+  storeEndpointOf(req.registry);
+  const { storage } = req.registry;
   const grant = req.grant!;
   const headers: Record<string, string> = {
     'content-type': grant.contentType ?? 'application/octet-stream',
@@ -36,7 +35,7 @@ async function storeGet(req: Request): Promise<StreamResponse | ReturnType<typeo
 }
 
 async function storePut(req: Request) {
-  const endpoint = storeEndpointOf(registry());
+  const endpoint = storeEndpointOf(req.registry);
   const grant = req.grant!;
   const size = declaredLength(req.headers['content-length']);
   let result: { etag: string; size: number };

@@ -1,12 +1,11 @@
 /** The web catalog: server-rendered pages under /ui/ and their stylesheet and script (lib/ui/). */
 import type { Request } from '../lib/http/handler';
 import { lambdaHandler } from '../lib/http/lambda';
-import { registry } from '../lib/registry';
 import { assetAnswer, listAnswer, packageAnswer } from '../lib/ui/service';
 
 export const operations = {
-  uiList: (req: Request) => listAnswer(registry(), req),
-  uiPackage: (req: Request) => packageAnswer(registry(), req.params.name, req),
+  uiList: (req: Request) => listAnswer(req.registry, req),
+  uiPackage: (req: Request) => packageAnswer(req.registry, req.params.name, req),
   uiAsset: async (req: Request) => assetAnswer(req.params.file, req),
 };
 

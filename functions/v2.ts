@@ -2,9 +2,8 @@
 import { v2Answer } from '../lib/v2/serve';
 import type { Request } from '../lib/http/handler';
 import { lambdaHandler } from '../lib/http/lambda';
-import { registry } from '../lib/registry';
 
-const answer = (req: Request) => v2Answer(registry(), req);
+const answer = (req: Request) => v2Answer(req.registry, req);
 
 export const operations = { v2Base: answer, v2Get: answer, v2Head: answer };
 

@@ -264,6 +264,7 @@ async function route(
   note.route = match?.routeKey;
   const request = makeRequest(
     {
+      registry: ctx.registry,
       method,
       routeKey: match?.routeKey ?? `${method} ${path}`,
       path: match?.path ?? path,

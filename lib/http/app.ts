@@ -15,7 +15,6 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { BadRequestError, ERRORS, RegistryError } from '../errors';
 import { describeError, log } from '../log';
-import { registry } from '../registry';
 import { authorizeSigned, authorizeWrite } from './auth';
 import { errorAnswer } from './errors';
 import { type AuditWrite, recordWrite } from '../audit';
@@ -134,7 +133,7 @@ const authorizeMiddleware = (): middy.MiddlewareObj<AppEvent, Answer> => ({
   before: async ({ event: { route, req } }) => {
     if (!route) throw new RegistryError('RouteNotFound', `No route for ${req.method} ${req.path}`);
     if (route.auth === 'write') req.writer = await authorizeWrite(req.headers);
-    else if (route.auth === 'signed-url') req.grant = await authorizeSigned(registry(), req);
+    else if (route.auth === 'signed-url') req.grant = await authorizeSigned(req.registry, req);
   },
 });
 
@@ -184,7 +183,7 @@ const auditMiddleware = (): middy.MiddlewareObj<AppEvent, Answer> => ({
     const fields = tagged[AUDIT_FIELDS];
     delete tagged[AUDIT_FIELDS];
     if (!route || !req.writer || !AUDITED.has(route.id) || (response.statusCode ?? 200) >= 400 || fields === null) return;
-    await recordWrite(registry().storage, {
+    await recordWrite(req.registry.storage, {
       subject: req.writer.subject,
       action: route.id,
       name: req.params.name ?? fields?.name,

@@ -5,9 +5,12 @@
  */
 import type { Readable } from 'node:stream';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { Registry } from '../registry';
 import type { StoreGrant } from '../storage/signing';
 
 export interface Request {
+  /** The registry this request is answered from, set by the adapter (Lambda: the process's; the server: its own). */
+  registry: Registry;
   method: string;
   /** "GET /package/{name}/{version}" (the matched route; the request line when none matched). */
   routeKey: string;

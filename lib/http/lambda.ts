@@ -4,9 +4,9 @@
  * (functions/*), over that function's operations only, so each bundle stays small.
  */
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
-import { config } from '../config';
 import { PayloadTooLargeError } from '../errors';
 import { log } from '../log';
+import { registry } from '../registry';
 import { type BodySource, createApp, makeRequest } from './app';
 import { type Answer, type BytesResponse, isBytes, isStream, LAMBDA_INLINE_MAX, type Operation, type Response } from './handler';
 import { type FunctionName, type OperationIdOf, ROUTE_LIST, routeKeyOf } from './routes';
@@ -71,9 +71,12 @@ export function lambdaHandler<F extends FunctionName>(fn: F, operations: Record<
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(event.headers ?? {})) if (v !== undefined) headers[k.toLowerCase()] = v;
     const body = event.body ? Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8') : Buffer.alloc(0);
-    const cfg = config();
+    // The process's registry, built from the configuration on the first request and kept across invocations.
+    const reg = registry();
+    const cfg = reg.config;
     const req = makeRequest(
       {
+        registry: reg,
         method,
         routeKey: route ? routeKeyOf(route) : routeKey,
         path: event.rawPath ?? event.requestContext?.http?.path ?? '/',
