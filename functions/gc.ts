@@ -2,7 +2,7 @@
 import { collectGarbage } from '../lib/gc';
 import { json, type Request } from '../lib/http/handler';
 import { lambdaHandler } from '../lib/http/lambda';
-import { registry } from '../lib/registry';
+import { type Registry, registry } from '../lib/registry';
 
 export const operations = {
   collectGarbage: async (req: Request) => json(200, await collectGarbage(req.registry)),
@@ -10,5 +10,8 @@ export const operations = {
 
 export const handler = lambdaHandler('gc', operations);
 
-/** The scheduled entry point (not an HTTP event). */
-export const scheduled = async () => collectGarbage(registry());
+/** The scheduled collection over a registry: the server's schedules (server/schedules.ts) run it on theirs. */
+export const collectScheduled = (r: Registry) => collectGarbage(r);
+
+/** The scheduled Lambda entry point (not an HTTP event), over the process's registry. */
+export const scheduled = async () => collectScheduled(registry());

@@ -1,8 +1,8 @@
 /**
- * The process's registry: storage driver, catalog and write gate built once from the
- * configuration and shared by every handler of the process (module scope, as Lambda
- * reuses it across invocations). The composition root: the storage base layer
- * (lib/storage/layer.ts) is applied here, once, over whichever driver the configuration names.
+ * A registry: storage driver, catalog and write gate built once from a configuration and
+ * shared by every request answered from it (each request carries its registry: req.registry).
+ * The composition root: the storage base layer (lib/storage/layer.ts) is applied here, once,
+ * over whichever driver the configuration names.
  */
 import path from 'node:path';
 import { Catalog } from './catalog/catalog';
@@ -71,16 +71,13 @@ export function createRegistry(cfg: Config, runtime: { streamsBodies?: boolean }
 }
 
 let current: Registry | undefined;
-/** The process-wide registry, built on first use. */
+/**
+ * The Lambda entries' registry: built from the configuration on first use and kept for the
+ * process's life (Lambda reuses it across invocations). Only the Lambda adapter
+ * (lib/http/lambda.ts) and the scheduled Lambda entries (functions/gc.ts scheduled,
+ * functions/sweeper.ts handler) read it; operations answer from req.registry, and the
+ * production server builds its own (server/main.ts) and hands it to its requests and schedules.
+ */
 export function registry(): Registry {
   return (current ??= createRegistry(config()));
-}
-
-/**
- * Make `r` the process-wide registry the handlers answer from: the production server
- * (server/server.ts createRegistryServer) sets the registry it was given when it is built,
- * before it serves. One registry per process, as on Lambda.
- */
-export function useRegistry(r: Registry): void {
-  current = r;
 }

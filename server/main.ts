@@ -9,7 +9,7 @@ import { describeError, log } from '../lib/log';
 import { createRegistry } from '../lib/registry';
 import { parseServerOptions, USAGE } from './options';
 import { createRegistryServer } from './server';
-import { startSchedules } from './schedules';
+import { scheduledFunctions, startSchedules } from './schedules';
 import { startTls } from './tls';
 
 async function main(argv: string[]): Promise<void> {
@@ -39,7 +39,7 @@ async function main(argv: string[]): Promise<void> {
     writes: cfg.writeTokens.length > 0,
     pid: process.pid,
   });
-  const schedules = startSchedules(options.schedules);
+  const schedules = startSchedules(options.schedules, scheduledFunctions(registry));
 
   let stopping = false;
   const stop = async (signal: string) => {

@@ -9,10 +9,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
-import { scheduled as gcScheduled } from '../functions/gc';
-import { handler as sweeper } from '../functions/sweeper';
+import { collectScheduled } from '../functions/gc';
+import { sweep } from '../functions/sweeper';
 import { FUNCTIONS, rateMs } from '../lib/http/routes';
 import { describeError, log } from '../lib/log';
+import type { Registry } from '../lib/registry';
 
 type ScheduledHandler = (event: unknown, context: Context) => Promise<unknown>;
 
@@ -22,10 +23,13 @@ export interface ScheduledFunction {
   handler: ScheduledHandler;
 }
 
-const SCHEDULED_FUNCTIONS: Record<string, ScheduledFunction> = {
-  gcScheduled: { schedule: FUNCTIONS.gcScheduled.schedule, handler: gcScheduled },
-  sweeper: { schedule: FUNCTIONS.sweeper.schedule, handler: sweeper },
-};
+/** serverless.yml's scheduled functions over `registry` (the server's own, as its requests use). */
+export function scheduledFunctions(registry: Registry): Record<string, ScheduledFunction> {
+  return {
+    gcScheduled: { schedule: FUNCTIONS.gcScheduled.schedule, handler: () => collectScheduled(registry) },
+    sweeper: { schedule: FUNCTIONS.sweeper.schedule, handler: () => sweep(registry) },
+  };
+}
 
 /** The Lambda context a scheduled handler gets: its deadline is the next run. */
 function lambdaContext(functionName: string, requestId: string, deadline: number): Context {
@@ -55,8 +59,8 @@ export interface Scheduler {
 
 export function startSchedules(
   enabled: boolean,
+  functions: Record<string, ScheduledFunction>,
   random = Math.random,
-  functions: Record<string, ScheduledFunction> = SCHEDULED_FUNCTIONS,
   intervalOf: (fn: ScheduledFunction) => number = (fn) => rateMs(fn.schedule),
 ): Scheduler {
   const timers = new Map<string, NodeJS.Timeout>();

@@ -37,7 +37,7 @@ import { answerHeaders, PREFLIGHT_HEADERS } from '../lib/http/headers';
 import { type OperationId, ROUTE_LIST, type Route, routeKeyOf } from '../lib/http/routes';
 import { errorAnswer } from '../lib/http/errors';
 import { describeError, log } from '../lib/log';
-import { type Registry, useRegistry } from '../lib/registry';
+import type { Registry } from '../lib/registry';
 import { BodyBudget, checkDeclaredLength, readBody, streamBody } from './body';
 import type { ServerOptions } from './options';
 import { blobOf, proxiedBlob } from './proxy';
@@ -336,9 +336,8 @@ function accessLine(req: IncomingMessage, res: ServerResponse, note: Note, start
 }
 
 /**
- * The server over `registry`, built once by the caller (server/main.ts) and handed to the
- * operations here, at construction: the handlers answer from it as Lambda's answer from the
- * process-wide one.
+ * The server over `registry`, built once by the caller (server/main.ts): every request carries
+ * it (req.registry), so several servers over different registries can share a process.
  */
 export function createRegistryServer(
   options: ServerOptions,
@@ -346,7 +345,6 @@ export function createRegistryServer(
   /** A certificate held in memory (server/tls.ts) instead of options.tls's files. */
   tls?: { cert: string; key: string },
 ): RegistryServer {
-  useRegistry(registry);
   const cfg = config();
   const ctx: ServerContext = {
     options,

@@ -244,8 +244,8 @@ describe('schedules', () => {
     };
     const scheduler = startSchedules(
       true,
-      () => 0,
       { hangsFirst: fn },
+      () => 0,
       () => 50,
     );
     try {
