@@ -8,9 +8,11 @@ import { describe, list, remove } from '../lib/packages';
 
 export const operations = {
   listPackages: async (req: Request) => json(200, await list(req.registry)),
-  describePackage: async (req: Request) =>
+  describePackage: async (req: Request) => {
     // An upload's failure reason is shown to writers only.
-    json(200, await describe(req.registry, req.params.name, req.params.version, { showReason: await isWriter(req.headers) })),
+    const showReason = await isWriter(req.registry.config, req.headers);
+    return json(200, await describe(req.registry, req.params.name, req.params.version, { showReason }));
+  },
   removePackage: async (req: Request) => json(200, await remove(req.registry, req.params.name, req.params.version)),
   readAudit: async (req: Request) => json(200, await readAudit(req.registry.storage, auditQuery(req.query))),
 };

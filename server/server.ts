@@ -30,7 +30,6 @@ import { operations as store } from '../functions/store';
 import { operations as ui } from '../functions/ui';
 import { operations as uploads } from '../functions/uploads';
 import { operations as v2 } from '../functions/v2';
-import { config } from '../lib/config';
 import { type App, type BodySource, ClientGone, createApp, makeRequest, TransportError } from '../lib/http/app';
 import { type Answer, isBytes, isStream, type Operation, type StreamResponse } from '../lib/http/handler';
 import { answerHeaders, PREFLIGHT_HEADERS } from '../lib/http/headers';
@@ -345,7 +344,7 @@ export function createRegistryServer(
   /** A certificate held in memory (server/tls.ts) instead of options.tls's files. */
   tls?: { cert: string; key: string },
 ): RegistryServer {
-  const cfg = config();
+  const cfg = registry.config;
   const ctx: ServerContext = {
     options,
     registry,

@@ -12,11 +12,11 @@
  *   when the JWKS cannot be fetched, tokens signed with a cached key still verify and every other
  *   token is refused (fail closed).
  *
- * The HTTP layer calls verifyWriter(token) for a bearer / `token=` credential that is not a
- * static write token.
+ * The HTTP layer calls verifyWriter(jwt, token), with the request's registry's settings, for a
+ * bearer / `token=` credential that is not a static write token.
  */
 import { decodeProtectedHeader, importJWK, jwtVerify, type JWK } from 'jose';
-import { config, type JwtConfig } from '../config';
+import type { JwtConfig } from '../config';
 import { log } from '../log';
 
 export interface JwtWriter {
@@ -122,16 +122,17 @@ export class JwtVerifier {
   }
 }
 
-let shared: JwtVerifier | undefined;
+/** One verifier (one key cache) per configuration: a process has one, unless it serves several registries. */
+const verifiers = new WeakMap<JwtConfig, JwtVerifier>();
 
 /**
- * The writer a bearer / `token=` credential proves as a JWT, from the configuration
+ * The writer a bearer / `token=` credential proves as a JWT, under a registry's settings
  * (REGISTRY_JWKS_URL, REGISTRY_JWT_ISSUER, REGISTRY_JWT_AUDIENCE, REGISTRY_WRITERS); undefined
- * when JWT writers are not configured or the token does not prove one. One key cache per process.
+ * when JWT writers are not configured or the token does not prove one.
  */
-export async function verifyWriter(token: string): Promise<JwtWriter | undefined> {
-  const cfg = config().jwt;
+export async function verifyWriter(cfg: JwtConfig | undefined, token: string): Promise<JwtWriter | undefined> {
   if (!cfg) return undefined;
-  shared ??= new JwtVerifier(cfg);
-  return shared.verify(token);
+  let verifier = verifiers.get(cfg);
+  if (!verifier) verifiers.set(cfg, (verifier = new JwtVerifier(cfg)));
+  return verifier.verify(token);
 }

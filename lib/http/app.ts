@@ -132,7 +132,7 @@ const errorsMiddleware = (): middy.MiddlewareObj<AppEvent, Answer> => ({
 const authorizeMiddleware = (): middy.MiddlewareObj<AppEvent, Answer> => ({
   before: async ({ event: { route, req } }) => {
     if (!route) throw new RegistryError('RouteNotFound', `No route for ${req.method} ${req.path}`);
-    if (route.auth === 'write') req.writer = await authorizeWrite(req.headers);
+    if (route.auth === 'write') req.writer = await authorizeWrite(req.registry.config, req.headers);
     else if (route.auth === 'signed-url') req.grant = await authorizeSigned(req.registry, req);
   },
 });

@@ -6,7 +6,7 @@
  * returns a subject so that a verifier of DC/OS IAM JWTs can take its place later.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { config } from '../config';
+import type { Config } from '../config';
 import { RegistryError, UnauthorizedError } from '../errors';
 import type { Registry } from '../registry';
 import type { StoreEndpoint } from '../storage/port';
@@ -33,9 +33,12 @@ function tokenOf(authorization: string | undefined): string | undefined {
   return undefined;
 }
 
-/** The caller may write, or UnauthorizedError. */
-export async function authorizeWrite(headers: Record<string, string>): Promise<{ subject: string }> {
-  const { writeTokens: tokens, jwt } = config();
+/** Who may write: a registry's settings (each request's: req.registry.config). */
+export type WriterSettings = Pick<Config, 'writeTokens' | 'jwt'>;
+
+/** The caller may write to the registry with these settings, or UnauthorizedError. */
+export async function authorizeWrite(settings: WriterSettings, headers: Record<string, string>): Promise<{ subject: string }> {
+  const { writeTokens: tokens, jwt } = settings;
   if (tokens.length === 0 && !jwt) {
     throw new UnauthorizedError('Writes are disabled: no write token is configured (REGISTRY_WRITE_TOKENS)');
   }
@@ -51,16 +54,16 @@ export async function authorizeWrite(headers: Record<string, string>): Promise<{
   if (jwt) {
     // Loaded only where JWT writers are configured (REGISTRY_JWKS_URL): jose stays off the read path.
     const { verifyWriter } = await import('../auth/jwt');
-    const writer = await verifyWriter(given);
+    const writer = await verifyWriter(jwt, given);
     if (writer) return writer;
   }
   throw new UnauthorizedError();
 }
 
 /** Whether the request carries a writer's credentials (public routes that show writers more). */
-export async function isWriter(headers: Record<string, string>): Promise<boolean> {
+export async function isWriter(settings: WriterSettings, headers: Record<string, string>): Promise<boolean> {
   if (!headers.authorization) return false;
-  return authorizeWrite(headers).then(
+  return authorizeWrite(settings, headers).then(
     () => true,
     () => false,
   );
