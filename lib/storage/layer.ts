@@ -17,6 +17,7 @@ import { BadRequestError } from '../errors';
 import { log } from '../log';
 import {
   type Body,
+  type ConditionalWrites,
   MAX_PART_NUMBER,
   type MultipartPart,
   type ObjectInfo,
@@ -96,6 +97,7 @@ export interface LayerOptions {
 export class StorageLayer implements Storage {
   readonly kind: string;
   readonly urls: SignedUrls;
+  readonly conditionalWrites?: ConditionalWrites;
   private readonly byOp = new Map<StoreOperation, number>();
   private total = 0;
 
@@ -120,12 +122,8 @@ export class StorageLayer implements Storage {
     } else {
       this.urls = { servedBy: 'store' };
     }
-    // The driver's If-Match form (S3), which the capability probe (probe.ts) reads and switches:
-    // forwarded only when the driver has one, so the probe sees through the layer.
-    if ('etagForm' in driver) {
-      const aware = driver as Storage & { etagForm: unknown };
-      Object.defineProperty(this, 'etagForm', { get: () => aware.etagForm, set: (form) => (aware.etagForm = form), enumerable: true });
-    }
+    // The driver's own If-Match form (S3): the capability probe (probe.ts) switches it through the layer.
+    this.conditionalWrites = driver.conditionalWrites;
   }
 
   /** Store requests made through this layer so far. */

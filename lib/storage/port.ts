@@ -115,11 +115,25 @@ export interface StoreEndpoint {
  */
 export type SignedUrls = { readonly servedBy: 'store' } | { readonly servedBy: 'registry'; readonly endpoint: StoreEndpoint };
 
+/** How a store matches the etag of an If-Match: RGW the unquoted form, R2 the quoted one. */
+export type EtagForm = 'unquoted' | 'quoted';
+
+/**
+ * The conditional writes of a store that accepts an If-Match etag in one form only, which the
+ * capability probe (probe.ts) finds and sets here; every write of the driver then uses it. One
+ * mutable object, shared by the driver and every layer over it (they hand over the driver's).
+ */
+export interface ConditionalWrites {
+  etagForm: EtagForm;
+}
+
 export interface Storage {
   /** Short name for logs and health ("file", "s3"). */
   readonly kind: string;
   /** Who serves this storage's signed URLs; absent means the store itself. */
   readonly urls?: SignedUrls;
+  /** The If-Match form the probe switches (S3-compatible stores); absent: the store has one form. */
+  readonly conditionalWrites?: ConditionalWrites;
   /** Whole object in memory. NotFoundError when absent. Use only for small objects. */
   get(key: string): Promise<StoredObject>;
   /** Whole object, unless its etag equals `etag`: then null (no body transferred). */

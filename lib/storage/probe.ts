@@ -8,9 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { AlreadyExistsError, PreconditionFailedError, NotFoundError, StoreUnavailableError } from '../errors';
 import { keys } from '../keys';
-import type { Storage } from './port';
-
-type EtagForm = 'unquoted' | 'quoted';
+import type { EtagForm, Storage } from './port';
 
 export interface Verdict {
   ok: boolean;
@@ -22,16 +20,7 @@ export interface Verdict {
   reason?: string;
 }
 
-/** Drivers whose If-Match form can be switched (S3: RGW wants unquoted, R2 quoted). */
-interface EtagFormAware {
-  etagForm: EtagForm;
-}
-
 const TTL_MS = 24 * 3600 * 1000;
-
-function hasEtagForm(storage: Storage): storage is Storage & EtagFormAware {
-  return 'etagForm' in storage;
-}
 
 async function refused(write: () => Promise<unknown>, expected: new (...a: never[]) => Error): Promise<boolean> {
   try {
@@ -45,12 +34,14 @@ async function refused(write: () => Promise<unknown>, expected: new (...a: never
 
 /** Run the probe against the store. Leaves nothing behind but the scratch key's deletion. */
 export async function runProbe(storage: Storage, now = new Date()): Promise<Verdict> {
+  // A store whose If-Match form can be switched (S3: RGW wants unquoted, R2 quoted) says so on the port.
+  const conditions = storage.conditionalWrites;
   const key = keys.probeScratch(randomBytes(8).toString('hex'));
   const verdict = (fields: Partial<Verdict>): Verdict => ({
     ok: false,
     createOnly: false,
     compareAndSwap: false,
-    etagForm: hasEtagForm(storage) ? storage.etagForm : 'unquoted',
+    etagForm: conditions?.etagForm ?? 'unquoted',
     checkedAt: now.toISOString(),
     expiresAt: new Date(now.getTime() + TTL_MS).toISOString(),
     ...fields,
@@ -65,11 +56,9 @@ export async function runProbe(storage: Storage, now = new Date()): Promise<Verd
     }
     // The right etag must be accepted, in one of the two forms.
     let second: { etag: string } | undefined;
-    const forms: EtagForm[] = hasEtagForm(storage)
-      ? [storage.etagForm, storage.etagForm === 'quoted' ? 'unquoted' : 'quoted']
-      : ['unquoted'];
+    const forms: EtagForm[] = conditions ? [conditions.etagForm, conditions.etagForm === 'quoted' ? 'unquoted' : 'quoted'] : ['unquoted'];
     for (const form of forms) {
-      if (hasEtagForm(storage)) storage.etagForm = form;
+      if (conditions) conditions.etagForm = form;
       try {
         second = await storage.put(key, 'd', { ifMatch: first.etag });
         break;
@@ -123,7 +112,7 @@ export class WriteGate {
   private async load(): Promise<Verdict> {
     const stored = await readVerdict(this.storage);
     if (stored && Date.parse(stored.expiresAt) > this.now().getTime()) {
-      if (hasEtagForm(this.storage)) this.storage.etagForm = stored.etagForm;
+      if (this.storage.conditionalWrites) this.storage.conditionalWrites.etagForm = stored.etagForm;
       return stored;
     }
     const fresh = await runProbe(this.storage, this.now());

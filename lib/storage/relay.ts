@@ -15,7 +15,18 @@ import { randomBytes } from 'node:crypto';
 import { Readable, Transform } from 'node:stream';
 import { AlreadyExistsError, NotFoundError, PayloadTooLargeError, RegistryError } from '../errors';
 import { keys } from '../keys';
-import type { Body, MultipartPart, ObjectInfo, ObjectStream, PutOptions, SignedUrls, SignOptions, Storage, StoredObject } from './port';
+import type {
+  Body,
+  ConditionalWrites,
+  MultipartPart,
+  ObjectInfo,
+  ObjectStream,
+  PutOptions,
+  SignedUrls,
+  SignOptions,
+  Storage,
+  StoredObject,
+} from './port';
 import { checkSigningKey, parseSigningKeyText, signStoreUrl, verifyStoreRequest } from './signing';
 
 /** A store's writes of a streamed body whose length is known up front. */
@@ -93,6 +104,7 @@ function declared(size: number | undefined, limitBytes: number): number {
 export class UploadRelay implements Storage {
   readonly kind: string;
   readonly urls: SignedUrls;
+  readonly conditionalWrites?: ConditionalWrites;
   private key?: Promise<Buffer>;
 
   constructor(
@@ -101,6 +113,8 @@ export class UploadRelay implements Storage {
     private readonly options: { signingKey?: Buffer; now?: () => number } = {},
   ) {
     this.kind = driver.kind;
+    // Writes go to the driver: the probe must switch the driver's own If-Match form.
+    this.conditionalWrites = driver.conditionalWrites;
     this.urls = {
       servedBy: 'registry',
       endpoint: {

@@ -10,7 +10,7 @@
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { StreamingWrites } from './relay';
-import type { MultipartPart, ObjectInfo, ObjectStream, PutOptions, SignOptions, Storage, StoredObject } from './port';
+import type { ConditionalWrites, MultipartPart, ObjectInfo, ObjectStream, PutOptions, SignOptions, Storage, StoredObject } from './port';
 import type { EtagForm, S3ClientSettings, S3Storage } from './s3';
 import { bounded, contentDisposition, isNotModified, parseContentRange, quote, translateError, unquote } from './s3-common';
 import { type CredentialSource, credentialSource, type S3Credentials } from './s3-credentials';
@@ -39,13 +39,14 @@ export class LazyS3Storage implements Storage {
   private readonly root: string;
   private readonly callTimeoutMs: number;
   private sdkDriver: Promise<{ storage: S3Storage; client: S3Client; writes: StreamingWrites }> | undefined;
-  private form: EtagForm;
+  /** The If-Match form writes use: the probe (probe.ts) switches it, and the SDK half shares it. */
+  readonly conditionalWrites: ConditionalWrites;
 
   constructor(private readonly options: LazyS3StorageOptions) {
     const prefix = options.prefix.replace(/^\/+|\/+$/g, '');
     this.root = prefix ? `${prefix}/` : '';
     this.callTimeoutMs = options.callTimeoutMs ?? 5000;
-    this.form = options.etagForm ?? 'unquoted';
+    this.conditionalWrites = { etagForm: options.etagForm ?? 'unquoted' };
     const credentials =
       options.credentials ??
       credentialSource(options.env ?? process.env, async () => {
@@ -59,15 +60,6 @@ export class LazyS3Storage implements Storage {
     this.publicReader = options.publicEndpoint ? new S3Http({ ...common, endpoint: options.publicEndpoint }) : this.reader;
   }
 
-  /** The If-Match form writes use; the capability probe (probe.ts) switches it, as on the SDK driver. */
-  get etagForm(): EtagForm {
-    return this.form;
-  }
-
-  set etagForm(form: EtagForm) {
-    this.form = form;
-  }
-
   /** The SDK driver, built on first use (the only place this module loads the SDK). */
   private sdk(): Promise<{ storage: S3Storage; client: S3Client; writes: StreamingWrites }> {
     this.sdkDriver ??= import('./s3').then((m) => {
@@ -79,7 +71,7 @@ export class LazyS3Storage implements Storage {
         publicClient,
         bucket: o.bucket,
         prefix: o.prefix,
-        etagForm: this.form,
+        conditionalWrites: this.conditionalWrites,
         callTimeoutMs: o.callTimeoutMs,
       });
       const writes = new m.S3StreamingWrites(client, o.bucket, this.root.replace(/\/$/, ''));
@@ -162,10 +154,7 @@ export class LazyS3Storage implements Storage {
   // Everything below goes to the SDK driver.
 
   async put(key: string, body: Buffer | string, options?: PutOptions): Promise<{ etag: string }> {
-    const { storage } = await this.sdk();
-    // The SDK driver keeps the form in a field the probe sets (probe.ts EtagFormAware): pass on the current one.
-    (storage as unknown as { etagForm: EtagForm }).etagForm = this.form;
-    return storage.put(key, body, options);
+    return (await this.sdk()).storage.put(key, body, options);
   }
 
   async list(prefix: string, options?: { startAfter?: string; limit?: number }): Promise<ObjectInfo[]> {

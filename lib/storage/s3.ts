@@ -42,6 +42,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { PreconditionFailedError } from '../errors';
 import {
+  type ConditionalWrites,
+  type EtagForm,
   MAX_PART_NUMBER,
   type MultipartPart,
   type ObjectInfo,
@@ -66,7 +68,7 @@ import {
 // Streamed PUTs and parts (REGISTRY_UPLOADS=proxy) live in this, the SDK half, too.
 export { S3StreamingWrites } from './s3-writes';
 
-export type EtagForm = 'unquoted' | 'quoted';
+export type { EtagForm } from './port';
 
 /**
  * The presigner is loaded on first use, not at import: only signing paths need it, and every
@@ -84,6 +86,8 @@ export interface S3StorageOptions {
   publicClient?: S3Client;
   /** ETag form the store accepts in If-Match on PutObject (default unquoted: RGW). */
   etagForm?: EtagForm;
+  /** The form held by a driver over this one (s3-lazy.ts), shared so the probe's switch reaches both; overrides etagForm. */
+  conditionalWrites?: ConditionalWrites;
   /**
    * Sources larger than `threshold` bytes are copied part by part (UploadPartCopy): AWS refuses
    * CopyObject above 5 GiB. Defaults: 5 GiB threshold, 512 MiB parts. Tests lower them.
@@ -129,7 +133,8 @@ export class S3Storage implements Storage {
   private readonly signer: S3Client;
   private readonly bucket: string;
   private readonly root: string;
-  private readonly etagForm: EtagForm;
+  /** The If-Match form, found and switched by the capability probe (probe.ts). */
+  readonly conditionalWrites: ConditionalWrites;
   private readonly multipartCopy: { threshold: number; partSize: number };
   private readonly callTimeoutMs: number;
 
@@ -140,7 +145,7 @@ export class S3Storage implements Storage {
     this.bucket = options.bucket;
     const prefix = options.prefix.replace(/^\/+|\/+$/g, '');
     this.root = prefix ? `${prefix}/` : '';
-    this.etagForm = options.etagForm ?? 'unquoted';
+    this.conditionalWrites = options.conditionalWrites ?? { etagForm: options.etagForm ?? 'unquoted' };
     this.multipartCopy = options.multipartCopy ?? { threshold: 5 * GiB, partSize: 512 * 1024 ** 2 };
   }
 
@@ -234,7 +239,7 @@ export class S3Storage implements Storage {
   }
 
   private ifMatchForm(etag: string): string {
-    return this.etagForm === 'quoted' ? quote(etag) : unquote(etag);
+    return this.conditionalWrites.etagForm === 'quoted' ? quote(etag) : unquote(etag);
   }
 
   async list(prefix: string, options: { startAfter?: string; limit?: number } = {}): Promise<ObjectInfo[]> {

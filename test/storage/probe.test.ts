@@ -59,7 +59,7 @@ describe('probe on stores that ignore conditions', () => {
 
   it('finds the unquoted form on Ceph RGW even when told to start with quoted ETags', async () => {
     const storage = makeS3Storage(randomPrefix('probe'));
-    (storage as unknown as { etagForm: string }).etagForm = 'quoted';
+    storage.conditionalWrites.etagForm = 'quoted';
     const verdict = await runProbe(storage);
     expect(verdict).toMatchObject({ ok: true, etagForm: 'unquoted' });
     await storage.delete(keys.probe());

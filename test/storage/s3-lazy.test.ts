@@ -305,9 +305,28 @@ if (!endpoint) {
       // Through the base layer, as createStorage builds it: the probe must see the driver's form.
       const verdict = await runProbe(storageLayer(s));
       expect(verdict).toMatchObject({ ok: true, createOnly: true, compareAndSwap: true, etagForm: 'unquoted' });
-      expect(s.etagForm).toBe('unquoted');
+      expect(s.conditionalWrites.etagForm).toBe('unquoted');
       const { etag } = await s.put('swapped', 'v1');
       expect((await s.put('swapped', 'v2', { ifMatch: etag })).etag).not.toBe(etag);
+    });
+
+    it('the probe finds and switches the form through the upload relay too (REGISTRY_UPLOADS=proxy), as createStorage builds it', async () => {
+      const storage = createStorage(
+        parseConfig({
+          REGISTRY_STORAGE: `s3://${bucket}/${runPrefix}/relayed-probe-${++counter}`,
+          REGISTRY_S3_ENDPOINT: endpoint,
+          REGISTRY_S3_REGION: region,
+          REGISTRY_S3_FORCE_PATH_STYLE: 'true',
+          REGISTRY_S3_ETAG_FORM: 'quoted', // RGW matches only the unquoted form
+          REGISTRY_UPLOADS: 'proxy',
+        }),
+      );
+      made.push(storage);
+      expect(storage.urls?.servedBy).toBe('registry');
+      const verdict = await runProbe(storage);
+      expect(verdict).toMatchObject({ ok: true, createOnly: true, compareAndSwap: true, etagForm: 'unquoted' });
+      const { etag } = await storage.put('swapped', 'v1');
+      expect((await storage.put('swapped', 'v2', { ifMatch: etag })).etag).not.toBe(etag);
     });
 
     it('keys with spaces, pluses and non-ASCII are read back (path encoding matches the signature)', async () => {
