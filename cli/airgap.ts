@@ -3,8 +3,8 @@
  * out; VERB_TABLE in verbs.ts names them). The work is lib/airgap's; this file reads the flags and turns its events into
  * progress lines.
  */
-import { pullSettings } from '../lib/builder/flags';
-import { buildProgressPrinter } from '../lib/builder/progress';
+import { pullSettings } from './pull-settings';
+import { buildProgressPrinter } from './build-progress';
 import { createDispatcher } from '../lib/net/network';
 import { ClientConfigError } from '../lib/client/http';
 import { exportBundle } from '../lib/airgap/export';
