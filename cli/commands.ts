@@ -4,8 +4,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { buildBundle, migrateToFile } from '../lib/builder';
-import { pullSettings } from '../lib/builder/flags';
-import { buildProgressPrinter } from '../lib/builder/progress';
+import { pullSettings } from './pull-settings';
+import { buildProgressPrinter } from './build-progress';
 import {
   addBundle,
   collectGarbage,

@@ -8,7 +8,7 @@ export interface ErrStream {
   columns?: number;
 }
 
-import { formatBytes } from '../lib/builder/progress';
+import { formatBytes } from './build-progress';
 
 export { formatBytes };
 

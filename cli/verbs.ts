@@ -6,7 +6,7 @@
  * handler in commands.ts and its `### <verb>` section in docs/cli.md). No verb takes positional
  * arguments: the parser refuses them.
  */
-import { exportCommand, mirrorCommand, syncCommand } from '../lib/airgap/commands';
+import { exportCommand, mirrorCommand, syncCommand } from './airgap';
 import { activate, add, audit, build, describe, gc, list, migrate, remove, type CommandContext, type CommandResult } from './commands';
 
 export interface FlagSpec {

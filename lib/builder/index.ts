@@ -1,2 +1,2 @@
-export { buildBundle, type BuildProgress } from './build';
+export { buildBundle } from './build';
 export { migrateToFile } from './migrate';

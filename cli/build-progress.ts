@@ -3,7 +3,7 @@
  * `Downloaded`, `Pulled`, `Retrying`) and one running count of the bytes downloaded. One printer,
  * so every verb that builds bundles reads the same.
  */
-import type { BuildProgress } from './build';
+import type { BuildProgress } from '../lib/builder/build';
 
 export interface ProgressSink {
   line(text: string): void;

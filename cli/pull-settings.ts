@@ -3,7 +3,7 @@
  * `network`: --insecure-registry, --docker-config, --allow-https-downgrade, --ca-file) and from
  * the environment (proxies, NODE_EXTRA_CA_CERTS, the Docker config path): read in one place.
  */
-import type { BuildOptions } from './build';
+import type { BuildOptions } from '../lib/builder/build';
 
 type Flags = Record<string, string | boolean | string[] | undefined>;
 interface NetworkEnvironment {

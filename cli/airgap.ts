@@ -1,33 +1,16 @@
 /**
- * The `mirror`, `export` and `sync` verbs, in the shape of cli/commands.ts's functions (flags in, a JSON
- * result and text lines out), so the CLI's command table needs one entry per verb.
+ * The `mirror`, `export` and `sync` verbs, in the shape of commands.ts's functions (flags in, a JSON result and text lines
+ * out; VERB_TABLE in verbs.ts names them). The work is lib/airgap's; this file reads the flags and turns its events into
+ * progress lines.
  */
-import { pullSettings } from '../builder/flags';
-import { buildProgressPrinter } from '../builder/progress';
-import { createDispatcher } from '../net/network';
-import { ClientConfigError } from '../client/http';
-import { exportBundle } from './export';
-import { syncRegistries, type SyncItem } from './sync';
-import { mirrorRepository, type MirrorItem, type MirrorProgress } from './mirror';
-
-export interface AirgapContext {
-  flags: Record<string, string | boolean | string[] | undefined>;
-  env: {
-    registryUrl?: string;
-    registryToken?: string;
-    httpProxy?: string;
-    httpsProxy?: string;
-    noProxy?: string;
-    caFile?: string;
-    dockerConfigPath?: string;
-  };
-  progress: { line(text: string): void; bar(label: string, done: number, total?: number): void; clear(): void };
-}
-
-export interface AirgapResult {
-  json: unknown;
-  text: string[];
-}
+import { pullSettings } from './pull-settings';
+import { buildProgressPrinter } from './build-progress';
+import { createDispatcher } from '../lib/net/network';
+import { ClientConfigError } from '../lib/client/http';
+import { exportBundle } from '../lib/airgap/export';
+import { syncRegistries, type SyncItem } from '../lib/airgap/sync';
+import { mirrorRepository, type MirrorItem, type MirrorProgress } from '../lib/airgap/mirror';
+import type { CommandContext, CommandResult } from './commands';
 
 /** Thrown by sync when not everything synced: the CLI prints it and exits 1 (the lines are already on stderr). */
 class SyncIncompleteError extends Error {
@@ -51,7 +34,7 @@ class MirrorIncompleteError extends Error {
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
 const list = (v: unknown) => (Array.isArray(v) ? (v as string[]) : typeof v === 'string' ? [v] : []);
 
-function dispatcher(ctx: AirgapContext) {
+function dispatcher(ctx: CommandContext) {
   const { env } = ctx;
   return createDispatcher({ httpProxy: env.httpProxy, httpsProxy: env.httpsProxy, noProxy: env.noProxy, caFile: env.caFile });
 }
@@ -61,7 +44,7 @@ function dispatcher(ctx: AirgapContext) {
  * entry, one `Failed <name> <version>: <why>` line per entry that could not be mirrored, and a
  * summary; exit status 1 (MirrorIncompleteError) unless every selected entry is on disk.
  */
-export async function mirrorCommand(ctx: AirgapContext): Promise<AirgapResult> {
+export async function mirrorCommand(ctx: CommandContext): Promise<CommandResult> {
   const { progress, env } = ctx;
   const printBuild = buildProgressPrinter(progress);
   const onProgress = (p: MirrorProgress) => {
@@ -93,7 +76,7 @@ export async function mirrorCommand(ctx: AirgapContext): Promise<AirgapResult> {
   };
 }
 
-export async function exportCommand(ctx: AirgapContext): Promise<AirgapResult> {
+export async function exportCommand(ctx: CommandContext): Promise<CommandResult> {
   const url = str(ctx.flags.url) ?? ctx.env.registryUrl;
   if (!url) throw new ClientConfigError('no registry URL: give --url or set DCOS_REGISTRY_URL');
   const result = await exportBundle({
@@ -118,7 +101,7 @@ export async function exportCommand(ctx: AirgapContext): Promise<AirgapResult> {
   };
 }
 
-export async function syncCommand(ctx: AirgapContext): Promise<AirgapResult> {
+export async function syncCommand(ctx: CommandContext): Promise<CommandResult> {
   const result = await syncRegistries({
     from: str(ctx.flags.from)!,
     to: str(ctx.flags.to)!,
