@@ -15,10 +15,10 @@ import {
   listPackages,
   removePackage,
   resolveConnection,
-  activateRegistry,
   type AddProgress,
   type Connection,
 } from '../lib/client';
+import { activateRegistry } from '../lib/dcos/activate';
 import { UsageError } from './errors';
 import type { CliEnvironment } from './env';
 import { formatBytes, type Progress } from './progress';

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { COSMOS_MEDIA } from '../../lib/client';
+import { COSMOS_MEDIA } from '../../lib/dcos/activate';
 import { runCli } from './run-cli';
 
 const TOKEN = 'dcos-login-token';
