@@ -128,6 +128,25 @@ describe('dcos registry activate (default options): service account, secret, CA 
     expect(cluster.problems).toEqual([]);
   });
 
+  it('a 403 from the secret store or from Cosmos names the permission missing; nothing is installed', async () => {
+    cluster.failNext('get-secret', { status: 403, body: { code: 'ERR_FORBIDDEN', message: 'Forbidden' } });
+    const secretRun = await runCli(['registry', 'activate'], env());
+    expect(secretRun.code).toBe(1);
+    expect(secretRun.stderr).toMatch(
+      /^Error: reading the secret dcos-registry-secret: forbidden \(403: Forbidden\); your DC\/OS account needs the permission dcos:secrets:default:\/dcos-registry-secret read$/m,
+    );
+    expect(cluster.secrets.size).toBe(0);
+
+    cluster.failNext('install', { status: 403, body: { type: 'Forbidden', message: 'Access to the package API is forbidden' } });
+    const cosmosRun = await runCli(['registry', 'activate'], env());
+    expect(cosmosRun.code).toBe(1);
+    expect(cosmosRun.stderr).toMatch(
+      /^Error: Access to the package API is forbidden; your DC\/OS account needs the permission dcos:adminrouter:package full$/m,
+    );
+    expect(cluster.installs).toEqual([]);
+    expect(cluster.problems).toEqual([]);
+  });
+
   it('an existing secret is reused, never overwritten, with the account it names; a later run reuses the account too', async () => {
     const seeded = seedSecret('registry-account');
     cluster.secrets.set('dcos-registry-secret', seeded);

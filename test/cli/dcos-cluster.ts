@@ -80,6 +80,23 @@ export function publicKeyOfSecret(value: string): string {
   return createPublicKey(createPrivateKey(private_key)).export({ type: 'spki', format: 'pem' }) as string;
 }
 
+/**
+ * What the installed registry does at start (lib/dcos/login.ts, ca.ts): read its service account
+ * secret, log in with it, ask the CA. Why that would fail here, if it would.
+ */
+function serviceAccountProblem(c: ClusterDouble, options: Record<string, unknown> | undefined): string | undefined {
+  const path = (options?.registry as Record<string, unknown> | undefined)?.['service-account-secret-path'];
+  if (typeof path !== 'string') return undefined;
+  const secret = c.secrets.get(path);
+  if (secret === undefined) return `no secret ${path}`;
+  const why = checkServiceAccountSecret(secret);
+  if (why) return `secret ${path}: ${why}`;
+  const { uid } = JSON.parse(secret);
+  if (c.users.get(uid)?.publicKeyPem !== publicKeyOfSecret(secret)) return `account ${uid} does not hold the secret's public key`;
+  if (!c.grants.has(`dcos:adminrouter:ops:ca:rw ${uid} full`)) return `account ${uid} lacks dcos:adminrouter:ops:ca:rw full`;
+  return undefined;
+}
+
 async function readBody(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of req) chunks.push(c as Buffer);
@@ -271,6 +288,8 @@ export async function startClusterDouble(): Promise<ClusterDouble> {
     }
     if (method === 'GET' && p === '/service/dcos-registry/health') {
       if (!c.installs.length || c.healthFailures-- > 0) return send(502, 'Bad Gateway', 'text/html');
+      const why = serviceAccountProblem(c, c.installs[0].options);
+      if (why) c.problems.push(`the registry could not get its certificate: ${why}`);
       return send(200, { status: 'Healthy' });
     }
     if (method === 'POST' && p === '/package/repository/add') {
