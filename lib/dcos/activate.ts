@@ -33,7 +33,8 @@ export interface ActivateOptions {
 }
 
 /**
- * `activate`: what `dcos package install <pkg> --options=<file>` and then
+ * `activate`: without options, the service account and its secret first (provisionServiceAccount),
+ * installed with default options that name the secret; then what `dcos package install <pkg> --options=<file>` and then
  * `dcos package repo add --index=0 <name> <uri>` do: POST /package/install (409: already
  * installed, go on), wait until the registry answers /health through Admin Router, then POST
  * /package/repository/add at index 0 (409: already there, go on).
