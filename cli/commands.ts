@@ -15,10 +15,11 @@ import {
   listPackages,
   removePackage,
   resolveConnection,
-  activateRegistry,
   type AddProgress,
   type Connection,
 } from '../lib/client';
+import { activateRegistry } from '../lib/dcos/activate';
+import { defaultAccountNames } from '../lib/dcos/service-account';
 import { UsageError } from './errors';
 import type { CliEnvironment } from './env';
 import { formatBytes, type Progress } from './progress';
@@ -172,25 +173,8 @@ export async function audit(ctx: CommandContext): Promise<CommandResult> {
   return { json: body, text: body.entries.length ? body.entries.map(auditLine) : ['No audit records'] };
 }
 
-/** What a default activate would do through APIs whose shapes could not be confirmed: done by hand. */
-const ACTIVATE_MANUAL_STEPS = [
-  'activate without --options would first create the write-token secret, through DC/OS secrets APIs whose shapes',
-  'could not be confirmed from public DC/OS sources. Do that by hand (DC/OS Enterprise CLI), then activate with options:',
-  '  dcos security secrets create --value="$(openssl rand -hex 32)" dcos-registry/write-tokens',
-  '  echo \'{"registry":{"write-tokens-secret-path":"dcos-registry/write-tokens"}}\' > registry-options.json',
-  '  dcos registry activate --options=registry-options.json',
-];
-
-export async function activate(ctx: CommandContext): Promise<CommandResult> {
-  const conn = clientOptions(ctx);
-  if (conn.mode !== 'dcos' || !conn.cluster) {
-    throw new UsageError('activate: needs an attached DC/OS cluster: run it as `dcos registry activate` (DCOS_URL), without --url');
-  }
-  const file = str(ctx.flags.options);
-  if (!file) {
-    for (const line of ACTIVATE_MANUAL_STEPS) ctx.progress.line(line);
-    throw new UsageError('activate: give --options=<file> (see the steps above)');
-  }
+/** --options=FILE: its JSON object, with service.name agreeing with --name; the registry is reached under that name. */
+async function activateOptionsFile(ctx: CommandContext, conn: Connection, file: string) {
   let options: Record<string, unknown>;
   try {
     options = JSON.parse(await readFile(file, 'utf8'));
@@ -205,12 +189,29 @@ export async function activate(ctx: CommandContext): Promise<CommandResult> {
   }
   const service = (named ?? conn.service!).replace(/^\/+/, '');
   const registry = service === conn.service ? conn : clientOptions({ ...ctx, flags: { ...ctx.flags, name: service, token: undefined } });
+  return { service, registry, options: { ...options, service: { ...svc, name: service } } };
+}
+
+/**
+ * With --options=FILE: the install with those options. Without: default options, for which the
+ * service account, its secret and the CA permission are made first (lib/dcos/service-account.ts).
+ */
+export async function activate(ctx: CommandContext): Promise<CommandResult> {
+  const conn = clientOptions(ctx);
+  if (conn.mode !== 'dcos' || !conn.cluster) {
+    throw new UsageError('activate: needs an attached DC/OS cluster: run it as `dcos registry activate` (DCOS_URL), without --url');
+  }
+  const file = str(ctx.flags.options);
+  const { service, registry, options } = file
+    ? await activateOptionsFile(ctx, conn, file)
+    : { service: conn.service!, registry: conn, options: undefined };
   const result = await activateRegistry({
     cluster: conn.cluster,
     registry,
     service,
     packageName: str(ctx.flags['package-name']) ?? 'package-registry',
-    options: { ...options, service: { ...svc, name: service } },
+    options,
+    serviceAccount: options ? undefined : defaultAccountNames(service),
     repositoryName: str(ctx.flags['repository-name']) ?? 'Registry',
     onStep: (line) => ctx.progress.line(line),
   });

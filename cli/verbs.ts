@@ -151,7 +151,11 @@ export const VERB_TABLE = {
       ...common,
       ...service,
       token,
-      options: { type: 'string', arg: 'FILE', help: 'package options (JSON), as for `dcos package install --options`' },
+      options: {
+        type: 'string',
+        arg: 'FILE',
+        help: 'package options (JSON), as for `dcos package install --options`; without it, default options after making the service account and its secret',
+      },
       'package-name': packageName,
       'repository-name': { type: 'string', arg: 'NAME', help: 'name of the package repository activate adds', default: 'Registry' },
     },

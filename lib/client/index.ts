@@ -6,8 +6,6 @@ export {
   collectGarbage,
   readAuditLog,
   resolveConnection,
-  activateRegistry,
-  COSMOS_MEDIA,
   type Connection,
   type ConnectionInput,
   type AuditRecord,

@@ -1,6 +1,6 @@
 /** The read and remove verbs: describe, list, remove, gc, audit. */
 import type { AuditEntry } from '../audit';
-import { authorizationHeader, callJson, ClientConfigError, clientDispatcher, endpoint, RegistryApiError, type ClientOptions } from './http';
+import { authorizationHeader, callJson, ClientConfigError, clientDispatcher, endpoint, type ClientOptions } from './http';
 
 export type DescribeBody = { name: string; version: string; status: string; releaseVersion?: number; [key: string]: unknown };
 export type ListBody = { packages: { name: string; versions: { version: string; status: string; releaseVersion?: number }[] }[] };
@@ -133,75 +133,4 @@ export function resolveConnection(input: ConnectionInput): Connection {
       auth,
     ),
   };
-}
-
-/** Cosmos's versioned media types (DC/OS package manager API). */
-export const COSMOS_MEDIA = {
-  installRequest: 'application/vnd.dcos.package.install-request+json;charset=utf-8;version=v1',
-  installResponse: 'application/vnd.dcos.package.install-response+json;charset=utf-8;version=v2',
-  repoAddRequest: 'application/vnd.dcos.package.repository.add-request+json;charset=utf-8;version=v1',
-  repoAddResponse: 'application/vnd.dcos.package.repository.add-response+json;charset=utf-8;version=v1',
-} as const;
-
-export interface ActivateOptions {
-  /** The cluster (DCOS_URL) for Cosmos, and the registry through Admin Router for its health. */
-  cluster: ClientOptions;
-  registry: ClientOptions;
-  /** Marathon app id of the registry (its VIP name is the id without slashes). */
-  service: string;
-  packageName: string;
-  options?: Record<string, unknown>;
-  repositoryName: string;
-  /** How long to wait for the registry to answer /health (default 10 minutes). */
-  waitMs?: number;
-  pollMs?: number;
-  onStep?: (line: string) => void;
-}
-
-/**
- * `activate`: what `dcos package install <pkg> --options=<file>` and then
- * `dcos package repo add --index=0 <name> <uri>` do: POST /package/install (409: already
- * installed, go on), wait until the registry answers /health through Admin Router, then POST
- * /package/repository/add at index 0 (409: already there, go on).
- */
-export async function activateRegistry(o: ActivateOptions): Promise<{ appId?: string; repositoryUri: string }> {
-  const step = o.onStep ?? (() => undefined);
-  step(`Installing ${o.packageName} through the DC/OS package manager`);
-  let appId: string | undefined;
-  try {
-    const body = { packageName: o.packageName, ...(o.options ? { options: o.options } : {}) };
-    const res = await callJson<{ appId?: string; packageVersion?: string }>(o.cluster, 'POST', '/package/install', body, true, {
-      'content-type': COSMOS_MEDIA.installRequest,
-      accept: COSMOS_MEDIA.installResponse,
-    });
-    appId = res.body?.appId;
-    step(`Installed ${o.packageName} ${res.body?.packageVersion ?? ''} as ${appId ?? `/${o.service}`}`.replace(/\s+/g, ' '));
-  } catch (error) {
-    if (!(error instanceof RegistryApiError && error.status === 409)) throw error;
-    step(`${o.packageName} is already installed: ${error.message}`);
-  }
-  step(`Waiting for ${o.service} to become healthy`);
-  const deadline = Date.now() + (o.waitMs ?? 600_000);
-  for (;;) {
-    try {
-      await callJson({ ...o.registry, retry: { attempts: 1 } }, 'GET', '/health');
-      break;
-    } catch (error) {
-      if (Date.now() >= deadline) throw new ClientConfigError(`${o.service} did not become healthy in time: ${(error as Error).message}`);
-      await new Promise((r) => setTimeout(r, o.pollMs ?? 2000));
-    }
-  }
-  step(`${o.service} is healthy`);
-  const repositoryUri = `https://${o.service.replace(/\//g, '')}.marathon.l4lb.thisdcos.directory/repo`;
-  try {
-    await callJson(o.cluster, 'POST', '/package/repository/add', { name: o.repositoryName, uri: repositoryUri, index: 0 }, true, {
-      'content-type': COSMOS_MEDIA.repoAddRequest,
-      accept: COSMOS_MEDIA.repoAddResponse,
-    });
-    step(`Added the package repository ${o.repositoryName} ${repositoryUri} at index 0`);
-  } catch (error) {
-    if (!(error instanceof RegistryApiError && error.status === 409)) throw error;
-    step(`The package repository is already there: ${error.message}`);
-  }
-  return { appId, repositoryUri };
 }
