@@ -94,7 +94,12 @@ export async function add(ctx: CommandContext): Promise<CommandResult> {
   if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency >= 1 && concurrency <= 64)) {
     throw new UsageError('add: --concurrency must be an integer from 1 to 64');
   }
-  let processing = false;
+  // The original's wording (its users know it): the bar's label, and one line once the bytes are sent.
+  let uploaded = false;
+  const announceUploaded = () => {
+    if (!uploaded) progress.line('Package uploaded successfully. Please wait while it is being validated..');
+    uploaded = true;
+  };
   const onProgress = (e: AddProgress) => {
     switch (e.kind) {
       case 'verify':
@@ -104,13 +109,13 @@ export async function add(ctx: CommandContext): Promise<CommandResult> {
           `${e.resumed ? 'Resuming' : 'Started'} upload ${e.uploadId}: ${e.blobs - e.present} of ${e.blobs} blobs to send (${formatBytes(e.bytesToSend)})`,
         );
       case 'upload':
-        return progress.bar('Uploading', e.sent, e.total);
+        progress.bar('File Upload progress:', e.sent, e.total);
+        if (e.sent >= e.total) announceUploaded();
+        return;
       case 'retry':
         return progress.line(`Retrying ${e.what} (attempt ${e.attempt}): ${e.error}`);
       case 'processing':
-        if (!processing) progress.line('Registry is verifying the upload...');
-        processing = true;
-        return;
+        return announceUploaded();
     }
   };
   const body = await addBundle(str(ctx.flags['dcos-file'])!, { ...clientOptions(ctx), concurrency, onProgress });

@@ -45,6 +45,23 @@ export function renewalDelayMs(obtainedAt: number, notAfter: number): number {
   return Math.max(1000, Math.floor(((notAfter - obtainedAt) * 2) / 3));
 }
 
+/** The longest delay one Node timer takes; a longer one fires after 1 ms (TimeoutOverflowWarning). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * setTimeout for any delay: chains unref'd timers of at most MAX_TIMER_MS (a one-year certificate is
+ * renewed after 243 days, far past one timer's 24.8). `clear` cancels whichever timer is pending.
+ */
+export function setLongTimeout(fn: () => void, ms: number): { clear(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const wait = (left: number) => {
+    timer = setTimeout(() => (left > MAX_TIMER_MS ? wait(left - MAX_TIMER_MS) : fn()), Math.min(left, MAX_TIMER_MS));
+    timer.unref();
+  };
+  wait(ms);
+  return { clear: () => clearTimeout(timer) };
+}
+
 /** After a failed renewal: a quarter of the remaining life, between 5 s and 5 min. */
 export function retryDelayMs(now: number, notAfter: number): number {
   return Math.min(300_000, Math.max(5000, Math.floor((notAfter - now) / 4)));
@@ -78,12 +95,11 @@ export async function startTls(options: ServerOptions, deps: TlsDeps = { fetch, 
   const describe = (c: DcosCertificate) => ({ hosts: dcos.hosts, serial: c.serial, notAfter: new Date(c.notAfter).toISOString() });
   log.info('tls certificate from the DC/OS CA', describe(current));
   const renewIn = deps.renewalDelay ?? ((c: DcosCertificate) => renewalDelayMs(c.obtainedAt, c.notAfter));
-  let timer: NodeJS.Timeout | undefined;
+  let timer: { clear(): void } | undefined;
   let stopped = false;
   const schedule = (ms: number, apply: (m: TlsMaterial) => void) => {
     if (stopped) return;
-    timer = setTimeout(() => void renew(apply), ms);
-    timer.unref();
+    timer = setLongTimeout(() => void renew(apply), ms);
   };
   const renew = async (apply: (m: TlsMaterial) => void) => {
     try {
@@ -106,7 +122,7 @@ export async function startTls(options: ServerOptions, deps: TlsDeps = { fetch, 
     keepFresh: (apply) => schedule(renewIn(current), apply),
     stop: () => {
       stopped = true;
-      clearTimeout(timer);
+      timer?.clear();
     },
   };
 }

@@ -9,7 +9,7 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { connect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../../lib/config';
 import { CaError, defaultCaUrl, signCertificate } from '../../lib/dcos/ca';
 import { checkHosts, newCertificateRequest } from '../../lib/dcos/csr';
@@ -17,7 +17,7 @@ import { DcosAuthError, LOGIN_TOKEN_TTL_S, login, loginToken, parseServiceAccoun
 import { createRegistry } from '../../lib/registry';
 import { OptionsError, parseServerOptions, type ServerOptions } from '../../server/options';
 import { createRegistryServer } from '../../server/server';
-import { obtainDcosCertificate, renewalDelayMs, retryDelayMs, startTls } from '../../server/tls';
+import { obtainDcosCertificate, renewalDelayMs, retryDelayMs, setLongTimeout, startTls } from '../../server/tls';
 import { dcosCaForFile, REGISTRY_VIP as VIP, serviceAccount } from './doubles';
 
 const account = serviceAccount();
@@ -143,6 +143,56 @@ describe('renewal', () => {
     expect(retryDelayMs(0, 3_600_000)).toBe(300_000);
     expect(retryDelayMs(0, 60_000)).toBe(15_000);
     expect(retryDelayMs(100_000, 0)).toBe(5000);
+  });
+
+  it('keeps a certificate valid for a year until two thirds of its life are gone, not renewing it at once', async () => {
+    // Node fires a timer longer than 2^31-1 ms (24.8 days) after 1 ms (TimeoutOverflowWarning): a one-year
+    // certificate (243 days to renewal) was renewed in a loop, every request a login and a signing at the CA.
+    const options = parseServerOptions([
+      '--port', '0', '--tls-dcos-service-account', ca.secretFile, '--tls-hosts', VIP, '--tls-dcos-ca-url', `${ca.router.url}/ca/api/v2`,
+    ]) as ServerOptions; // biome-ignore format: flags
+    const calls: string[] = [];
+    const counting: typeof fetch = (input, init) => {
+      calls.push(String(input instanceof Request ? input.url : input));
+      return fetch(input, init);
+    };
+    const tls = (await startTls(options, { fetch: counting, now: Date.now }))!;
+    const life = tls.current.notAfter - tls.current.obtainedAt;
+    expect(life).toBeGreaterThan(2 ** 31);
+    const atStart = calls.length;
+    let applied = 0;
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      tls.keepFresh(() => applied++);
+      vi.advanceTimersByTime(60_000);
+    } finally {
+      vi.useRealTimers();
+    }
+    // A renewal started by the advance above would have reached the CA (a local double) by now.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    tls.stop();
+    expect({ requests: calls.slice(atStart), applied }).toEqual({ requests: [], applied: 0 });
+  });
+
+  it('waits out delays longer than one Node timer allows, then fires once', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const fired = vi.fn();
+      const days243 = 243 * 86_400_000;
+      setLongTimeout(fired, days243);
+      vi.advanceTimersByTime(days243 - 1);
+      expect(fired).not.toHaveBeenCalled();
+      vi.advanceTimersByTime(1);
+      expect(fired).toHaveBeenCalledTimes(1);
+      vi.advanceTimersByTime(days243);
+      expect(fired).toHaveBeenCalledTimes(1);
+      const cancelled = vi.fn();
+      setLongTimeout(cancelled, days243).clear();
+      vi.advanceTimersByTime(2 * days243);
+      expect(cancelled).not.toHaveBeenCalled();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('hands a new certificate to the running server: new connections get it, no restart', async () => {

@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import yauzl from 'yauzl';
+import { migrateToFile } from '../../lib/builder/migrate';
 import { validateBuildDefinition } from '../../lib/universe/validate';
 import {
   buildPlugin,
@@ -167,6 +168,9 @@ describe('plugin build', () => {
       expect(entry).toEqual({ kind: 'zip', url: `cli/${zipName(b.platform)}`, contentHash: [{ algo: 'sha256', value: b.sha256 }] });
       expect(sha256(await readFile(path.join(dir, entry.url)))).toBe(b.sha256);
     }
+    // docs/operations.md migrates this directory to host the registry's own package: the zips are copied beside the definition.
+    const migrated = await migrateToFile({ packageDirectory: dir, outputDirectory: path.join(work, 'own-package') });
+    expect(migrated.copied.map((c) => c.uri).sort()).toEqual((Object.keys(PLATFORMS) as Platform[]).map((p) => `cli/${zipName(p)}`).sort());
     // The committed package has the same shape (its hashes are those of the release build).
     const committed = JSON.parse(await readFile(path.resolve(__dirname, '../../packaging/universe/resource.json'), 'utf8'));
     expect(Object.keys(committed.cli.binaries).sort()).toEqual(['darwin', 'linux', 'windows']);
