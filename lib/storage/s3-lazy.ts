@@ -10,8 +10,18 @@
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { StreamingWrites } from './relay';
-import type { ConditionalWrites, MultipartPart, ObjectInfo, ObjectStream, PutOptions, SignOptions, Storage, StoredObject } from './port';
-import type { EtagForm, S3ClientSettings, S3Storage } from './s3';
+import type {
+  ConditionalWrites,
+  EtagForm,
+  MultipartPart,
+  ObjectInfo,
+  ObjectStream,
+  PutOptions,
+  SignOptions,
+  Storage,
+  StoredObject,
+} from './port';
+import type { S3ClientSettings, S3Storage } from './s3';
 import { bounded, contentDisposition, isNotModified, parseContentRange, quote, translateError, unquote } from './s3-common';
 import { type CredentialSource, credentialSource, type S3Credentials } from './s3-credentials';
 import { S3Http } from './s3-http';

@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { json, type Request } from '../../lib/http/handler';
 import { lambdaHandler } from '../../lib/http/lambda';
 import { FUNCTIONS, ROUTE_LIST, ROUTES, rateMs, routeKeyOf } from '../../lib/http/routes';
+import { registry } from '../../lib/registry';
 import { Router } from '../../server/router';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -136,6 +137,10 @@ describe('Lambda adapter', () => {
     });
     expect(r.headers['x-custom']).toBe('One');
     expect(r.origin).toBe('http://localhost:3000');
+    // The registry the operation answers from: the process's, built once and the same on every invocation.
+    expect(r.registry).toBe(registry());
+    await handler(event, context);
+    expect(seen.at(-1)!.registry).toBe(r.registry);
   });
 
   it('checks the token before the operation runs, and answers HEAD without a body', async () => {

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AlreadyExistsError, ConflictError, NotFoundError, PreconditionFailedError } from '../../lib/errors';
 import { InvalidKeyError, type StorageLayer, storageLayer } from '../../lib/storage/layer';
 import { MAX_PART_NUMBER, type ObjectStream, type Storage } from '../../lib/storage/port';
+import { runProbe } from '../../lib/storage/probe';
 
 export interface MadeStorage {
   storage: Storage;
@@ -523,6 +524,18 @@ export function storageConformance(name: string, make: () => Promise<MadeStorage
       it('says who serves its signed URLs', () => {
         expect(['store', 'registry']).toContain(storage.urls.servedBy);
         expect(storage.urls.servedBy === 'registry').toBe(storage.kind === 'file');
+      });
+
+      it("hands over the driver's If-Match form (S3; the filesystem has one form), which the probe switches through it", async () => {
+        expect(storage.conditionalWrites).toBe(storage.driver.conditionalWrites);
+        expect(storage.conditionalWrites === undefined).toBe(storage.kind === 'file');
+        const conditions = storage.conditionalWrites;
+        if (conditions) {
+          const found = (await runProbe(storage)).etagForm;
+          conditions.etagForm = found === 'quoted' ? 'unquoted' : 'quoted';
+          expect(await runProbe(storage)).toMatchObject({ ok: true, compareAndSwap: true, etagForm: found });
+          expect(conditions.etagForm).toBe(found);
+        }
       });
     });
   });
