@@ -133,10 +133,11 @@ export async function describe(ctx: CommandContext): Promise<CommandResult> {
 export async function remove(ctx: CommandContext): Promise<CommandResult> {
   const name = str(ctx.flags['package-name'])!;
   const version = str(ctx.flags['package-version'])!;
+  const body = await removePackage(clientOptions(ctx), name, version);
+  // Once it is removed (a refused remove says only why).
   ctx.progress.line(
     `Warning: services already deployed from ${name} ${version} may break: its assets and images stop being served once garbage collection runs.`,
   );
-  const body = await removePackage(clientOptions(ctx), name, version);
   return { json: body, text: [`Removed ${body.name ?? name} ${body.version ?? version}`] };
 }
 
