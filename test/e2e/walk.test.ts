@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, runCli } from '../cli/run-cli';
+import { startAdminRouter } from '../plugin/admin-router';
 import { type ServerProcess, startServer } from '../server/harness';
 import { REFERENCE_DIR, REFERENCE_TITLE, REPO_ROOT, referenceSkipped } from '../support/reference';
 
@@ -108,6 +109,23 @@ describe('a remove that cannot happen', () => {
       DCOS_REGISTRY_TOKEN: DEV_TOKEN,
     });
     expect(unknown).toEqual({ code: 1, stdout: '', stderr: 'Error: Version [9.9.9] of package [pinger] not found\n' });
+  });
+});
+
+describe('as `dcos registry`, when Admin Router refuses the login', () => {
+  it('a read without a login, or with an expired one, says to run `dcos auth login`', async () => {
+    const router = await startAdminRouter({ service: 'dcos-registry', upstream: () => server.url, token: 'current-login-token' });
+    try {
+      for (const login of [{}, { DCOS_ACS_TOKEN: 'expired-login-token' }] as Record<string, string>[]) {
+        const r = await runCli(['list'], { DCOS_URL: router.url, ...login });
+        expect(r.code).toBe(1);
+        expect(r.stderr).toMatch(/^Error: GET \/package answered 401: Unauthorized; .*run `dcos auth login`.*\n$/);
+      }
+      // The registry's own refusals are its own words.
+      expect((await runCli(['list'], { DCOS_URL: router.url, DCOS_ACS_TOKEN: 'current-login-token' })).code).toBe(0);
+    } finally {
+      await router.close();
+    }
   });
 });
 
