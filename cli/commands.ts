@@ -20,6 +20,8 @@ import {
 } from '../lib/client';
 import { activateRegistry } from '../lib/dcos/activate';
 import { defaultAccountNames } from '../lib/dcos/service-account';
+import { AddFailedError } from '../lib/client/add';
+import { readUploadState } from '../lib/client/state';
 import { UsageError } from './errors';
 import type { CliEnvironment } from './env';
 import { formatBytes, type Progress } from './progress';
@@ -118,12 +120,32 @@ export async function add(ctx: CommandContext): Promise<CommandResult> {
         return announceUploaded();
     }
   };
-  const body = await addBundle(str(ctx.flags['dcos-file'])!, { ...clientOptions(ctx), concurrency, onProgress });
+  const file = str(ctx.flags['dcos-file'])!;
+  const body = await addBundle(file, { ...clientOptions(ctx), concurrency, onProgress }).catch(async (err: unknown) => {
+    throw await withKeptUpload(err, file);
+  });
   progress.clear();
   return {
     json: { packages: [{ name: body.name, version: body.version, status: body.status }] },
     text: ['Added packages:', `${body.name} ${body.version}`],
   };
+}
+
+/**
+ * An add that errored out after its upload started (network, registry restart) keeps the upload
+ * (<bundle>.upload.json): its message says so, and how to go on (the seed's recovery step: describe).
+ */
+async function withKeptUpload(err: unknown, file: string): Promise<unknown> {
+  if (err instanceof AddFailedError || !(err instanceof Error)) return err;
+  const kept = await readUploadState(file);
+  if (!kept) return err;
+  const describeCommand = `dcos-registry describe --package-name=${kept.name} --package-version=${kept.version}`;
+  return new Error(
+    `${err.message}; upload ${kept.uploadId} is kept: run add again to resume it; \`${describeCommand}\` shows where it stands`,
+    {
+      cause: err,
+    },
+  );
 }
 
 export async function describe(ctx: CommandContext): Promise<CommandResult> {
@@ -134,10 +156,11 @@ export async function describe(ctx: CommandContext): Promise<CommandResult> {
 export async function remove(ctx: CommandContext): Promise<CommandResult> {
   const name = str(ctx.flags['package-name'])!;
   const version = str(ctx.flags['package-version'])!;
+  const body = await removePackage(clientOptions(ctx), name, version);
+  // Once it is removed (a refused remove says only why).
   ctx.progress.line(
     `Warning: services already deployed from ${name} ${version} may break: its assets and images stop being served once garbage collection runs.`,
   );
-  const body = await removePackage(clientOptions(ctx), name, version);
   return { json: body, text: [`Removed ${body.name ?? name} ${body.version ?? version}`] };
 }
 

@@ -4,6 +4,7 @@
  * It never prompts and never calls process.exit: the caller sets process.exitCode.
  */
 import pkg from '../package.json';
+import { RegistryApiError } from '../lib/client/http';
 import { parseCommandLine } from './args';
 import { readEnvironment } from './env';
 import { helpText } from './help';
@@ -20,6 +21,16 @@ interface CliIo {
 function describeError(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
   return message.replace(/\s*\n\s*/g, ' ').trim() || 'unknown error';
+}
+
+/**
+ * Run as `dcos registry` (no registry URL, DCOS_URL set), a 401 that is not the registry's own JSON error
+ * is Admin Router refusing the DC/OS login: missing or expired. Say what to do about it.
+ */
+function withLoginHint(err: unknown, argv: readonly string[], env: CliIo['env']): unknown {
+  if (!(err instanceof RegistryApiError) || err.status !== 401 || err.type !== 'Http401') return err;
+  const throughCluster = !!env.DCOS_URL && !env.DCOS_REGISTRY_URL && !argv.some((a) => a === '--url' || a.startsWith('--url='));
+  return throughCluster ? new Error(`${err.message}; the DC/OS cluster refused your login: run \`dcos auth login\``) : err;
 }
 
 async function run(argv: readonly string[], io: CliIo): Promise<number> {
@@ -40,7 +51,7 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
     return 0;
   } catch (err) {
     progress.clear();
-    io.stderr.write(`Error: ${describeError(err)}\n`);
+    io.stderr.write(`Error: ${describeError(withLoginHint(err, argv, io.env))}\n`);
     return 1;
   }
 }

@@ -11,8 +11,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join, relative, sep } from 'node:path';
+import { mkdir, rename, rm, rmdir, writeFile } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { migratePackageDirectory } from '../universe/package-dir';
 import { locateAsset } from './download';
@@ -36,6 +36,20 @@ export interface MigrateFileResult {
   copied: Array<{ uri: string; path: string }>;
 }
 
+/** rmdir from `dir` up to and including `top` (an ancestor of dir, or dir), stopping at the first that is not empty. */
+async function removeEmptyDirectories(dir: string, top: string): Promise<void> {
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    if (
+      !(await rmdir(d).then(
+        () => true,
+        () => false,
+      ))
+    )
+      return;
+    if (d === resolve(top) || dirname(d) === d) return;
+  }
+}
+
 export async function migrateToFile(opts: MigrateFileOptions): Promise<MigrateFileResult> {
   const { definition, changes, notes } = await migratePackageDirectory(opts.packageDirectory, { upgrade: opts.upgrade });
   const roots = await allowedRoots([opts.packageDirectory, ...(opts.allowLocalDirectories ?? [])]);
@@ -46,9 +60,11 @@ export async function migrateToFile(opts: MigrateFileOptions): Promise<MigrateFi
   const stagingDir = join(opts.outputDirectory, `.${assetsDir}.partial-${suffix}`);
   const temp = `${path}.partial-${suffix}`;
 
-  await mkdir(opts.outputDirectory, { recursive: true });
+  // The first directory this call creates, if any: a migrate that fails removes what it created.
+  const created = await mkdir(opts.outputDirectory, { recursive: true });
   const copied: MigrateFileResult['copied'] = [];
   const byRealPath = new Map<string, string>();
+  let done = false;
   try {
     const resource = (definition as { resource?: unknown }).resource;
     const mapped = await mapAssetUris(resource, async (uri) => {
@@ -81,9 +97,11 @@ export async function migrateToFile(opts: MigrateFileOptions): Promise<MigrateFi
     await rm(join(opts.outputDirectory, assetsDir), { recursive: true, force: true });
     if (copied.length > 0) await rename(stagingDir, join(opts.outputDirectory, assetsDir));
     await rename(temp, path);
+    done = true;
   } finally {
     await rm(stagingDir, { recursive: true, force: true });
     await rm(temp, { force: true });
+    if (!done && created) await removeEmptyDirectories(opts.outputDirectory, created);
   }
   return { path, changes, notes, copied };
 }

@@ -12,7 +12,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { add } from '../../cli/commands';
 import { readEnvironment } from '../../cli/env';
 import { Progress } from '../../cli/progress';
-import { writeSample } from '../bundle/helpers';
+import { sampleContent, sha, writeSample } from '../bundle/helpers';
 import { type FakeRegistry, startFakeRegistry } from './fake-registry';
 
 let reg: FakeRegistry;
@@ -50,5 +50,26 @@ describe("add's messages, as the original printed them", () => {
     const { stderr } = await runAdd(false);
     expect(stderr).not.toContain('File Upload progress');
     expect(stderr.split(VALIDATING)).toHaveLength(2);
+  });
+
+  it('an add that errors out after its upload started says the upload is kept, how to resume it, and how to see where it stands', async () => {
+    const file = join(dir, 'hello-1.0.0.dcos');
+    await writeSample(file);
+    const id = `up${'0'.repeat(24)}`;
+    reg.failPut.set(`/put/${id}/${sha(sampleContent().blobs[0])}/3`, { status: 403, times: 100 });
+    const progress = new Progress({ write: () => true, isTTY: false });
+    const env = readEnvironment({ DCOS_REGISTRY_URL: reg.url, DCOS_REGISTRY_TOKEN: reg.token });
+    const err = (await add({ flags: { 'dcos-file': file }, env, progress }).then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as Error;
+    expect(err).toBeInstanceOf(Error);
+    expect(err.message).toMatch(/upload PUT answered 403/);
+    expect(err.message).toMatch(
+      new RegExp(
+        `upload ${id} is kept: run add again to resume it; \\\`dcos-registry describe --package-name=hello --package-version=1.0.0\\\` shows where it stands`,
+      ),
+    );
+    expect(err.message).not.toContain('\n');
   });
 });

@@ -12,7 +12,8 @@ import { mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN } from '../cli/run-cli';
+import { BIN, runCli } from '../cli/run-cli';
+import { startAdminRouter } from '../plugin/admin-router';
 import { type ServerProcess, startServer } from '../server/harness';
 import { REFERENCE_DIR, REFERENCE_TITLE, REPO_ROOT, referenceSkipped } from '../support/reference';
 
@@ -96,6 +97,35 @@ describe('README.md, as a new user runs it after `npm ci && npm start`', () => {
     expect(r.stderr).not.toMatch(/--token on the command line/);
     const after = await fetch(`${server.url}/package`);
     expect(await after.json()).toMatchObject({ packages: [] });
+  });
+});
+
+describe('a remove that cannot happen', () => {
+  it('says only why (no token, or no such version): no warning about services that may break', async () => {
+    const noToken = await runCli(['remove', '--package-name=pinger', '--package-version=9.9.9'], { DCOS_REGISTRY_URL: server.url });
+    expect(noToken).toEqual({ code: 1, stdout: '', stderr: 'Error: a write token is required: give --token or DCOS_REGISTRY_TOKEN\n' });
+    const unknown = await runCli(['remove', '--package-name=pinger', '--package-version=9.9.9'], {
+      DCOS_REGISTRY_URL: server.url,
+      DCOS_REGISTRY_TOKEN: DEV_TOKEN,
+    });
+    expect(unknown).toEqual({ code: 1, stdout: '', stderr: 'Error: Version [9.9.9] of package [pinger] not found\n' });
+  });
+});
+
+describe('as `dcos registry`, when Admin Router refuses the login', () => {
+  it('a read without a login, or with an expired one, says to run `dcos auth login`', async () => {
+    const router = await startAdminRouter({ service: 'dcos-registry', upstream: () => server.url, token: 'current-login-token' });
+    try {
+      for (const login of [{}, { DCOS_ACS_TOKEN: 'expired-login-token' }] as Record<string, string>[]) {
+        const r = await runCli(['list'], { DCOS_URL: router.url, ...login });
+        expect(r.code).toBe(1);
+        expect(r.stderr).toMatch(/^Error: GET \/package answered 401: Unauthorized; .*run `dcos auth login`.*\n$/);
+      }
+      // The registry's own refusals are its own words.
+      expect((await runCli(['list'], { DCOS_URL: router.url, DCOS_ACS_TOKEN: 'current-login-token' })).code).toBe(0);
+    } finally {
+      await router.close();
+    }
   });
 });
 
