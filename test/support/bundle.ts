@@ -11,7 +11,7 @@ import { build } from 'esbuild';
 const ROOT = path.resolve(__dirname, '../..');
 
 /** The files the plugins write beside every handler, loaded only when needed. */
-export const LAZY_CHUNKS = ['s3-sdk.js', 'jwt.js', 'fs-storage.js'] as const;
+const LAZY_CHUNKS = ['s3-sdk.js', 'jwt.js', 'fs-storage.js'] as const;
 
 /**
  * Bundles `entry` (a module of the repository, or TypeScript source when it does not end in .ts)
