@@ -7,7 +7,7 @@
  * writing one byte. Also the zip and unzipped .js size of each function.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Catalog } from '../lib/catalog/catalog';
@@ -21,20 +21,26 @@ import type { BenchStore } from './lib/stores';
 import type { Results } from './lib/table';
 
 const READ_FUNCTIONS = new Set(['health', 'repo', 'packages', 'resource', 'v2']);
+/** What `serverless package` reads (bench/lib/snapshot.ts copies the same for the current code). */
+const SOURCES = ['serverless.yml', 'functions', 'lib', 'scripts', 'package.json', 'tsconfig.json', 'events'];
 /** Issue 14's goal for the read functions, spawn to first byte with the deployed settings. */
 const TARGET_MS = 100;
-/** Beside every handler (scripts/esbuild-plugins.cjs), not handlers: the S3 driver's SDK half, and the error classes both share. */
-const SDK_CHUNK = 's3-sdk.js';
-const SHARED_FILES = new Set([SDK_CHUNK, 'registry-errors.js']);
+/** Beside every handler (scripts/esbuild-plugins.cjs), not handlers: the lazily loaded chunks, and the error classes all share. */
+const CHUNKS = ['s3-sdk.js', 'jwt.js', 'fs-storage.js'];
+const SHARED_FILES = new Set([...CHUNKS, 'registry-errors.js']);
 // Writes the status and where the time went (Node's own start, requiring the bundle, the handler
-// with its store requests) in one write, so the first byte is the answer's.
+// with its store requests) in one write, so the first byte is the answer's. Clocks: process.uptime
+// and hrtime, not the global performance, whose first use loads perf_hooks (nine of Node's internal
+// modules): the runner's own clock would otherwise add to what it measures.
 const RUNNER = `
-const t0 = performance.now();
+const t0 = process.uptime() * 1000;
+const h0 = process.hrtime.bigint();
+const since = () => Number(process.hrtime.bigint() - h0) / 1e6;
 const { handler } = require(process.argv[1]);
-const t1 = performance.now();
+const t1 = since();
 const context = { awsRequestId: 'bench', functionName: 'bench', getRemainingTimeInMillis: () => 29000, callbackWaitsForEmptyEventLoop: true };
 Promise.resolve(handler(JSON.parse(process.argv[2]), context)).then(
-  (r) => { const t2 = performance.now(); process.stdout.write(String(r && r.statusCode) + ' ' + JSON.stringify([t0, t1 - t0, t2 - t1])); process.exit(0); },
+  (r) => { const t2 = since(); process.stdout.write(String(r && r.statusCode) + ' ' + JSON.stringify([t0, t1, t2 - t1])); process.exit(0); },
   (e) => { process.stdout.write('error ' + e.message); process.exit(1); });
 `;
 
@@ -82,6 +88,24 @@ function event(
   };
 }
 
+/** The functions of git revision `rev`, packaged in a temporary directory (BENCH_COLD_BASE). */
+async function packageRevision(rev: string): Promise<{ slsDir: string; remove: () => Promise<void> }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'bench-cold-base-'));
+  const archive = execFileSync('git', ['-C', ROOT, 'archive', rev, ...SOURCES], { maxBuffer: 256 * 1024 * 1024 });
+  execFileSync('tar', ['-x', '-C', dir], { input: archive });
+  await symlink(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
+  const remove = async () => {
+    await rm(path.join(dir, 'node_modules'), { force: true }); // the link, never its target
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    return { slsDir: packageIn(dir), remove };
+  } catch (error) {
+    await remove();
+    throw error;
+  }
+}
+
 /** `serverless package` in the code snapshot; returns the .serverless directory. */
 function packageIn(dir: string): string {
   execFileSync(process.execPath, [path.join(ROOT, 'node_modules/serverless/bin/serverless.js'), 'package'], {
@@ -92,7 +116,19 @@ function packageIn(dir: string): string {
   return path.join(dir, '.serverless');
 }
 
-export async function coldStartFigures(results: Results, store: BenchStore, runs: number, codeDir: string): Promise<void> {
+/** The handler .js of an unzipped function (named after the handler path, not the function: gc → functions/gc-scheduled.js). */
+async function handlerJs(dir: string, zip: string): Promise<{ js: string; jsFiles: string[] }> {
+  const jsFiles = (await readdir(path.join(dir, 'functions'))).filter((f) => f.endsWith('.js'));
+  const jsName = jsFiles.find((f) => !SHARED_FILES.has(f));
+  if (!jsName) throw new Error(`no handler .js in ${zip}`);
+  return { js: path.join(dir, 'functions', jsName), jsFiles };
+}
+
+/**
+ * `base`: a git revision (BENCH_COLD_BASE) whose read functions are measured too, each run of the
+ * current code followed by one of the base, so both see the same load; a row per function compares them.
+ */
+export async function coldStartFigures(results: Results, store: BenchStore, runs: number, codeDir: string, base?: string): Promise<void> {
   // A small catalog with one asset whose blob is stored, so describe and resource answer 200.
   const storage = store.make();
   const blob = Buffer.from('cold start asset');
@@ -122,6 +158,7 @@ export async function coldStartFigures(results: Results, store: BenchStore, runs
   };
 
   const slsDir = packageIn(codeDir);
+  const baseBuild = base ? await packageRevision(base) : undefined;
   const unzipped = await mkdtemp(path.join(os.tmpdir(), 'bench-unzipped-'));
   const env = {
     PATH: process.env.PATH,
@@ -137,7 +174,7 @@ export async function coldStartFigures(results: Results, store: BenchStore, runs
   try {
     const baseSamples: number[] = [];
     for (let i = 0; i < runs; i++) baseSamples.push((await firstByte(['-e', "process.stdout.write('x')"], env)).ms);
-    const base = summarize(baseSamples).median;
+    const nodeE = summarize(baseSamples).median;
     const zips = (await readdir(slsDir)).filter((f) => f.endsWith('.zip')).sort();
     for (const zip of zips) {
       const fn = zip.slice(0, -4);
@@ -145,22 +182,30 @@ export async function coldStartFigures(results: Results, store: BenchStore, runs
       const dir = path.join(unzipped, fn);
       await mkdir(dir, { recursive: true });
       execFileSync('unzip', ['-q', '-o', zipPath, '-d', dir]);
-      // The handler file is named after the handler path, not the function (e.g. gc → functions/gc-scheduled.js).
-      const jsFiles = (await readdir(path.join(dir, 'functions'))).filter((f) => f.endsWith('.js'));
-      const jsName = jsFiles.find((f) => !SHARED_FILES.has(f));
-      if (!jsName) throw new Error(`no handler .js in ${zip}`);
-      const js = path.join(dir, 'functions', jsName);
-      const chunk = jsFiles.includes(SDK_CHUNK) ? ` + ${SDK_CHUNK} ${kib((await stat(path.join(dir, 'functions', SDK_CHUNK))).size)}` : '';
+      const { js, jsFiles } = await handlerJs(dir, zip);
+      let chunk = '';
+      for (const c of CHUNKS.filter((f) => jsFiles.includes(f)))
+        chunk += ` + ${c} ${kib((await stat(path.join(dir, 'functions', c))).size)}`;
       const sizes = `zip ${kib((await stat(zipPath)).size)}, .js ${kib((await stat(js)).size)}${chunk}`;
       const ev = events[fn];
       if (!ev) {
         results.add({ figure: `bundle size: ${fn}`, value: sizes });
         continue;
       }
+      const read = READ_FUNCTIONS.has(fn);
+      let baseJs: string | undefined;
+      if (baseBuild && read) {
+        const baseDir = path.join(unzipped, `base-${fn}`);
+        await mkdir(baseDir, { recursive: true });
+        execFileSync('unzip', ['-q', '-o', path.join(baseBuild.slsDir, zip), '-d', baseDir]);
+        baseJs = (await handlerJs(baseDir, zip)).js;
+      }
       const samples: number[] = [];
+      const baseRevSamples: number[] = [];
       const parts: number[][] = [[], [], []];
       let status = '';
       for (let i = 0; i < runs; i++) {
+        if (baseJs) baseRevSamples.push((await firstByte(['-e', RUNNER, baseJs, JSON.stringify(ev)], env)).ms);
         const r = await firstByte(['-e', RUNNER, js, JSON.stringify(ev)], env);
         samples.push(r.ms);
         const [code, times] = r.out.split(' ');
@@ -172,16 +217,25 @@ export async function coldStartFigures(results: Results, store: BenchStore, runs
       // The same without --enable-source-maps (which parses the multi-MB .map at load).
       const plain: number[] = [];
       for (let i = 0; i < runs; i++) plain.push((await firstByte(['-e', RUNNER, js, JSON.stringify(ev)], { ...env, NODE_OPTIONS: '' })).ms);
-      const read = READ_FUNCTIONS.has(fn);
       results.add({
         figure: `cold start to first byte: ${fn} (answer ${status}; ${sizes})`,
         value: `${ms(median)} (Node ${nodeMs}, require ${requireMs}, handler ${handlerMs}; ${ms(summarize(plain).median)} without source maps)`,
-        baseline: `node -e: ${ms(base)}`,
-        ratio: median / base,
+        baseline: `node -e: ${ms(nodeE)}`,
+        ratio: median / nodeE,
         ...(read ? { target: `< ${TARGET_MS} ms`, met: median < TARGET_MS } : {}),
       });
+      if (baseJs) {
+        const before = summarize(baseRevSamples).median;
+        results.add({
+          figure: `cold start to first byte: ${fn}, this code vs ${base}`,
+          value: ms(median),
+          baseline: `${base}: ${ms(before)}`,
+          ratio: median / before,
+        });
+      }
     }
   } finally {
     await rm(unzipped, { recursive: true, force: true });
+    await baseBuild?.remove();
   }
 }

@@ -81,7 +81,7 @@ async function main(): Promise<void> {
       if (driver === 's3' && on('rss')) await rssFigures(results, a, sc.rssBytes);
       await Promise.all(offline.splice(0).map((o) => o.stop()));
     }
-    if (on('cold')) await coldStartFigures(results, await benchStore('s3', s3, 'cold'), sc.coldRuns, code.dir);
+    if (on('cold')) await coldStartFigures(results, await benchStore('s3', s3, 'cold'), sc.coldRuns, code.dir, settings.coldBase);
   } finally {
     await Promise.all(offline.map((o) => o.stop()));
     await code.remove();

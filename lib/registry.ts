@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { Catalog } from './catalog/catalog';
 import { config, type Config } from './config';
-import { FileStorage } from './storage/fs';
+import { LazyFileStorage } from './storage/fs-lazy';
 import { type StorageLayer, storageLayer } from './storage/layer';
 import type { Storage } from './storage/port';
 import { WriteGate } from './storage/probe';
@@ -35,7 +35,8 @@ function createDriver(cfg: Config): Storage {
   const s = cfg.storage;
   if (s.kind === 'file') {
     // Without REGISTRY_SIGNING_KEY the driver keeps its key in the store (meta/signing-key, 0600).
-    return new FileStorage({ root: path.resolve(s.root), signingKey: cfg.signingKey });
+    // Loaded on first use (lib/storage/fs-lazy.ts): functions on S3 start without it.
+    return new LazyFileStorage({ root: path.resolve(s.root), signingKey: cfg.signingKey });
   }
   // Reads over node:http, the SDK loaded on first write (lib/storage/s3-lazy.ts): read functions start without it.
   const settings = {

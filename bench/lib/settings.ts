@@ -7,12 +7,15 @@
  * | BENCH_S3_ENDPOINT      | use this S3 store instead of starting a Ceph RGW
  * | BENCH_S3_BUCKET        | its bucket (default registry-test); credentials from AWS_*
  * | BENCH_ONLY             | comma-separated sections to run (repo,commit,add,cold,rss)
+ * | BENCH_COLD_BASE        | a git revision whose read functions the cold-start rows also measure, interleaved
  */
 export interface BenchSettings {
   quick: boolean;
   big: boolean;
   s3?: { endpoint: string; bucket: string };
   only?: Set<string>;
+  /** Git revision to compare cold starts with (built from `git archive`, measured in the same run). */
+  coldBase?: string;
 }
 
 export function benchSettings(env: Record<string, string | undefined> = process.env): BenchSettings {
@@ -22,6 +25,7 @@ export function benchSettings(env: Record<string, string | undefined> = process.
     big: env.BENCH_BIG === '1',
     s3: endpoint ? { endpoint, bucket: env.BENCH_S3_BUCKET?.trim() || 'registry-test' } : undefined,
     only: env.BENCH_ONLY ? new Set(env.BENCH_ONLY.split(',').map((s) => s.trim())) : undefined,
+    coldBase: env.BENCH_COLD_BASE?.trim() || undefined,
   };
 }
 

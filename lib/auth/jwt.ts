@@ -12,12 +12,14 @@
  *   when the JWKS cannot be fetched, tokens signed with a cached key still verify and every other
  *   token is refused (fail closed).
  *
- * The HTTP layer calls verifyWriter(jwt, token), with the request's registry's settings, for a
- * bearer / `token=` credential that is not a static write token.
+ * The HTTP layer calls verifyWriter(jwt, token, log.warn), with the request's registry's settings, for a bearer / `token=`
+ * credential that is not a static write token. In the function bundles this module and jose are a
+ * file of their own (functions/jwt.js, scripts/esbuild-plugins.cjs), loaded when such a credential
+ * first arrives; so it imports no module that holds process state (the configuration, the logger):
+ * its caller hands them over.
  */
 import { decodeProtectedHeader, importJWK, jwtVerify, type JWK } from 'jose';
 import type { JwtConfig } from '../config';
-import { log } from '../log';
 
 export interface JwtWriter {
   subject: string;
@@ -27,7 +29,11 @@ export interface JwtVerifierOptions {
   /** The clock for the refresh interval and cache age (default Date.now). */
   now?: () => number;
   fetch?: typeof fetch;
+  /** Where a failed JWKS fetch is reported (the process's log.warn; default: nowhere). */
+  warn?: Warn;
 }
+
+type Warn = (msg: string, fields?: Record<string, unknown>) => void;
 
 type VerifyKey = Awaited<ReturnType<typeof importJWK>>;
 
@@ -41,6 +47,7 @@ export class JwtVerifier {
   private inflight: Promise<void> | undefined;
   private readonly now: () => number;
   private readonly fetchImpl: typeof fetch;
+  private readonly warn: Warn;
   /** JWKS requests made so far (for tests and logs). */
   fetches = 0;
 
@@ -50,6 +57,7 @@ export class JwtVerifier {
   ) {
     this.now = opts.now ?? Date.now;
     this.fetchImpl = opts.fetch ?? fetch;
+    this.warn = opts.warn ?? (() => undefined);
   }
 
   /** The writer this token proves, or undefined: not a JWT, invalid, expired, or not a writer. */
@@ -117,7 +125,7 @@ export class JwtVerifier {
       this.fetchedAt = this.now();
     } catch (err) {
       // Fail closed for what the cache cannot answer; keep the cached keys for what it can.
-      log.warn('jwks.fetch-failed', { url: this.cfg.jwksUrl, error: (err as Error).message, cachedKeys: this.keys.size });
+      this.warn('jwks.fetch-failed', { url: this.cfg.jwksUrl, error: (err as Error).message, cachedKeys: this.keys.size });
     }
   }
 }
@@ -130,9 +138,9 @@ const verifiers = new WeakMap<JwtConfig, JwtVerifier>();
  * (REGISTRY_JWKS_URL, REGISTRY_JWT_ISSUER, REGISTRY_JWT_AUDIENCE, REGISTRY_WRITERS); undefined
  * when JWT writers are not configured or the token does not prove one.
  */
-export async function verifyWriter(cfg: JwtConfig | undefined, token: string): Promise<JwtWriter | undefined> {
+export async function verifyWriter(cfg: JwtConfig | undefined, token: string, warn: Warn): Promise<JwtWriter | undefined> {
   if (!cfg) return undefined;
   let verifier = verifiers.get(cfg);
-  if (!verifier) verifiers.set(cfg, (verifier = new JwtVerifier(cfg)));
+  if (!verifier) verifiers.set(cfg, (verifier = new JwtVerifier(cfg, { warn })));
   return verifier.verify(token);
 }

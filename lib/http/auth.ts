@@ -8,6 +8,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Config } from '../config';
 import { RegistryError, UnauthorizedError } from '../errors';
+import { log } from '../log';
 import type { Registry } from '../registry';
 import type { StoreEndpoint } from '../storage/port';
 import { ForbiddenError, keyFromStorePath, type StoreGrant } from '../storage/signing';
@@ -52,9 +53,10 @@ export async function authorizeWrite(settings: WriterSettings, headers: Record<s
   });
   if (index >= 0) return { subject: `token#${index + 1}` };
   if (jwt) {
-    // Loaded only where JWT writers are configured (REGISTRY_JWKS_URL): jose stays off the read path.
+    // Loaded only where JWT writers are configured (REGISTRY_JWKS_URL) and a credential is not a static
+    // token: jose stays off the read path (in the bundles, functions/jwt.js: scripts/esbuild-plugins.cjs).
     const { verifyWriter } = await import('../auth/jwt');
-    const writer = await verifyWriter(jwt, given);
+    const writer = await verifyWriter(jwt, given, log.warn);
     if (writer) return writer;
   }
   throw new UnauthorizedError();

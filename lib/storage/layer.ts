@@ -139,14 +139,15 @@ export class StorageLayer implements Storage {
   private async call<T>(op: StoreOperation, key: string, run: () => Promise<T>): Promise<T> {
     this.total++;
     this.byOp.set(op, (this.byOp.get(op) ?? 0) + 1);
-    const started = performance.now();
+    // hrtime, not the global performance, whose first use loads perf_hooks (nine internal modules) in a cold function.
+    const started = process.hrtime.bigint();
     let ok = false;
     try {
       const result = await run();
       ok = true;
       return result;
     } finally {
-      const ms = Math.round((performance.now() - started) * 10) / 10;
+      const ms = Math.round(Number(process.hrtime.bigint() - started) / 1e5) / 10;
       log.debug('store request', { store: this.kind, op, key, ms, ok });
       this.options.onRequest?.({ op, key, ms, ok });
     }

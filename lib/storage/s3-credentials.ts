@@ -11,7 +11,6 @@
  *    instance roles): the SDK's own provider, loaded on first use (`fallback`), so refresh and
  *    expiry stay the SDK's.
  */
-import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -49,6 +48,8 @@ function parseIni(text: string): Sections {
 }
 
 async function readIfPresent(file: string): Promise<string> {
+  // node:fs/promises (eleven of Node's internal modules) only where the shared files are read, not at start.
+  const { readFile } = await import('node:fs/promises');
   try {
     return await readFile(file, 'utf8');
   } catch (err) {

@@ -14,9 +14,10 @@
  *   per request, as the SDK's NodeHttpHandler options; the call deadline is the caller's abort signal;
  * - addressing: path style (forcePathStyle) or virtual-hosted style, default endpoint
  *   https://s3.<region>.amazonaws.com.
+ * node:https (and node:tls under it) is loaded on the first request to an https endpoint only: a
+ * store reached over plain http (an on-site Ceph or MinIO) never pays for it at cold start.
  */
 import http from 'node:http';
-import https from 'node:https';
 import aws4 from 'aws4';
 import { retry } from '../retry';
 import type { CredentialSource } from './s3-credentials';
@@ -128,17 +129,24 @@ export interface S3Answer {
 export class S3Http {
   private readonly base: URL;
   private readonly pathStyle: boolean;
-  private readonly agent: http.Agent;
+  private transport: { request: typeof http.request; agent: http.Agent } | undefined;
   private readonly connectTimeoutMs: number;
   private readonly idleTimeoutMs: number;
 
   constructor(private readonly options: S3HttpOptions) {
     this.base = new URL(options.endpoint || `https://s3.${options.region}.amazonaws.com`);
     this.pathStyle = options.forcePathStyle || !dnsBucket(options.bucket, this.base.protocol === 'https:');
-    // Keep-alive, as the SDK's handler: the next call of a warm instance reuses the connection.
-    this.agent = this.base.protocol === 'https:' ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
     this.connectTimeoutMs = options.connectTimeoutMs ?? 2000;
     this.idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
+  }
+
+  /** node:http or node:https, with one keep-alive agent, as the SDK's handler: the next call of a warm instance reuses the connection. */
+  private async connection(): Promise<{ request: typeof http.request; agent: http.Agent }> {
+    if (!this.transport) {
+      const m = this.base.protocol === 'https:' ? await import('node:https') : http;
+      this.transport ??= { request: m.request, agent: new m.Agent({ keepAlive: true }) };
+    }
+    return this.transport;
   }
 
   /** Host and path of an object, and the query string if any. */
@@ -166,15 +174,16 @@ export class S3Http {
       { method, host, path, service: 's3', region: this.options.region, headers: { ...headers, Host: host } },
       credentials,
     );
+    const { request: send, agent } = await this.connection();
     const answer = await new Promise<S3Answer>((resolve, reject) => {
-      const request = (this.base.protocol === 'https:' ? https : http).request({
+      const request = send({
         protocol: this.base.protocol,
         hostname: host.replace(/:\d+$/, '').replace(/^\[|\]$/g, ''),
         port: this.base.port || undefined,
         method,
         path: signed.path,
         headers: signed.headers,
-        agent: this.agent,
+        agent,
         signal,
       });
       request.setTimeout(this.idleTimeoutMs, () => request.destroy(timeoutError(`no data from the store for ${this.idleTimeoutMs} ms`)));
@@ -225,6 +234,6 @@ export class S3Http {
 
   /** Close idle keep-alive sockets. */
   destroy(): void {
-    this.agent.destroy();
+    this.transport?.agent.destroy();
   }
 }

@@ -4,12 +4,16 @@
  * The refresh interval runs on a test clock, so nothing here depends on timing.
  */
 import { createHmac } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JwtVerifier } from '../../lib/auth/jwt';
 import { ConfigError, parseConfig, type JwtConfig } from '../../lib/config';
+import { bundleAsDeployed, LOADED_SOURCE, repoModule, runScript } from '../support/bundle';
 
 type KeyPair = Awaited<ReturnType<typeof generateKeyPair>>;
 
@@ -142,8 +146,10 @@ describe('JWT writers', () => {
       expect(await v.verify(await dcosToken(other, 'k1'))).toBeUndefined();
       // A verifier that never reached the JWKS accepts nothing.
       expect(await new JwtVerifier(cfg()).verify(await dcosToken(k1, 'k1'))).toBeUndefined();
-      const closed = new JwtVerifier(cfg({ jwksUrl: 'http://127.0.0.1:1/jwks' }));
+      const warnings: string[] = [];
+      const closed = new JwtVerifier(cfg({ jwksUrl: 'http://127.0.0.1:1/jwks' }), { warn: (msg) => warnings.push(msg) });
       expect(await closed.verify(await dcosToken(k1, 'k1'))).toBeUndefined();
+      expect(warnings).toEqual(['jwks.fetch-failed']);
     } finally {
       down = false;
     }
@@ -168,5 +174,49 @@ describe('JWT configuration', () => {
     expect(() => parseConfig({ REGISTRY_JWKS_URL: 'https://x', REGISTRY_JWKS_REFRESH_SECONDS: '0' })).toThrow(
       /REGISTRY_JWKS_REFRESH_SECONDS/,
     );
+  });
+});
+
+describe('JWT writers in the function bundles (issue 14: jose off the read path)', () => {
+  it('jwt.js (the verifier and jose) is loaded when a JWT first arrives, not at start nor for a static token', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'jwt-bundle-'));
+    try {
+      const out = await bundleAsDeployed(dir, `export { authorizeWrite } from ${repoModule('lib/http/auth')};\n`);
+      const script = `${LOADED_SOURCE}
+        const { authorizeWrite } = require(${JSON.stringify(out)});
+        const [jwt, forged] = JSON.parse(process.argv[1]);
+        const refused = (p) => p.then(() => 'accepted', (e) => e.type);
+        (async () => {
+          const seen = { start: loaded().chunks };
+          seen.staticToken = await authorizeWrite({ authorization: 'Bearer static-write-token-1' });
+          seen.afterStatic = loaded().chunks;
+          seen.noCredential = await refused(authorizeWrite({}));
+          seen.afterNone = loaded().chunks;
+          seen.jwt = await authorizeWrite({ authorization: 'Bearer ' + jwt });
+          seen.afterJwt = loaded().chunks;
+          seen.forged = await refused(authorizeWrite({ authorization: 'token=' + forged }));
+          process.stdout.write(JSON.stringify(seen));
+        })().catch((e) => { console.error(e); process.exit(1); });`;
+      const tokens = [await dcosToken(k1, 'k1'), await dcosToken(other, 'k1')];
+      const seen = await runScript(script, JSON.stringify(tokens), {
+        PATH: process.env.PATH,
+        REGISTRY_WRITE_TOKENS: 'static-write-token-1',
+        REGISTRY_JWKS_URL: jwksUrl,
+        REGISTRY_WRITERS: 'alice',
+        REGISTRY_LOG_LEVEL: 'error',
+      });
+      expect(seen).toEqual({
+        start: [],
+        staticToken: { subject: 'token#1' },
+        afterStatic: [],
+        noCredential: 'Unauthorized',
+        afterNone: [],
+        jwt: { subject: 'alice' },
+        afterJwt: ['jwt.js'],
+        forged: 'Unauthorized',
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -14,9 +14,13 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../lib/config';
 import { BadRequestError, NotFoundError, PayloadTooLargeError, RegistryError } from '../../lib/errors';
+import { createStorage } from '../../lib/registry';
 import { FileStorage } from '../../lib/storage/fs';
+import type { Storage } from '../../lib/storage/port';
 import { ForbiddenError, keyFromStorePath, signStoreUrl, storePath, verifyStoreRequest } from '../../lib/storage/signing';
+import { bundleAsDeployed, LOADED_SOURCE, repoModule, runScript } from '../support/bundle';
 import { storageConformance } from './conformance';
 
 const SECRET = Buffer.from('0123456789abcdef0123456789abcdef');
@@ -33,14 +37,16 @@ function statusOf(err: unknown): number {
   return 500;
 }
 
-/** What the registry's /_store route does, in miniature. */
-async function startStoreServer(storage: FileStorage): Promise<{ origin: string; close: () => Promise<void> }> {
+/** What the registry's /_store route does, in miniature: through the signed-URL endpoint the storage declares. */
+async function startStoreServer(storage: Storage): Promise<{ origin: string; close: () => Promise<void> }> {
+  if (storage.urls?.servedBy !== 'registry') throw new Error(`${storage.kind} storage has no registry-served signed URLs`);
+  const endpoint = storage.urls.endpoint;
   const server = http.createServer(async (req, res) => {
     try {
       const url = new URL(req.url ?? '/', 'http://localhost');
       const key = keyFromStorePath(url.pathname);
       if (key === undefined) throw new NotFoundError(url.pathname);
-      const grant = await storage.verifyStoreRequest({ method: req.method ?? 'GET', key, query: Object.fromEntries(url.searchParams) });
+      const grant = await endpoint.verify({ method: req.method ?? 'GET', key, query: Object.fromEntries(url.searchParams) });
       if (grant.kind === 'get') {
         const object = await storage.getStream(key);
         res.writeHead(200, {
@@ -57,8 +63,8 @@ async function startStoreServer(storage: FileStorage): Promise<{ origin: string;
       }
       const { etag } =
         grant.kind === 'part'
-          ? await storage.receivePart(key, grant.uploadId!, grant.partNumber!, req, LIMIT)
-          : await storage.receivePut(key, req, LIMIT);
+          ? await endpoint.receivePart(key, grant.uploadId!, grant.partNumber!, req, LIMIT)
+          : await endpoint.receivePut(key, req, LIMIT);
       res.writeHead(200, { etag: `"${etag}"` }).end();
     } catch (err) {
       const status = statusOf(err);
@@ -93,6 +99,56 @@ storageConformance('file', async () => {
       await fsp.rm(root, { recursive: true, force: true });
     },
   };
+});
+
+// As the registry builds it (createStorage): the driver behind the base layer, loaded on first use (lib/storage/fs-lazy.ts).
+storageConformance('file (loaded on first use, as createStorage builds it)', async () => {
+  const root = await tempRoot();
+  const storage = createStorage(parseConfig({ REGISTRY_STORAGE: `file:${root}`, REGISTRY_SIGNING_KEY: SECRET.toString('hex') }));
+  const server = await startStoreServer(storage);
+  return {
+    storage,
+    origin: server.origin,
+    cleanup: async () => {
+      await server.close();
+      await fsp.rm(root, { recursive: true, force: true });
+    },
+  };
+});
+
+describe('file storage in the function bundles (issue 14: the driver off the S3 path)', () => {
+  it('fs-storage.js (the driver, proper-lockfile, graceful-fs) is loaded on the first call of a file store, never for S3', async () => {
+    const dir = await tempRoot();
+    try {
+      const out = await bundleAsDeployed(
+        dir,
+        `export { createStorage } from ${repoModule('lib/registry')};\nexport { parseConfig } from ${repoModule('lib/config')};\n`,
+      );
+      const script = `${LOADED_SOURCE}
+        const { createStorage, parseConfig } = require(${JSON.stringify(out)});
+        const root = process.argv[1];
+        (async () => {
+          const s3 = createStorage(parseConfig({ REGISTRY_STORAGE: 's3://bucket/prefix', REGISTRY_S3_ENDPOINT: 'http://127.0.0.1:1' }));
+          const files = createStorage(parseConfig({ REGISTRY_STORAGE: 'file:' + root, REGISTRY_SIGNING_KEY: '${SECRET.toString('hex')}' }));
+          const seen = { built: loaded().chunks, kind: files.kind, servedBy: files.urls.servedBy };
+          await files.put('packages/a', 'one');
+          seen.afterPut = loaded().chunks;
+          seen.read = (await files.get('packages/a')).body.toString();
+          const url = await files.signGet('${BLOB}', { expiresIn: 60, origin: 'http://registry.test' });
+          const u = new URL(url);
+          const grant = await files.urls.endpoint.verify({ method: 'GET', key: '${BLOB}', query: Object.fromEntries(u.searchParams) });
+          seen.grant = grant.kind;
+          process.stdout.write(JSON.stringify(seen));
+        })().catch((e) => { console.error(e); process.exit(1); });`;
+      const seen = await runScript(script, path.join(dir, 'store'), { PATH: process.env.PATH, REGISTRY_LOG_LEVEL: 'error' });
+      expect(seen).toEqual({ built: [], kind: 'file', servedBy: 'registry', afterPut: ['fs-storage.js'], read: 'one', grant: 'get' });
+      // The handler's bundle holds none of the driver: proper-lockfile is in the chunk only.
+      expect((await fsp.readFile(out, 'utf8')).includes('ELOCKED')).toBe(false);
+      expect((await fsp.readFile(path.join(path.dirname(out), 'fs-storage.js'), 'utf8')).includes('ELOCKED')).toBe(true);
+    } finally {
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('file storage: specifics', () => {

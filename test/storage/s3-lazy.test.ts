@@ -27,6 +27,7 @@ import { createS3Client, S3Storage } from '../../lib/storage/s3';
 import { staticCredentials } from '../../lib/storage/s3-credentials';
 import { LazyS3Storage } from '../../lib/storage/s3-lazy';
 import { runProbe } from '../../lib/storage/probe';
+import { bundleAsDeployed, LOADED_SOURCE, repoModule, runScript } from '../support/bundle';
 import { storageConformance } from './conformance';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -422,6 +423,62 @@ if (!endpoint) {
           }),
         );
         await s.delete('probe');
+      }
+    });
+
+    it('a read function answers on S3 loading no lazy chunk and none of the built-ins it does not need; the SDK on a write only', async () => {
+      const dir = await tempDir();
+      const prefix = `${runPrefix}/health-bundle`;
+      try {
+        // The health function as deployed (its handler, and the process's registry for the write below).
+        const out = await bundleAsDeployed(
+          dir,
+          `export { handler } from ${repoModule('functions/health')};\nexport { registry } from ${repoModule('lib/registry')};\n`,
+        );
+        // What a cold function must not pay for: TLS for an http:// store, the shared credentials files'
+        // reader, middy's streamed responses, and the performance timeline.
+        const unneeded = ['https', 'tls', 'fs/promises', 'stream/web', 'perf_hooks'];
+        const script = `${LOADED_SOURCE}
+          const { handler, registry } = require(${JSON.stringify(out)});
+          const event = JSON.parse(process.argv[1]);
+          (async () => {
+            const seen = { start: loaded(${JSON.stringify(unneeded)}) };
+            const answer = await handler(event, { awsRequestId: 'test', getRemainingTimeInMillis: () => 29000 });
+            seen.status = answer.statusCode;
+            seen.body = answer.body;
+            seen.afterRead = loaded(${JSON.stringify(unneeded)});
+            await registry().storage.put('probe', 'written');
+            seen.afterWrite = loaded().chunks;
+            process.stdout.write(JSON.stringify(seen));
+          })().catch((e) => { console.error(e); process.exit(1); });`;
+        const event = await readFile(path.join(ROOT, 'events/health.json'), 'utf8');
+        const seen = await runScript(script, event, {
+          PATH: process.env.PATH,
+          AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID,
+          AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY,
+          REGISTRY_STORAGE: `s3://${bucket}/${prefix}`,
+          REGISTRY_S3_ENDPOINT: endpoint,
+          REGISTRY_S3_REGION: region,
+          REGISTRY_S3_FORCE_PATH_STYLE: 'true',
+          REGISTRY_LOG_LEVEL: 'error',
+        });
+        expect(endpoint.startsWith('http:')).toBe(true); // the https check below means something only then
+        expect(seen).toEqual({
+          start: { chunks: [], builtins: [] },
+          status: 200,
+          body: JSON.stringify({ checks: { '/repo': { Healthy: { message: 'Able to find 0 package(s).' } } } }),
+          afterRead: { chunks: [], builtins: [] },
+          afterWrite: ['s3-sdk.js'],
+        });
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+        await createStorage(
+          parseConfig({
+            REGISTRY_STORAGE: `s3://${bucket}/${prefix}`,
+            REGISTRY_S3_ENDPOINT: endpoint,
+            REGISTRY_S3_FORCE_PATH_STYLE: 'true',
+          }),
+        ).delete('probe');
       }
     });
   });
