@@ -11,10 +11,10 @@ const service = () => (uploads ??= new Uploads(registry()));
 
 export const operations = {
   startUpload: async (req: Request) => {
-    const view = await service().start(req.json, req.origin);
+    const view = await service().start(req.json);
     return withAudit(json(201, view), { name: view.name, version: view.version, uploadId: view.id });
   },
-  getUpload: async (req: Request) => json(200, await service().status(checkUploadId(req.params.id), req.origin)),
+  getUpload: async (req: Request) => json(200, await service().status(checkUploadId(req.params.id))),
   completeUpload: async (req: Request) => {
     const { done, body } = await service().complete(checkUploadId(req.params.id));
     // A Processing answer is a poll, not a write yet: not recorded.
