@@ -19,7 +19,7 @@
  * | REGISTRY_DOCKER_HOST          | (public host)    | host[:port] in rewritten image references
  * | REGISTRY_DOWNLOADS            | redirect         | redirect | proxy
  * | REGISTRY_UPLOADS              | direct           | direct: clients PUT to the store's own signed URLs; proxy: upload targets
- * |                               |                  | are the registry's signed /_store URLs under its public URL and the
+ * |                               |                  | are the registry's signed /_store URLs, relative to its base, and the
  * |                               |                  | production server streams each body to the store (clients reach only the
  * |                               |                  | registry, e.g. through Admin Router; set it with REGISTRY_DOWNLOADS=proxy).
  * |                               |                  | Lambda cannot stream such bodies: an S3 upload there is refused (501)
