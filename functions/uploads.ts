@@ -16,10 +16,10 @@ function service(req: Request): Uploads {
 
 export const operations = {
   startUpload: async (req: Request) => {
-    const view = await service(req).start(req.json, req.origin);
+    const view = await service(req).start(req.json);
     return withAudit(json(201, view), { name: view.name, version: view.version, uploadId: view.id });
   },
-  getUpload: async (req: Request) => json(200, await service(req).status(checkUploadId(req.params.id), req.origin)),
+  getUpload: async (req: Request) => json(200, await service(req).status(checkUploadId(req.params.id))),
   completeUpload: async (req: Request) => {
     const { done, body } = await service(req).complete(checkUploadId(req.params.id));
     // A Processing answer is a poll, not a write yet: not recorded.

@@ -19,7 +19,7 @@
  * | REGISTRY_DOCKER_HOST          | (public host)    | host[:port] in rewritten image references
  * | REGISTRY_DOWNLOADS            | redirect         | redirect | proxy
  * | REGISTRY_UPLOADS              | direct           | direct: clients PUT to the store's own signed URLs; proxy: upload targets
- * |                               |                  | are the registry's signed /_store URLs under its public URL and the
+ * |                               |                  | are the registry's signed /_store URLs, relative to its base, and the
  * |                               |                  | production server streams each body to the store (clients reach only the
  * |                               |                  | registry, e.g. through Admin Router; set it with REGISTRY_DOWNLOADS=proxy).
  * |                               |                  | Lambda cannot stream such bodies: an S3 upload there is refused (501)
@@ -34,7 +34,7 @@
  * | REGISTRY_MAX_UPLOAD_PARTS     | 10000            | most upload targets (single PUTs plus parts) one upload may need; 413 above
  * | REGISTRY_UPLOAD_URLS_PER_ANSWER | 1000           | signed upload URLs in one /uploads answer; the rest on the next GET /uploads/{id}
  * | REGISTRY_LOG_LEVEL            | info             | debug | info | warn | error
- * | REGISTRY_TRUST_PROXY          | false            | true: take the origin from X-Forwarded-Proto/Host (only behind a
+ * | REGISTRY_TRUST_PROXY          | false            | true: take the origin from X-Forwarded-Proto/Host/Prefix (only behind a
  * |                               |                  | proxy that sets them; serverless.yml sets true: API Gateway does)
  * | REGISTRY_JWKS_URL             | (none: no JWTs)  | JWKS of the issuer of writers' JWTs (DC/OS: <cluster>/acs/api/v1/auth/jwks)
  * | REGISTRY_JWT_ISSUER           | (not checked)    | required `iss` (set it for OIDC issuers)

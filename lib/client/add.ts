@@ -2,7 +2,7 @@
  * `dcos-registry add`: uploads a bundle per the registry's upload protocol (docs/cli.md).
  * Open and verify the bundle; start an upload (or resume the one remembered in
  * `<bundle>.upload.json`); PUT the blobs/parts the registry does not have straight to the signed
- * URLs, in parallel, streamed from the zip; then drive /complete until the package is Added.
+ * URLs (resolved against the base URL: resolveTarget), in parallel, streamed from the zip; then drive /complete until the package is Added.
  */
 import { createHash } from 'node:crypto';
 import { Transform } from 'node:stream';
@@ -12,7 +12,7 @@ import { backoffDelay, sleep } from '../retry';
 import { DEFAULT_RETRY, withRetry } from '../net/retry';
 import { RegistryApiError, callJson, putBytes, type ClientOptions } from './http';
 import type { CompleteProgress, StartUploadRequest, UploadView } from '../uploads/wire';
-import { bytesPending, planTransfers, UploadPlanError } from './plan';
+import { bytesPending, planTransfers, resolveTarget, UploadPlanError } from './plan';
 import { clearUploadState, readUploadState, writeUploadState } from './state';
 import type { DescribeBody } from './registry';
 
@@ -123,7 +123,7 @@ async function sendMissing(
   progress: (e: AddProgress) => void,
   tally: { sent: number; total: number },
 ): Promise<number> {
-  const tasks = planTransfers(session, sizes);
+  const tasks = planTransfers(session, sizes).map((t) => ({ ...t, url: resolveTarget(opts.url, t.url) }));
   progress({ kind: 'upload', sent: tally.sent, total: tally.total });
   await mapLimit(tasks, opts.concurrency ?? 4, async (task) => {
     const blob = bundle.blobs.get(task.digest)!;

@@ -11,6 +11,6 @@ export {
   type AuditRecord,
 } from './registry';
 export { RegistryApiError, ClientConfigError } from './http';
-export { planTransfers, bytesToSend } from './plan';
+export { planTransfers, bytesToSend, resolveTarget } from './plan';
 export type { UploadView } from '../uploads/wire';
 export { statePath } from './state';

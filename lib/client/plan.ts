@@ -7,6 +7,7 @@
  * listed ones come with the next GET /uploads/{id}.
  */
 import type { UploadView } from '../uploads/wire';
+import { endpoint } from './http';
 
 export interface TransferTask {
   digest: string;
@@ -81,6 +82,25 @@ export function planTransfers(session: UploadView, bundleSizes: ReadonlyMap<stri
   return tasks.sort(
     (a, b) => b.end - b.start - (a.end - a.start) || (a.digest < b.digest ? -1 : 1) || (a.partNumber ?? 0) - (b.partNumber ?? 0),
   );
+}
+
+/**
+ * Where to PUT a target: the URI reference the registry gave, resolved against the registry's
+ * base URL as this client called it (`<base>/`). The registry answers the targets it serves itself
+ * (`/_store`) relative to its base (`_store/...`), so they land under whatever prefix a proxy in
+ * front strips (Admin Router's `/service/<name>/`); absolute targets (S3 presigned) are kept as
+ * they are. Anything but http(s) is refused.
+ */
+export function resolveTarget(base: string, target: string): string {
+  const root = endpoint(base, '/');
+  let url: URL;
+  try {
+    url = new URL(target, root);
+  } catch {
+    throw new UploadPlanError(`upload target ${JSON.stringify(target.slice(0, 200))} is not a URL reference`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UploadPlanError(`upload target has scheme ${url.protocol}`);
+  return url.href;
 }
 
 export function bytesToSend(tasks: readonly TransferTask[]): number {

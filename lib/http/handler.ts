@@ -22,7 +22,7 @@ export interface Request {
   query: Record<string, string>;
   /** Lower-cased header names, repeated ones joined with commas. */
   headers: Record<string, string>;
-  /** scheme://host[:port] the client used (or REGISTRY_PUBLIC_URL); a bad Host throws 400 on read. */
+  /** scheme://host[:port][/prefix] the client used (or REGISTRY_PUBLIC_URL); a bad Host throws 400 on read. */
   readonly origin: string;
   requestId: string;
   /** `json` routes: the body, a JSON object (parsed after authorisation). */

@@ -1,6 +1,7 @@
 /**
  * Header values built in one place: Content-Disposition (RFC 6266), the request's origin
- * (forwarding headers only from a trusted proxy), and the headers every answer carries.
+ * (forwarding headers, X-Forwarded-Prefix included, only from a trusted proxy), and the
+ * headers every answer carries.
  */
 import { BadRequestError } from '../errors';
 import type { Auth } from './routes';
@@ -22,6 +23,33 @@ const HOST = /^(?:[A-Za-z0-9_.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$/;
 
 const first = (v: string | undefined) => v?.split(',')[0].trim() || undefined;
 
+// Segments of URL path characters (RFC 3986 pchar): no CR/LF or any control, space, `?`, `#`, `\`.
+// Linear: a segment cannot contain `/`, so each `/` starts exactly one repetition.
+const PREFIX = /^(?:\/[A-Za-z0-9._~!$&'()*+,;=:@%-]{1,255})+\/?$/;
+const MAX_PREFIX = 1024;
+
+/**
+ * The path prefix a trusted proxy says it strips (X-Forwarded-Prefix, e.g. `/service/dcos-registry`),
+ * without its trailing slash; '' when absent or not a plain absolute path: a dot segment (`.`, `..`,
+ * also percent-encoded), malformed percent-encoding, or a character outside a path are ignored, never
+ * an error (as X-Forwarded-Proto: javascript is).
+ */
+function prefixOf(value: string | undefined): string {
+  const p = first(value);
+  if (!p || p.length > MAX_PREFIX || !PREFIX.test(p)) return '';
+  const segments = p.split('/').filter((s) => s !== '');
+  for (const s of segments) {
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(s);
+    } catch {
+      return '';
+    }
+    if (decoded === '.' || decoded === '..' || /[/\\\x00-\x20\x7f]/.test(decoded)) return '';
+  }
+  return segments.length ? `/${segments.join('/')}` : '';
+}
+
 export interface OriginSettings {
   publicUrl?: string;
   trustProxy: boolean;
@@ -30,8 +58,9 @@ export interface OriginSettings {
 }
 
 /**
- * scheme://host[:port] the client used. X-Forwarded-Proto/Host count only from a trusted
- * proxy, and only when well-formed (`X-Forwarded-Proto: javascript` is ignored, never a 500);
+ * scheme://host[:port][/prefix] the client used: the registry's base URL as the client sees it.
+ * X-Forwarded-Proto/Host/Prefix count only from a trusted proxy, and only when well-formed
+ * (`X-Forwarded-Proto: javascript` is ignored, never a 500; so is a prefix with `..` or CR/LF);
  * a Host that is not a host name is a 400.
  */
 export function originOf(headers: Record<string, string>, s: OriginSettings): string {
@@ -41,7 +70,8 @@ export function originOf(headers: Record<string, string>, s: OriginSettings): st
   const host = forwardedHost && HOST.test(forwardedHost) ? forwardedHost : (headers.host ?? 'localhost');
   if (!HOST.test(host)) throw new BadRequestError('The Host header is not a host name');
   const proto = forwardedProto === 'http' || forwardedProto === 'https' ? forwardedProto : s.scheme;
-  return `${proto}://${host}`;
+  const prefix = s.trustProxy ? prefixOf(headers['x-forwarded-prefix']) : '';
+  return `${proto}://${host}${prefix}`;
 }
 
 const CORS = {

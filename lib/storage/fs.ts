@@ -434,7 +434,8 @@ export class FileStorage implements Storage {
   private expiry(options: SignOptions): number {
     if (!Number.isFinite(options.expiresIn) || options.expiresIn <= 0) throw new RangeError('expiresIn must be positive');
     // A base path is allowed (registry behind a reverse proxy at /something): the route is <origin>/_store/.
-    if (!/^https?:\/\/[^/?#]+(\/[^?#]*)?$/.test(options.origin))
+    // No origin: a reference relative to the registry's base (SignOptions.origin).
+    if (options.origin !== undefined && !/^https?:\/\/[^/?#]+(\/[^?#]*)?$/.test(options.origin))
       throw new RangeError(`origin must be scheme://host[:port][/path], got ${options.origin}`);
     return Math.floor(this.now() / 1000) + Math.ceil(options.expiresIn);
   }

@@ -45,10 +45,12 @@ export interface SignOptions {
   /** Seconds the URL stays valid. */
   expiresIn: number;
   /**
-   * Origin (scheme://host[:port]) of the registry as the client sees it. The filesystem
-   * driver's URLs point at the registry's own /_store routes under it; S3 ignores it.
+   * Base URL of the registry as the client sees it (scheme://host[:port][/prefix]). URLs served by
+   * the registry itself (/_store: the filesystem driver, relayed uploads) are absolute under it;
+   * without it they are references relative to the registry's base (`_store/...`), which the
+   * client resolves against the base URL it used (upload targets). S3's presigned URLs ignore it.
    */
-  origin: string;
+  origin?: string;
   /** For downloads: file name for Content-Disposition. */
   filename?: string;
   contentType?: string;

@@ -96,7 +96,13 @@ export function keyFromStorePath(path: string): string | undefined {
   }
 }
 
-export function signStoreUrl(origin: string, params: StoreUrlParams, secret: Buffer): string {
+/**
+ * A signed `/_store/<key>?…` URL: absolute under `origin`, or, without one, a reference relative
+ * to the registry's base (`_store/<key>?…`, no leading slash) that a client resolves against the
+ * base URL it used, so it works under any prefix a proxy adds (Admin Router's /service/<name>/).
+ * The MAC covers neither: only what the URL grants.
+ */
+export function signStoreUrl(origin: string | undefined, params: StoreUrlParams, secret: Buffer): string {
   if (!Number.isSafeInteger(params.expires)) throw new RangeError('expires must be integer unix seconds');
   if ((params.uploadId === undefined) !== (params.partNumber === undefined)) {
     throw new RangeError('uploadId and partNumber go together');
@@ -113,7 +119,8 @@ export function signStoreUrl(origin: string, params: StoreUrlParams, secret: Buf
   if (params.contentType !== undefined) query.set('contentType', params.contentType);
   if (params.contentEncoding !== undefined) query.set('contentEncoding', params.contentEncoding);
   query.set('X-Signature', mac(params, secret).toString('hex'));
-  return `${origin.replace(/\/+$/, '')}${storePath(params.key)}?${query.toString()}`;
+  const path = `${storePath(params.key)}?${query.toString()}`;
+  return origin === undefined ? path.slice(1) : `${origin.replace(/\/+$/, '')}${path}`;
 }
 
 export interface StoreRequest {

@@ -115,7 +115,7 @@ export class Uploads {
   }
 
   /** POST /uploads */
-  async start(body: Partial<Record<keyof StartUploadRequest, unknown>>, origin: string): Promise<UploadView> {
+  async start(body: Partial<Record<keyof StartUploadRequest, unknown>>): Promise<UploadView> {
     const manifest = checkUploadManifest(body.manifest);
     checkUploadLimits(manifest.blobs, this.registry.config.uploadLimits);
     this.checkRuntimeRelays();
@@ -150,7 +150,7 @@ export class Uploads {
     // Index by name+version first, so that describe finds the upload from any instance (lib/packages.ts).
     await indexUpload(storage, session);
     await this.sessions.create(session);
-    return this.view(session, origin, false);
+    return this.view(session, false);
   }
 
   /**
@@ -168,19 +168,25 @@ export class Uploads {
   }
 
   /** GET /uploads/{id}: state and fresh targets for what has not been received. */
-  async status(id: string, origin: string): Promise<UploadView> {
+  async status(id: string): Promise<UploadView> {
     const { session } = await this.sessions.load(id);
-    return this.view(session, origin, true);
+    return this.view(session, true);
   }
 
   /**
    * The upload's state with signed targets for what is not received yet, at most
    * uploadUrlsPerAnswer of them, handed out in manifest and part order (`more` says when some
    * were left for the next GET /uploads/{id}).
+   *
+   * Targets the registry serves itself (/_store: the filesystem driver, REGISTRY_UPLOADS=proxy) are
+   * signed without an origin: references relative to the registry's base (`_store/...`) that the
+   * client resolves against the base URL it called, whatever prefix a proxy in front strips
+   * (Admin Router's /service/<name>/), which the public URL (the VIP, for Cosmos and agents) cannot
+   * say. S3's presigned targets are absolute.
    */
-  private async view(session: UploadSession, origin: string, checkReceived: boolean): Promise<UploadView> {
+  private async view(session: UploadSession, checkReceived: boolean): Promise<UploadView> {
     const { storage } = this.registry;
-    const sign: SignOptions = { expiresIn: TARGET_TTL_S, origin, contentType: 'application/octet-stream' };
+    const sign: SignOptions = { expiresIn: TARGET_TTL_S, contentType: 'application/octet-stream' };
     const open = session.status === 'Uploading';
     // What the store has, for every blob at once; then the URL budget is spent in a fixed order.
     const received = await mapLimit(session.blobs, 16, async (b): Promise<boolean | Set<number>> => {

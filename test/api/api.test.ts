@@ -11,7 +11,7 @@ import { catalogEntry, sha256 } from '../support/fixtures';
 import { startOffline, type Offline } from '../support/offline';
 import { officialRepoValidators, REFERENCE_DIR, REFERENCE_TITLE, referenceSkipped } from '../support/reference';
 import { drivers, type TestStore } from '../support/stores';
-import { addBundle, api, auth, completeUpload, sendBlobs, testBundle } from '../support/upload';
+import { addBundle, api, auth, completeUpload, sendBlobs, targetUrl, testBundle } from '../support/upload';
 
 referenceSkipped('test/api/api.test.ts (the official v5 repo schema on /repo)');
 
@@ -152,7 +152,7 @@ describe.each(drivers)('HTTP API on $name storage', ({ name: driver, make }) => 
     const start = await api(reg.url, 'POST', '/uploads', { manifest: bundle.manifest });
     expect(start.status).toBe(201);
     expect(start.json.blobs[0].upload.multipart.parts).toHaveLength(2);
-    await sendBlobs(start.json, (d) => bundle.blobs.get(d)!);
+    await sendBlobs(reg.url, start.json, (d) => bundle.blobs.get(d)!);
     const status = await api(reg.url, 'GET', `/uploads/${start.json.id}`);
     expect(status.json.blobs[0].received).toBe(true);
     const done = await completeUpload(reg.url, start.json.id);
@@ -229,7 +229,7 @@ describe.each(drivers)('HTTP API on $name storage', ({ name: driver, make }) => 
     // Digest mismatch: the upload fails with a clear reason and nothing is added.
     const bad = testBundle(name, '1.0.0', { 'f.bin': asset });
     const s1 = await api(reg.url, 'POST', '/uploads', { manifest: bad.manifest });
-    await sendBlobs(s1.json, () => randomBytes(20_000));
+    await sendBlobs(reg.url, s1.json, () => randomBytes(20_000));
     const r1 = await completeUpload(reg.url, s1.json.id);
     expect(r1.status).toBe(422);
     expect(r1.json.type).toBe('BlobDigestMismatch');
@@ -238,7 +238,7 @@ describe.each(drivers)('HTTP API on $name storage', ({ name: driver, make }) => 
     expect((await api(reg.url, 'GET', `/package/${name}/1.0.0`)).json.status).toBe('Failed');
     // Size mismatch.
     const s2 = await api(reg.url, 'POST', '/uploads', { manifest: bad.manifest });
-    await sendBlobs(s2.json, () => randomBytes(10));
+    await sendBlobs(reg.url, s2.json, () => randomBytes(10));
     expect((await completeUpload(reg.url, s2.json.id)).json.type).toBe('BlobSizeMismatch');
     // Missing blob: 422 BlobMissing, the upload stays open.
     const s3 = await api(reg.url, 'POST', '/uploads', { manifest: bad.manifest });
@@ -246,8 +246,8 @@ describe.each(drivers)('HTTP API on $name storage', ({ name: driver, make }) => 
     expect(missing.json.type).toBe('BlobMissing');
     // Squatter: wrong bytes under the digest in its own upload, never completed.
     const squat = await api(reg.url, 'POST', '/uploads', { manifest: testBundle(unique('squat'), '1.0.0', { 'f.bin': asset }).manifest });
-    await sendBlobs(squat.json, () => Buffer.alloc(20_000));
-    await sendBlobs(s3.json, () => asset);
+    await sendBlobs(reg.url, squat.json, () => Buffer.alloc(20_000));
+    await sendBlobs(reg.url, s3.json, () => asset);
     const honest = await completeUpload(reg.url, s3.json.id);
     expect(honest.status).toBe(200);
     const url = `${reg.url}/resource/${digest.slice(7)}/f.bin`;
@@ -258,7 +258,7 @@ describe.each(drivers)('HTTP API on $name storage', ({ name: driver, make }) => 
     const name = unique('sig');
     const bundle = testBundle(name, '1.0.0', { 'f.bin': randomBytes(1000) });
     const start = await api(reg.url, 'POST', '/uploads', { manifest: bundle.manifest });
-    const url = new URL(start.json.blobs[0].upload.url);
+    const url = targetUrl(reg.url, start.json.blobs[0].upload.url);
     const put = (u: string) =>
       fetch(u, { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body: randomBytes(1000) });
     const sig = driver === 'file' ? 'X-Signature' : 'X-Amz-Signature';

@@ -20,7 +20,7 @@ import { packageMetadata, sha256 } from '../support/fixtures';
 import { startOffline, TEST_TOKEN, type Offline } from '../support/offline';
 import { checkResponse, loadYaml, openApi, ROOT } from '../support/openapi';
 import { fileStore, type TestStore } from '../support/stores';
-import { addBundle, auth, completeUpload, sendBlobs, testBundle, type TestBundle } from '../support/upload';
+import { addBundle, auth, completeUpload, sendBlobs, targetUrl, testBundle, type TestBundle } from '../support/upload';
 
 const REPO_TYPE = 'application/vnd.dcos.universe.repo+json;charset=utf-8';
 const COSMOS_ACCEPT = [`${REPO_TYPE};version=v4`, `${REPO_TYPE};version=v5`, `${REPO_TYPE};version=v3`].join(',');
@@ -263,13 +263,13 @@ describe('the registry answers as documented (serverless offline, filesystem dri
     json: any;
   }
 
-  /** One request, its answer checked against the document. `url` may be absolute (signed targets). */
+  /** One request, its answer checked against the document. `url` is resolved against the base as a client does (signed targets). */
   async function call(
     method: string,
     url: string,
     init: { body?: unknown; headers?: Record<string, string>; base?: string } = {},
   ): Promise<Answer> {
-    const target = new URL(url, init.base ?? reg.url);
+    const target = targetUrl(init.base ?? reg.url, url);
     const raw = init.body instanceof Uint8Array || typeof init.body === 'string';
     const res = await fetch(target, {
       method,
@@ -337,6 +337,8 @@ describe('the registry answers as documented (serverless offline, filesystem dri
     expect(started.status).toBe(201);
     expect(started.json).toMatchObject({ status: 'Uploading', name, version: '1.0.0' });
     const target = started.json.blobs[0].upload;
+    // The filesystem driver's target is relative to the registry's base (TargetUrl: a uri-reference).
+    expect(target.url).toMatch(/^_store\/uploads\/[a-z0-9]{26}\/blobs\/[0-9a-f]{64}\?/);
     const put = await call('PUT', target.url, { body: asset, headers: target.headers });
     expect(put.status).toBe(200);
     expect(put.json.size).toBe(asset.length);
@@ -380,7 +382,7 @@ describe('the registry answers as documented (serverless offline, filesystem dri
     const name = unique('slow');
     const bundle = testBundle(name, '1.0.0', { 'slow.bin': randomBytes(5000) });
     const started = await call('POST', '/uploads', { body: { manifest: bundle.manifest }, headers: auth });
-    await sendBlobs(started.json, (d) => bundle.blobs.get(d)!);
+    await sendBlobs(reg.url, started.json, (d) => bundle.blobs.get(d)!);
     const registry = createRegistry(parseConfig({ ...store.env, REGISTRY_WRITE_TOKENS: TEST_TOKEN }));
     const step = await new Uploads(registry).complete(started.json.id, -1);
     expect(step.done).toBe(false);
@@ -395,7 +397,7 @@ describe('the registry answers as documented (serverless offline, filesystem dri
     const name = unique('repo');
     const bundle = testBundle(name, '2.0.0', { 'r.bin': randomBytes(1000) }, { packagingVersion: '5.0' });
     const started = await call('POST', '/uploads', { body: { manifest: bundle.manifest }, headers: auth });
-    await sendBlobs(started.json, (d) => bundle.blobs.get(d)!);
+    await sendBlobs(reg.url, started.json, (d) => bundle.blobs.get(d)!);
     expect((await completeUpload(reg.url, started.json.id)).status).toBe(200);
 
     const identity = { 'accept-encoding': 'identity' };
@@ -442,7 +444,7 @@ describe('the registry answers as documented (serverless offline, filesystem dri
     const asset = randomBytes(20_000);
     const bundle = testBundle(name, '1.0.0', { 'res.bin': asset });
     const started = await call('POST', '/uploads', { body: { manifest: bundle.manifest }, headers: auth });
-    await sendBlobs(started.json, (d) => bundle.blobs.get(d)!);
+    await sendBlobs(reg.url, started.json, (d) => bundle.blobs.get(d)!);
     expect((await completeUpload(reg.url, started.json.id)).status).toBe(200);
     const hex = sha256(asset).slice(7);
 
@@ -510,7 +512,7 @@ describe('the registry answers as documented (serverless offline, filesystem dri
     ]);
     const started = await call('POST', '/uploads', { body: { manifest: bundle.manifest }, headers: auth });
     expect(started.status).toBe(201);
-    await sendBlobs(started.json, (d) => bundle.blobs.get(d)!);
+    await sendBlobs(reg.url, started.json, (d) => bundle.blobs.get(d)!);
     expect((await completeUpload(reg.url, started.json.id)).status).toBe(200);
 
     const base = await call('GET', '/v2');
@@ -664,7 +666,7 @@ describe('the registry answers as documented (serverless offline, filesystem dri
 
     // Wrong bytes: 422 BlobDigestMismatch, and the upload is Failed.
     const wrong = await call('POST', '/uploads', { body: { manifest: bundle.manifest }, headers: auth });
-    await sendBlobs(wrong.json, () => randomBytes(asset.length));
+    await sendBlobs(reg.url, wrong.json, () => randomBytes(asset.length));
     const mismatch = await call('POST', `/uploads/${wrong.json.id}/complete`, { headers: auth });
     expect([mismatch.status, mismatch.json.type]).toEqual([422, 'BlobDigestMismatch']);
     expect(mismatch.json.data).toMatchObject({ digest: sha256(asset) });
@@ -675,7 +677,7 @@ describe('the registry answers as documented (serverless offline, filesystem dri
 
     // Same name and version, other content: 409 VersionAlreadyExists.
     const first = await call('POST', '/uploads', { body: { manifest: bundle.manifest }, headers: auth });
-    await sendBlobs(first.json, () => asset);
+    await sendBlobs(reg.url, first.json, () => asset);
     expect((await call('POST', `/uploads/${first.json.id}/complete`, { headers: auth })).status).toBe(200);
     const other = testBundle(name, '1.0.0', { 'u.bin': asset }, { description: 'other content' });
     const second = await call('POST', '/uploads', { body: { manifest: other.manifest }, headers: auth });
@@ -720,13 +722,13 @@ describe('the registry answers as documented (serverless offline, filesystem dri
     const missing = await call('POST', `/uploads/${started.json.id}/complete`, { headers: auth });
     expect(missing.json).toMatchObject({ type: 'BlobMissing', data: { missingParts: [1] } });
 
-    const forged = new URL(second.url);
+    const forged = targetUrl(reg.url, second.url);
     forged.searchParams.set('X-Signature', '0'.repeat(64));
     expect((await call('PUT', forged.toString(), { body: Buffer.alloc(10), headers })).json.type).toBe('Forbidden');
-    const expired = new URL(second.url);
+    const expired = targetUrl(reg.url, second.url);
     expired.searchParams.set('X-Expires', '1000');
     expect((await call('PUT', expired.toString(), { body: Buffer.alloc(10), headers })).status).toBe(403);
-    const unsigned = new URL(second.url);
+    const unsigned = targetUrl(reg.url, second.url);
     unsigned.search = '';
     expect((await call('GET', unsigned.toString())).status).toBe(403);
     // A genuine download URL (signed in-process with the store's key) for bytes that are not there.

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { VersionNotFoundError } from '../../lib/errors';
 import { describe as describeVersion, remove } from '../../lib/packages';
 import { Uploads } from '../../lib/uploads/service';
-import { ORIGIN, registryOver, send } from '../support/inprocess';
+import { registryOver, send } from '../support/inprocess';
 import { drivers } from '../support/stores';
 import { testBundle } from '../support/upload';
 
@@ -23,7 +23,7 @@ describe.each(drivers)('describe of uploads on $name storage', ({ make }) => {
 
     let clock = 0;
     const uploads = new Uploads(a, () => (clock += 1));
-    const view = await uploads.start({ manifest: bundle.manifest }, ORIGIN);
+    const view = await uploads.start({ manifest: bundle.manifest });
     expect(await describeVersion(b, 'tracked', '1.0.0')).toMatchObject({
       name: 'tracked',
       version: '1.0.0',
@@ -52,7 +52,7 @@ describe.each(drivers)('describe of uploads on $name storage', ({ make }) => {
     const b = registryOver(store.another());
     const bundle = testBundle('broken', '2.0.0', { 'a.bin': randomBytes(1000) });
     const uploads = new Uploads(a);
-    const view = await uploads.start({ manifest: bundle.manifest }, ORIGIN);
+    const view = await uploads.start({ manifest: bundle.manifest });
     await send(a.storage, view, bundle, randomBytes(1000)); // wrong bytes
     await expect(uploads.complete(view.id)).rejects.toBeDefined();
 
@@ -63,7 +63,7 @@ describe.each(drivers)('describe of uploads on $name storage', ({ make }) => {
     expect(writer).toMatchObject({ status: 'Failed', error: { type: expect.any(String), message: expect.any(String) } });
 
     // The user runs add again: a new upload of the same version, newer than the failed one.
-    const again = await uploads.start({ manifest: bundle.manifest }, ORIGIN);
+    const again = await uploads.start({ manifest: bundle.manifest });
     expect(await describeVersion(b, 'broken', '2.0.0')).toMatchObject({ status: 'Uploading', uploadId: again.id });
     await send(a.storage, again, bundle);
     expect((await uploads.complete(again.id)).done).toBe(true);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bytesToSend, planTransfers, type UploadView } from '../../lib/client';
+import { bytesToSend, planTransfers, resolveTarget, type UploadView } from '../../lib/client';
 
 const d = (c: string) => `sha256:${c.repeat(64)}`;
 const sizes = new Map([
@@ -96,5 +96,23 @@ describe('planTransfers', () => {
         sizes,
       ),
     ).toThrow(/not PUT/);
+  });
+});
+
+describe('resolveTarget', () => {
+  it('resolves a relative target under the base the client called, prefix kept; absolute targets stay as they are', () => {
+    const sig = '_store/uploads/u/blobs/ab?X-Expires=1&X-Signature=00';
+    for (const base of ['https://cluster.example/service/dcos-registry', 'https://cluster.example/service/dcos-registry/']) {
+      expect(resolveTarget(base, sig)).toBe(`https://cluster.example/service/dcos-registry/${sig}`);
+    }
+    expect(resolveTarget('http://127.0.0.1:3000', sig)).toBe(`http://127.0.0.1:3000/${sig}`);
+    const presigned = 'http://rgw.site:7480/registry/prod/uploads/u/blobs/ab?X-Amz-Signature=00';
+    expect(resolveTarget('https://cluster.example/service/dcos-registry', presigned)).toBe(presigned);
+  });
+
+  it('refuses targets that are not http(s) or not URL references', () => {
+    expect(() => resolveTarget('https://r.example', 'file:///etc/passwd')).toThrow(/unusable upload plan: upload target has scheme file:/);
+    expect(() => resolveTarget('https://r.example', 'javascript:alert(1)')).toThrow(/scheme javascript:/);
+    expect(() => resolveTarget('https://r.example', 'http://[::1')).toThrow(/is not a URL reference/);
   });
 });

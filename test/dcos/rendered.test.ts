@@ -161,6 +161,8 @@ describe.each(cases)('the rendered app with $name', ({ options, secrets, storage
         .map((l) => JSON.parse(l));
       expect(logs.find((l) => l.msg === 'listening')).toMatchObject({ storage, writes: true, port: task.port });
     });
+    // On S3 the CLI uploads through the registry by default: a laptop outside the cluster reaches an on-prem store no more than the VIP.
+    expect(app.env.REGISTRY_UPLOADS).toBe(storage === 's3' ? 'proxy' : undefined);
   });
 
   it('serves HTTPS on PORT0 with a certificate for the VIP name from the DC/OS CA', async () => {
@@ -201,6 +203,15 @@ describe.each(cases)('the rendered app with $name', ({ options, secrets, storage
     const entry = JSON.parse(repo.text).packages.find((p: Json) => p.name === 'imgpkg');
     expect(entry.resource.assets.container.docker.app).toBe(`${vip.host}/test/app@${imageDigest}`);
     expect(proxy.targets.every((t) => t === `${vip.host}:443`)).toBe(true);
+    // Every blob went to the registry's own /_store targets (S3 included: the package's default uploads=proxy), none to the store.
+    const logs = task
+      .output()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l));
+    const puts = logs.filter((l) => l.msg === 'access' && l.method === 'PUT' && String(l.path).startsWith('/_store/uploads/'));
+    expect(puts.length).toBeGreaterThan(0);
+    expect(puts.every((l) => l.status === 200)).toBe(true);
   }, 120_000);
 
   it('lets skopeo pull the image as /repo names it, trusting the CA through a certs.d directory', async () => {

@@ -106,7 +106,7 @@ const start = (url: string, b: TestBundle) => api(url, 'POST', '/uploads', { man
 async function sendWrong(url: string, b: TestBundle, bytes: (right: Buffer) => Buffer): Promise<{ status: number; json: any }> {
   const started = await start(url, b);
   if (started.status !== 201) return started;
-  await sendBlobs(started.json, (d) => bytes(b.blobs.get(d)!));
+  await sendBlobs(url, started.json, (d) => bytes(b.blobs.get(d)!));
   const done = await completeUpload(url, started.json.id);
   // Whatever was sent must not have reached the blob area: an honest upload still has to send it.
   const honest = await start(url, b);
@@ -225,7 +225,7 @@ export function registryHostileCases(tag: string): RegistryCase[] {
         const started = await start(url, b);
         const parts = started.json.blobs[0].upload.multipart.parts;
         started.json.blobs[0].upload.multipart.parts = parts.filter((p: any) => p.partNumber !== 2);
-        await sendBlobs(started.json, (d) => b.blobs.get(d)!);
+        await sendBlobs(url, started.json, (d) => b.blobs.get(d)!);
         return api(url, 'POST', `/uploads/${started.json.id}/complete`);
       },
     },

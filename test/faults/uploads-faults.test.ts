@@ -11,7 +11,7 @@ import { collectGarbage } from '../../lib/gc';
 import { keys } from '../../lib/keys';
 import type { Storage } from '../../lib/storage/port';
 import { PART_SIZE, Uploads } from '../../lib/uploads/service';
-import { ORIGIN, registryOver, send } from '../support/inprocess';
+import { registryOver, send } from '../support/inprocess';
 import { drivers, type TestStore } from '../support/stores';
 import { testBundle, type TestBundle } from '../support/upload';
 import { expectConsistent, has } from './consistency';
@@ -46,7 +46,7 @@ async function started(store: TestStore, version: string): Promise<{ bundle: Tes
   const registry = registryOver(store.another());
   // Fresh bytes each time: blobs already in the blob area would skip the steps under test.
   const bundle = testBundle('crashy', version, { 'small.bin': randomBytes(3000), 'big.bin': randomBytes(PART_SIZE + 4096) });
-  const view = await new Uploads(registry).start({ manifest: bundle.manifest }, ORIGIN);
+  const view = await new Uploads(registry).start({ manifest: bundle.manifest });
   await send(registry.storage, view, bundle);
   return { bundle, id: view.id };
 }

@@ -14,7 +14,7 @@ import type { Registry } from '../../lib/registry';
 import type { Storage } from '../../lib/storage/port';
 import { UPLOAD_TTL_MS, Uploads } from '../../lib/uploads/service';
 import { describe as describeVersion, indexUpload } from '../../lib/packages';
-import { ORIGIN, registryOver, send } from '../support/inprocess';
+import { registryOver, send } from '../support/inprocess';
 import { drivers, type TestStore } from '../support/stores';
 import { testBundle, type TestBundle } from '../support/upload';
 import { catalogEntry } from '../support/fixtures';
@@ -22,7 +22,7 @@ import { viaLambda } from '../repo/lambda-view';
 
 async function add(registry: Registry, bundle: TestBundle): Promise<{ id: string; done: boolean }> {
   const uploads = new Uploads(registry);
-  const view = await uploads.start({ manifest: bundle.manifest }, 'http://registry.test');
+  const view = await uploads.start({ manifest: bundle.manifest });
   await send(registry.storage, view, bundle);
   for (;;) {
     const r = await uploads.complete(view.id);
@@ -63,7 +63,7 @@ describe.each(drivers)('garbage collection on $name storage', ({ make }) => {
     // A live upload protects its blobs even before they are committed.
     const c = testBundle('gc-c', '1.0.0', { 'c.bin': randomBytes(500) });
     const uploads = new Uploads(registry);
-    const live = await uploads.start({ manifest: c.manifest }, 'http://registry.test');
+    const live = await uploads.start({ manifest: c.manifest });
     await send(registry.storage, live, c);
     await uploads.complete(live.id, -1); // nothing verified yet: budget spent at once
     const [onlyA, sharedDigest] = [
@@ -91,12 +91,12 @@ describe.each(drivers)('garbage collection on $name storage', ({ make }) => {
     await removeVersion(registry.catalog, 'old', '1.0.0');
     const next = testBundle('new', '1.0.0', { 'x.bin': bytes });
     const uploads = new Uploads(registry);
-    const view = await uploads.start({ manifest: next.manifest }, 'http://registry.test');
+    const view = await uploads.start({ manifest: next.manifest });
     expect(view.blobs[0].present).toBe(true); // nothing to send, as far as the client knows
     // A collector that listed the uploads before this one began takes the blob.
     expect((await collectGarbage(registryOver(blindToUploads(s.another())), { graceMs: 0 })).blobsDeleted).toBe(1);
     await expect(uploads.complete(view.id)).rejects.toMatchObject({ type: 'BlobMissing' });
-    const again = await uploads.status(view.id, 'http://registry.test');
+    const again = await uploads.status(view.id);
     expect(again.status).toBe('Uploading');
     await send(registry.storage, again, next);
     expect((await uploads.complete(view.id)).done).toBe(true);
@@ -126,12 +126,12 @@ describe.each(drivers)('garbage collection on $name storage', ({ make }) => {
     };
     const registry = registryOver(racing);
     const uploads = new Uploads(registry);
-    const view = await uploads.start({ manifest: next.manifest }, 'http://registry.test');
+    const view = await uploads.start({ manifest: next.manifest });
     armed = true; // race during complete's check, not during start
     await expect(uploads.complete(view.id)).rejects.toMatchObject({ type: 'BlobMissing' });
     expect(raced).toBe(true);
     expect((await new Catalog(s.another()).read()).state.versions).toEqual([]);
-    await send(registry.storage, await uploads.status(view.id, 'http://registry.test'), next);
+    await send(registry.storage, await uploads.status(view.id), next);
     expect((await uploads.complete(view.id)).done).toBe(true);
     expect(await exists(s.storage, digest)).toBe(true);
   });
@@ -178,17 +178,17 @@ describe.each(drivers)('garbage collection on $name storage', ({ make }) => {
     const markers = async () => (await s.storage.list(keys.uploadIndexRoot())).map((o) => o.key).sort();
     const committed = await add(registry, testBundle('idx-added', '1.0.0', { 'a.bin': randomBytes(300) }));
     const uploads = new Uploads(registry);
-    const aborted = await uploads.start({ manifest: testBundle('idx-aborted', '1.0.0', { 'b.bin': randomBytes(300) }).manifest }, ORIGIN);
+    const aborted = await uploads.start({ manifest: testBundle('idx-aborted', '1.0.0', { 'b.bin': randomBytes(300) }).manifest });
     await uploads.abort(aborted.id);
     // Expired: nobody sent its bytes, and the sweeper finds it past its expiry (a clock a day ahead).
     let ahead = 0;
     const expiring = new Uploads(registry, () => Date.now() + ahead);
-    const expired = await expiring.start({ manifest: testBundle('idx-expired', '1.0.0', { 'c.bin': randomBytes(300) }).manifest }, ORIGIN);
+    const expired = await expiring.start({ manifest: testBundle('idx-expired', '1.0.0', { 'c.bin': randomBytes(300) }).manifest });
     ahead = UPLOAD_TTL_MS + 60_000;
     expect(await expiring.sweep()).toMatchObject({ failed: 1 });
     ahead = 0;
     const liveBundle = testBundle('idx-live', '1.0.0', { 'd.bin': randomBytes(300) });
-    const live = await uploads.start({ manifest: liveBundle.manifest }, ORIGIN);
+    const live = await uploads.start({ manifest: liveBundle.manifest });
     const marker = (name: string, id: string) => keys.uploadIndexEntry(name, '1.0.0', id);
     expect(await markers()).toEqual(
       [
@@ -229,7 +229,7 @@ describe.each(drivers)('garbage collection on $name storage', ({ make }) => {
       return inner.put(key, body, opts);
     };
     const bundle = testBundle('idx-slow', '1.0.0', { 'e.bin': randomBytes(300) });
-    const view = await new Uploads(registryOver(starting)).start({ manifest: bundle.manifest }, ORIGIN);
+    const view = await new Uploads(registryOver(starting)).start({ manifest: bundle.manifest });
     expect(during?.uploadMarkersDeleted).toBe(0);
     clock += 61_000;
     // Only the orphan was without a session on both runs.

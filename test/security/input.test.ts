@@ -38,7 +38,7 @@ describe.each(drivers)('storage keys stay out of answers on $name storage', ({ m
     const bytes = randomBytes(1000);
     const bundle = testBundle('gone', '1.0.0', { 'gone.bin': bytes });
     const uploads = new Uploads(registry);
-    const view = await uploads.start({ manifest: bundle.manifest }, ORIGIN);
+    const view = await uploads.start({ manifest: bundle.manifest });
     await send(registry.storage, view, bundle);
     expect((await uploads.complete(view.id)).done).toBe(true);
     const digest = bundle.manifest.assets[0].digest;
@@ -99,7 +99,7 @@ describe.each(drivers)('deep and huge JSON is refused with 400 on $name storage'
     const registry = registryOver(store.another());
     const manifest: any = structuredClone(testBundle('hostile', '1.0.0').manifest);
     spoil(manifest);
-    const answer = await answerOf(new Uploads(registry).start({ manifest }, ORIGIN));
+    const answer = await answerOf(new Uploads(registry).start({ manifest }));
     expect(answer.status).toBe(400);
     expect(answer.body.type).toBe('InvalidManifest');
     expect(answer.body.message).toMatch(message);

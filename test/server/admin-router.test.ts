@@ -1,12 +1,18 @@
 /**
- * Uploads through Admin Router to S3 (issue 13 item 2): a laptop outside the cluster reaches
- * only `<DCOS_URL>/service/dcos-registry/`, neither the store nor the registry's own address.
- * The real CLI `add`s a bundle, as a DC/OS plugin (DCOS_URL, DCOS_ACS_TOKEN), to the production
- * server on the shared RGW with REGISTRY_UPLOADS=proxy, through a local proxy that strips the
- * prefix as Admin Router does. The client's only way out is that proxy (HTTP_PROXY): a tunnel
- * or request for any other host is refused and recorded, and the test asserts there was none.
- * The server's peak RSS is read from /proc while the parts stream (RELAY_ASSET_MB sizes the
- * big asset; 24 by default, 200 for the figure in the report).
+ * Uploads through Admin Router as the package ships (issue 13 item 2): a laptop outside the
+ * cluster reaches only `<DCOS_URL>/service/dcos-registry/`, neither the store nor the
+ * registry's own address. The package sets REGISTRY_PUBLIC_URL to the VIP
+ * (https://dcos-registry.marathon.l4lb.thisdcos.directory: Cosmos and agents need it for asset
+ * URLs), which the laptop cannot reach either. The real CLI `add`s a bundle, as a DC/OS plugin
+ * (DCOS_URL, DCOS_ACS_TOKEN), to the production server (on the shared RGW with
+ * REGISTRY_UPLOADS=proxy, and on the file driver) through a local proxy that strips the prefix
+ * as Admin Router does and sends no prefix header. The client's only way out is that proxy
+ * (HTTP_PROXY): a tunnel or request for any other host (the VIP, the store, the registry's inner
+ * address) is refused and recorded, and the test asserts there was none. A third case, not as
+ * shipped: a proxy that sends X-Forwarded-Host/Prefix to a registry that trusts it (no public URL)
+ * gets /repo asset URLs under the prefix. The server's peak RSS
+ * is read from /proc while the parts stream to S3 (RELAY_ASSET_MB sizes the big asset; 24 by
+ * default, 200 for the figure in the report).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -19,10 +25,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliOk, onlyJson } from '../e2e/run';
 import { startAssetServer, type AssetServer } from '../e2e/servers';
 import { TEST_TOKEN } from '../support/offline';
-import { s3Store, type TestStore } from '../support/stores';
+import { fileStore, s3Store, type TestStore } from '../support/stores';
 import { type ServerProcess, startServer } from './harness';
 
 const SERVICE = '/service/dcos-registry';
+/** What the package sets REGISTRY_PUBLIC_URL to: the VIP, unreachable from outside the cluster. */
+const VIP_URL = 'https://dcos-registry.marathon.l4lb.thisdcos.directory';
 const MiB = 1024 * 1024;
 const BIG_MB = Number(process.env.RELAY_ASSET_MB ?? 24);
 
@@ -42,7 +50,7 @@ interface AdminRouter {
  * streamed both ways, Authorization kept). It is also the client's HTTP proxy (absolute-form
  * request targets): a request naming any other host is answered 403 and recorded.
  */
-async function startAdminRouter(): Promise<AdminRouter> {
+async function startAdminRouter(options: { sendPrefix?: boolean } = {}): Promise<AdminRouter> {
   const ar: AdminRouter = { url: '', forwarded: [], elsewhere: [], close: async () => undefined };
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const raw = req.url ?? '/';
@@ -55,7 +63,9 @@ async function startAdminRouter(): Promise<AdminRouter> {
     if (!target.pathname.startsWith(`${SERVICE}/`) || !ar.target) return void res.writeHead(404).end('no such service');
     const inner = target.pathname.slice(SERVICE.length) + target.search;
     ar.forwarded.push(`${req.method} ${target.pathname.slice(SERVICE.length)}`);
-    const headers = { ...req.headers, host: ar.target.host };
+    // Admin Router sends no prefix header; another proxy may (X-Forwarded-Host/Prefix: where the client reached it).
+    const forwarded = options.sendPrefix ? { 'x-forwarded-host': req.headers.host ?? '', 'x-forwarded-prefix': SERVICE } : {};
+    const headers = { ...req.headers, host: ar.target.host, ...forwarded };
     const upstream = httpRequest(
       { host: ar.target.hostname, port: Number(ar.target.port), method: req.method, path: inner, headers },
       (up) => {
@@ -92,7 +102,29 @@ function peakRssMiB(pid: number): number {
   return Number(m[1]) / 1024;
 }
 
-describe('uploads through Admin Router to S3 (REGISTRY_UPLOADS=proxy, production server)', () => {
+interface Case {
+  name: string;
+  store: () => Promise<TestStore>;
+  env: Record<string, string>;
+  /** REGISTRY_PUBLIC_URL; none: the base comes from a trusted proxy's X-Forwarded-Host/Prefix. */
+  publicUrl?: string;
+  /** Read the server's peak RSS while the parts stream (the relay to S3 must not buffer them). */
+  rss: boolean;
+}
+
+const cases: Case[] = [
+  { name: 'S3 with REGISTRY_UPLOADS=proxy', store: s3Store, env: { REGISTRY_UPLOADS: 'proxy' }, publicUrl: VIP_URL, rss: true },
+  { name: 'the file driver', store: fileStore, env: {}, publicUrl: VIP_URL, rss: false },
+  // Not as shipped: a proxy that sends X-Forwarded-Prefix to a registry that trusts it gets absolute URLs under the prefix.
+  {
+    name: 'a trusted proxy that sends X-Forwarded-Prefix (file driver)',
+    store: fileStore,
+    env: { REGISTRY_TRUST_PROXY: 'true' },
+    rss: false,
+  },
+];
+
+describe.each(cases)('uploads through Admin Router as shipped (public URL at the VIP, production server): $name', (c) => {
   let store: TestStore;
   let ar: AdminRouter;
   let server: ServerProcess;
@@ -100,22 +132,16 @@ describe('uploads through Admin Router to S3 (REGISTRY_UPLOADS=proxy, production
   let work: string;
 
   beforeAll(async () => {
-    store = await s3Store();
-    ar = await startAdminRouter();
+    store = await c.store();
+    ar = await startAdminRouter({ sendPrefix: c.publicUrl === undefined });
     assets = await startAssetServer();
     work = await mkdtemp(path.join(os.tmpdir(), 'registry-ar-'));
     server = await startServer({
-      env: {
-        ...store.env,
-        REGISTRY_UPLOADS: 'proxy',
-        REGISTRY_DOWNLOADS: 'proxy',
-        REGISTRY_PUBLIC_URL: `${ar.url}${SERVICE}`,
-      },
+      env: { ...store.env, ...c.env, REGISTRY_DOWNLOADS: 'proxy', ...(c.publicUrl ? { REGISTRY_PUBLIC_URL: c.publicUrl } : {}) },
       flags: ['--schedules', 'off'],
     });
     ar.target = new URL(server.url);
   }, 120_000);
-
   afterAll(async () => {
     await server?.stop();
     await ar?.close();
@@ -157,19 +183,23 @@ describe('uploads through Admin Router to S3 (REGISTRY_UPLOADS=proxy, production
     const described = onlyJson((await cliOk(['describe', `--package-name=${name}`, '--package-version=1.0.0', '--json'], env)).stdout);
     expect(described).toMatchObject({ name, version: '1.0.0', status: 'Added' });
 
-    // The served resource URLs name the public prefix; a GET through the proxy gives the bytes (proxy downloads).
+    // /repo names assets at the public URL (the VIP: Cosmos and agents fetch them inside the cluster), or under
+    // the prefix a trusted proxy sent; the same path through Admin Router gives the bytes (proxy downloads).
     const forwardedBefore = ar.forwarded.length;
     const repo = await fetch(`${ar.url}${SERVICE}/repo`, { headers: { authorization: `token=${TEST_TOKEN}` } });
     expect(repo.status).toBe(200);
     const entry = ((await repo.json()) as any).packages.find((p: any) => p.name === name);
     const bigUrl = new URL(entry.resource.assets.uris.big);
-    expect(bigUrl.origin + bigUrl.pathname.slice(0, SERVICE.length + 10)).toBe(`${ar.url}${SERVICE}/resource/`);
-    const got = await fetch(bigUrl);
+    const digest = createHash('sha256').update(big).digest('hex');
+    expect(bigUrl.toString()).toBe(`${c.publicUrl ?? `${ar.url}${SERVICE}`}/resource/${digest}/big.bin`);
+    const viaProxy = c.publicUrl ? `${ar.url}${SERVICE}${bigUrl.pathname}` : bigUrl;
+    const got = await fetch(viaProxy, { headers: { authorization: `token=${TEST_TOKEN}` } });
     expect(got.status).toBe(200);
     const bytes = Buffer.from(await got.arrayBuffer());
-    expect(createHash('sha256').update(bytes).digest('hex')).toBe(createHash('sha256').update(big).digest('hex'));
+    expect(createHash('sha256').update(bytes).digest('hex')).toBe(digest);
     expect(ar.forwarded.length).toBeGreaterThan(forwardedBefore);
 
+    if (!c.rss) return;
     // Constant memory: the server's peak RSS grew by far less than the asset while its parts streamed.
     process.stdout.write(
       `relay: ${BIG_MB} MiB asset in ${parts} parts; server peak RSS ${rssBefore.toFixed(0)} MiB before add, ${rssPeak.toFixed(0)} MiB after\n`,

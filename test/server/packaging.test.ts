@@ -211,6 +211,15 @@ describe('Universe package package-registry', () => {
     ]);
   });
 
+  it('uploads through the registry on S3 by default (a laptop reaches an on-prem store no more than the VIP); direct on request', () => {
+    const s3 = { bucket: 'registry', endpoint: 'http://rgw.site:7480' };
+    expect(render({ registry: { s3 } }).env.REGISTRY_UPLOADS).toBe('proxy');
+    expect(render({ registry: { s3, uploads: 'direct' } }).env.REGISTRY_UPLOADS).toBe('direct');
+    // Local storage receives uploads itself: the setting is not rendered.
+    expect(render().env.REGISTRY_UPLOADS).toBeUndefined();
+    expect(optionErrors({ registry: { uploads: 'elsewhere' } })).not.toEqual([]);
+  });
+
   it('keeps the extras (write tokens, public URL, downloads mode, S3 with every secret) consistent', () => {
     const app = render({
       service: { instances: 3 },

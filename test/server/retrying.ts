@@ -4,7 +4,7 @@
  * of the protocol is idempotent: blob PUTs overwrite staged bytes, complete resumes).
  */
 import type { TestBundle } from '../support/upload';
-import { auth } from '../support/upload';
+import { auth, targetUrl } from '../support/upload';
 
 const RETRYABLE = new Set([502, 503, 504]);
 
@@ -46,10 +46,10 @@ export async function addWithRetries(url: string, bundle: TestBundle, stats: Ret
   for (const b of start.json.blobs) {
     if (b.present || !b.upload) continue;
     const bytes = bundle.blobs.get(b.digest)!;
-    const targets: Array<{ url: string; body: Buffer }> = b.upload.url
-      ? [{ url: b.upload.url, body: bytes }]
+    const targets: Array<{ url: URL; body: Buffer }> = b.upload.url
+      ? [{ url: targetUrl(url, b.upload.url), body: bytes }]
       : b.upload.multipart.parts.map((p: any) => ({
-          url: p.url,
+          url: targetUrl(url, p.url),
           body: bytes.subarray((p.partNumber - 1) * b.upload.multipart.partSize, p.partNumber * b.upload.multipart.partSize),
         }));
     for (const t of targets) {

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keys } from '../../lib/keys';
 import type { FileStorage } from '../../lib/storage/fs';
 import { fileStore, type TestStore } from '../support/stores';
-import { addBundle, api, auth, testBundle } from '../support/upload';
+import { addBundle, api, auth, targetUrl, testBundle } from '../support/upload';
 import { sha256 } from '../support/fixtures';
 import { startServer, type ServerProcess } from './harness';
 import { exchange, head } from './wire';
@@ -263,7 +263,7 @@ describe('production server with TLS', () => {
       req.end(body);
     });
 
-  it('serves HTTPS, and the signed targets it hands out are https URLs to itself', async () => {
+  it('serves HTTPS, and the signed targets it hands out resolve to https URLs to itself', async () => {
     const health = await get('/health');
     expect(health.status).toBe(200);
     expect(health.body).toMatch(/Healthy/);
@@ -275,6 +275,7 @@ describe('production server with TLS', () => {
     );
     expect(started.status).toBe(201);
     const url: string = JSON.parse(started.body).blobs[0].upload.url;
-    expect(url.startsWith(`${srv.url}/_store/`)).toBe(true);
+    expect(url.startsWith('_store/')).toBe(true);
+    expect(targetUrl(srv.url, url).toString().startsWith(`${srv.url}/_store/`)).toBe(true);
   });
 });

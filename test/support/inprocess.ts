@@ -11,7 +11,7 @@ import type { Registry } from '../../lib/registry';
 import type { Storage } from '../../lib/storage/port';
 import { WriteGate } from '../../lib/storage/probe';
 import type { UploadView } from '../../lib/uploads/service';
-import type { TestBundle } from './upload';
+import { type TestBundle, targetUrl } from './upload';
 
 export const ORIGIN = 'http://registry.test';
 
@@ -34,15 +34,23 @@ export async function send(storage: Storage, view: UploadView, bundle: TestBundl
     const endpoint = storage.urls?.servedBy === 'registry' ? storage.urls.endpoint : undefined;
     if ('url' in b.upload) {
       if (endpoint) await endpoint.receivePut(staged, bytes, Infinity, bytes.length);
-      else expect((await fetch(b.upload.url, { method: 'PUT', headers: b.upload.headers, body: bytes })).status).toBe(200);
+      else
+        expect((await fetch(targetUrl(ORIGIN, b.upload.url), { method: 'PUT', headers: b.upload.headers, body: bytes })).status).toBe(200);
       continue;
     }
     const { partSize, parts } = b.upload.multipart;
     for (const p of parts) {
       const chunk = bytes.subarray((p.partNumber - 1) * partSize, p.partNumber * partSize);
       if (endpoint)
-        await endpoint.receivePart(staged, new URL(p.url).searchParams.get('uploadId')!, p.partNumber, chunk, Infinity, chunk.length);
-      else expect((await fetch(p.url, { method: 'PUT', headers: b.upload.headers, body: chunk })).status).toBe(200);
+        await endpoint.receivePart(
+          staged,
+          targetUrl(ORIGIN, p.url).searchParams.get('uploadId')!,
+          p.partNumber,
+          chunk,
+          Infinity,
+          chunk.length,
+        );
+      else expect((await fetch(targetUrl(ORIGIN, p.url), { method: 'PUT', headers: b.upload.headers, body: chunk })).status).toBe(200);
     }
   }
 }

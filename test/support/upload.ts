@@ -64,21 +64,29 @@ export async function api(
   return { status: res.status, json, headers: res.headers };
 }
 
-/** Sends every missing blob of a started upload (override bytes to misbehave). */
-export async function sendBlobs(started: any, bytesOf: (digest: string) => Buffer): Promise<number> {
+/**
+ * An upload target as a client resolves it: against the registry's base URL (`/_store` targets the
+ * registry serves are relative to it; S3's presigned ones are absolute and come back unchanged).
+ */
+export function targetUrl(base: string, target: string): URL {
+  return new URL(target, `${base.replace(/\/+$/, '')}/`);
+}
+
+/** Sends every missing blob of a started upload to targets resolved against `base` (override bytes to misbehave). */
+export async function sendBlobs(base: string, started: any, bytesOf: (digest: string) => Buffer): Promise<number> {
   let sent = 0;
   for (const b of started.blobs) {
     if (b.present || !b.upload) continue;
     const bytes = bytesOf(b.digest);
     if (b.upload.url) {
-      const r = await fetch(b.upload.url, { method: 'PUT', headers: b.upload.headers, body: bytes });
+      const r = await fetch(targetUrl(base, b.upload.url), { method: 'PUT', headers: b.upload.headers, body: bytes });
       if (!r.ok) throw new Error(`PUT blob ${b.digest}: ${r.status} ${await r.text()}`);
       sent += bytes.length;
     } else {
       const { partSize, parts } = b.upload.multipart;
       for (const p of parts) {
         const chunk = bytes.subarray((p.partNumber - 1) * partSize, p.partNumber * partSize);
-        const r = await fetch(p.url, { method: 'PUT', headers: b.upload.headers, body: chunk });
+        const r = await fetch(targetUrl(base, p.url), { method: 'PUT', headers: b.upload.headers, body: chunk });
         if (!r.ok) throw new Error(`PUT part ${p.partNumber} of ${b.digest}: ${r.status} ${await r.text()}`);
         sent += chunk.length;
       }
@@ -100,6 +108,6 @@ export async function completeUpload(url: string, id: string): Promise<{ status:
 export async function addBundle(url: string, bundle: TestBundle): Promise<{ status: number; json: any; sent: number }> {
   const start = await api(url, 'POST', '/uploads', { manifest: bundle.manifest });
   if (start.status !== 201) return { ...start, sent: 0 };
-  const sent = await sendBlobs(start.json, (d) => bundle.blobs.get(d)!);
+  const sent = await sendBlobs(url, start.json, (d) => bundle.blobs.get(d)!);
   return { ...(await completeUpload(url, start.json.id)), sent };
 }

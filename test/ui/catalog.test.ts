@@ -265,7 +265,7 @@ describe('web catalog in Chromium (production server, fixture packages)', () => 
     expect((await api(server.url, 'POST', '/uploads', { manifest: pending.manifest })).status).toBe(201);
     const bad = testBundle('aurora', '3.1.0', { 'b.tgz': Buffer.from('the real bytes') });
     const started = await api(server.url, 'POST', '/uploads', { manifest: bad.manifest });
-    await sendBlobs(started.json, () => Buffer.from('other bytes!!!'));
+    await sendBlobs(server.url, started.json, () => Buffer.from('other bytes!!!'));
     const done = await completeUpload(server.url, started.json.id);
     const described = (await api(server.url, 'GET', '/package/aurora/3.1.0', undefined, auth)).json;
     expect(described.status).toBe('Failed');

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { keys } from '../../lib/keys';
 import type { Registry } from '../../lib/registry';
 import { UPLOAD_TTL_MS, Uploads } from '../../lib/uploads/service';
-import { ORIGIN, registryOver, send } from '../support/inprocess';
+import { registryOver, send } from '../support/inprocess';
 import { drivers, type TestStore } from '../support/stores';
 import { testBundle } from '../support/upload';
 
@@ -25,7 +25,7 @@ describe.each(drivers)('uploads on $name storage', ({ make }) => {
     const bundle = testBundle(name, '1.0.0', { 'big.bin': asset });
     let clock = 0;
     const uploads = new Uploads(registry, () => (clock += tick));
-    const view = await uploads.start({ manifest: bundle.manifest }, ORIGIN);
+    const view = await uploads.start({ manifest: bundle.manifest });
     await send(registry.storage, view, bundle);
     const results: Awaited<ReturnType<Uploads['complete']>>[] = [];
     do results.push(await uploads.complete(view.id, budget));
@@ -65,15 +65,15 @@ describe.each(drivers)('uploads on $name storage', ({ make }) => {
     let now = Date.now();
     const uploads = new Uploads(registry, () => now);
     const done = testBundle('swept', '1.0.0', { 'a.bin': randomBytes(1000) });
-    const v1 = await uploads.start({ manifest: done.manifest }, ORIGIN);
+    const v1 = await uploads.start({ manifest: done.manifest });
     await send(registry.storage, v1, done);
     const abandoned = testBundle('abandoned', '1.0.0', { 'b.bin': randomBytes(1000) });
-    const v2 = await uploads.start({ manifest: abandoned.manifest }, ORIGIN);
+    const v2 = await uploads.start({ manifest: abandoned.manifest });
     expect(await uploads.sweep()).toEqual({ finished: 1, failed: 0, pending: 1 });
     expect((await registry.catalog.read()).state.versions.map((v) => v.name)).toEqual(['swept']);
     now += UPLOAD_TTL_MS + 1000;
     expect(await uploads.sweep()).toEqual({ finished: 0, failed: 1, pending: 0 });
-    const status = await uploads.status(v2.id, ORIGIN);
+    const status = await uploads.status(v2.id);
     expect(status).toMatchObject({ status: 'Failed', error: { type: 'UploadExpired' } });
     expect(status.blobs.every((b) => !b.upload)).toBe(true);
     await store.cleanup();
@@ -84,7 +84,7 @@ describe.each(drivers)('uploads on $name storage', ({ make }) => {
     const registry = registryOn(store);
     const uploads = new Uploads(registry);
     const bundle = testBundle('aborted', '1.0.0', { 'a.bin': randomBytes(9 * 1024 * 1024) });
-    const view = await uploads.start({ manifest: bundle.manifest }, ORIGIN);
+    const view = await uploads.start({ manifest: bundle.manifest });
     await send(registry.storage, view, bundle);
     await uploads.abort(view.id);
     expect(await registry.storage.list(keys.uploadPrefix(view.id))).toEqual([
@@ -101,7 +101,7 @@ describe.each(drivers)('uploads on $name storage', ({ make }) => {
     const asset = randomBytes(2000);
     const bundle = testBundle('swap', '1.0.0', { 'a.bin': asset });
     const uploads = new Uploads(registry);
-    const view = await uploads.start({ manifest: bundle.manifest }, ORIGIN);
+    const view = await uploads.start({ manifest: bundle.manifest });
     await send(registry.storage, view, bundle);
     const digest = bundle.manifest.blobs[0].digest;
     const staged = keys.uploadBlob(view.id, digest);

@@ -62,7 +62,7 @@ function imageBundle(
 
 async function upload(registry: Registry, bundle: ReturnType<typeof imageBundle>) {
   const uploads = new Uploads(registry);
-  const view = await uploads.start({ manifest: bundle.manifest }, 'http://registry.test');
+  const view = await uploads.start({ manifest: bundle.manifest });
   for (const b of view.blobs) {
     if (b.upload)
       await (registry.storage as FileStorage).receivePut(keys.uploadBlob(view.id, b.digest), bundle.blobs.get(b.digest)!, Infinity);
