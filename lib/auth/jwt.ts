@@ -23,6 +23,11 @@ export interface JwtWriter {
   subject: string;
 }
 
+/** A valid login: its subject, and whether REGISTRY_WRITERS lists it. */
+export interface JwtLogin extends JwtWriter {
+  writer: boolean;
+}
+
 export interface JwtVerifierOptions {
   /** The clock for the refresh interval and cache age (default Date.now). */
   now?: () => number;
@@ -54,6 +59,12 @@ export class JwtVerifier {
 
   /** The writer this token proves, or undefined: not a JWT, invalid, expired, or not a writer. */
   async verify(token: string): Promise<JwtWriter | undefined> {
+    const login = await this.login(token);
+    return login?.writer ? { subject: login.subject } : undefined;
+  }
+
+  /** Whose valid login this token is (writer or not), or undefined: not a JWT, invalid, expired; always undefined without writers. */
+  async login(token: string): Promise<JwtLogin | undefined> {
     if (this.cfg.writers.length === 0) return undefined;
     let header: ReturnType<typeof decodeProtectedHeader>;
     try {
@@ -73,8 +84,8 @@ export class JwtVerifier {
         clockTolerance: 30,
       });
       const subject = typeof payload.uid === 'string' && payload.uid ? payload.uid : payload.sub;
-      if (!subject || !this.cfg.writers.includes(subject)) return undefined;
-      return { subject };
+      if (!subject) return undefined;
+      return { subject, writer: this.cfg.writers.includes(subject) };
     } catch {
       return undefined;
     }
@@ -130,8 +141,14 @@ let shared: JwtVerifier | undefined;
  * when JWT writers are not configured or the token does not prove one. One key cache per process.
  */
 export async function verifyWriter(token: string): Promise<JwtWriter | undefined> {
+  const login = await verifyLogin(token);
+  return login?.writer ? { subject: login.subject } : undefined;
+}
+
+/** Whose valid login a credential is, writer or not (a valid non-writer gets 403, not 401); same configuration and cache. */
+export async function verifyLogin(token: string): Promise<JwtLogin | undefined> {
   const cfg = config().jwt;
   if (!cfg) return undefined;
   shared ??= new JwtVerifier(cfg);
-  return shared.verify(token);
+  return shared.login(token);
 }

@@ -33,7 +33,7 @@ function tokenOf(authorization: string | undefined): string | undefined {
   return undefined;
 }
 
-/** The caller may write, or UnauthorizedError. */
+/** The caller may write, or UnauthorizedError (no valid credential), or ForbiddenError (a valid DC/OS / OIDC login that is no writer). */
 export async function authorizeWrite(headers: Record<string, string>): Promise<{ subject: string }> {
   const { writeTokens: tokens, jwt } = config();
   if (tokens.length === 0 && !jwt) {
@@ -50,9 +50,11 @@ export async function authorizeWrite(headers: Record<string, string>): Promise<{
   if (index >= 0) return { subject: `token#${index + 1}` };
   if (jwt) {
     // Loaded only where JWT writers are configured (REGISTRY_JWKS_URL): jose stays off the read path.
-    const { verifyWriter } = await import('../auth/jwt');
-    const writer = await verifyWriter(given);
-    if (writer) return writer;
+    const { verifyLogin } = await import('../auth/jwt');
+    const login = await verifyLogin(given);
+    if (login?.writer) return { subject: login.subject };
+    // Authenticated, but not a writer: 403, so the user knows the login is fine and the list is the matter.
+    if (login) throw new ForbiddenError(`${login.subject} may not write to this registry: not among its writers (REGISTRY_WRITERS)`);
   }
   throw new UnauthorizedError();
 }
