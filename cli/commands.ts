@@ -18,7 +18,7 @@ import {
   type AddProgress,
   type Connection,
 } from '../lib/client';
-import { activateRegistry } from '../lib/dcos/activate';
+import { activateRegistry, loginUid, UID_PATTERN } from '../lib/dcos/activate';
 import { defaultAccountNames } from '../lib/dcos/service-account';
 import { AddFailedError } from '../lib/client/add';
 import { readUploadState } from '../lib/client/state';
@@ -220,6 +220,24 @@ async function activateOptionsFile(ctx: CommandContext, conn: Connection, file: 
   return { service, registry, options: { ...options, service: { ...svc, name: service } } };
 }
 
+/** Default options' writers: --writers (comma-separated uids), else the uid of the DC/OS login running activate. */
+function activateWriters(ctx: CommandContext, conn: Connection): string[] {
+  const flag = ctx.flags.writers;
+  if (flag !== undefined) {
+    const writers = String(flag)
+      .split(',')
+      .map((w) => w.trim());
+    const bad = writers.find((w) => !UID_PATTERN.test(w));
+    if (bad !== undefined)
+      throw new UsageError(`activate: --writers takes comma-separated DC/OS uids (letters, digits, @ . _ -): not "${bad}"`);
+    return writers;
+  }
+  const uid = loginUid(conn.token);
+  if (!uid)
+    throw new UsageError('activate: cannot read the uid of your DC/OS login (run `dcos auth login`), or name the writers: --writers=<uid>');
+  return [uid];
+}
+
 /**
  * With --options=FILE: the install with those options. Without: default options, for which the
  * service account, its secret and the CA permission are made first (lib/dcos/service-account.ts).
@@ -230,6 +248,12 @@ export async function activate(ctx: CommandContext): Promise<CommandResult> {
     throw new UsageError('activate: needs an attached DC/OS cluster: run it as `dcos registry activate` (DCOS_URL), without --url');
   }
   const file = str(ctx.flags.options);
+  const writers = file ? undefined : activateWriters(ctx, conn);
+  if (file && ctx.flags.writers !== undefined) {
+    throw new UsageError(
+      'activate: --writers goes with default options; with --options, the options file says who writes (registry.auth.writers)',
+    );
+  }
   const { service, registry, options } = file
     ? await activateOptionsFile(ctx, conn, file)
     : { service: conn.service!, registry: conn, options: undefined };
@@ -240,6 +264,7 @@ export async function activate(ctx: CommandContext): Promise<CommandResult> {
     packageName: str(ctx.flags['package-name']) ?? 'package-registry',
     options,
     serviceAccount: options ? undefined : defaultAccountNames(service),
+    writers,
     repositoryName: str(ctx.flags['repository-name']) ?? 'Registry',
     onStep: (line) => ctx.progress.line(line),
   });

@@ -158,6 +158,12 @@ export const VERB_TABLE = {
       },
       'package-name': packageName,
       'repository-name': { type: 'string', arg: 'NAME', help: 'name of the package repository activate adds', default: 'Registry' },
+      writers: {
+        type: 'string',
+        arg: 'UID[,UID...]',
+        help: 'DC/OS uids whose login may write (registry.auth.writers; default options only)',
+        default: 'the uid of your DC/OS login',
+      },
     },
     run: activate,
   },

@@ -36,7 +36,8 @@ async function main(argv: string[]): Promise<void> {
     storage: cfg.storage.kind,
     downloads: cfg.downloads,
     uploads: cfg.uploads,
-    writes: cfg.writeTokens.length > 0,
+    writes: cfg.writeTokens.length > 0 || (cfg.jwt?.writers.length ?? 0) > 0,
+    ...(cfg.jwt?.writers.length ? { writers: cfg.jwt.writers } : {}),
     pid: process.pid,
   });
   const schedules = startSchedules(options.schedules, scheduledFunctions(registry));

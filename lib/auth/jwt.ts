@@ -12,7 +12,7 @@
  *   when the JWKS cannot be fetched, tokens signed with a cached key still verify and every other
  *   token is refused (fail closed).
  *
- * The HTTP layer calls verifyWriter(jwt, token, log.warn), with the request's registry's settings, for a bearer / `token=`
+ * The HTTP layer calls verifyLogin(jwt, token, log.warn), with the request's registry's settings, for a bearer / `token=`
  * credential that is not a static write token. In the function bundles this module and jose are a
  * file of their own (functions/jwt.js, scripts/esbuild-plugins.cjs), loaded when such a credential
  * first arrives; so it imports no module that holds process state (the configuration, the logger):
@@ -23,6 +23,11 @@ import type { JwtConfig } from '../config';
 
 export interface JwtWriter {
   subject: string;
+}
+
+/** A valid login: its subject, and whether REGISTRY_WRITERS lists it. */
+export interface JwtLogin extends JwtWriter {
+  writer: boolean;
 }
 
 export interface JwtVerifierOptions {
@@ -62,6 +67,12 @@ export class JwtVerifier {
 
   /** The writer this token proves, or undefined: not a JWT, invalid, expired, or not a writer. */
   async verify(token: string): Promise<JwtWriter | undefined> {
+    const login = await this.login(token);
+    return login?.writer ? { subject: login.subject } : undefined;
+  }
+
+  /** Whose valid login this token is (writer or not), or undefined: not a JWT, invalid, expired; always undefined without writers. */
+  async login(token: string): Promise<JwtLogin | undefined> {
     if (this.cfg.writers.length === 0) return undefined;
     let header: ReturnType<typeof decodeProtectedHeader>;
     try {
@@ -81,8 +92,8 @@ export class JwtVerifier {
         clockTolerance: 30,
       });
       const subject = typeof payload.uid === 'string' && payload.uid ? payload.uid : payload.sub;
-      if (!subject || !this.cfg.writers.includes(subject)) return undefined;
-      return { subject };
+      if (!subject) return undefined;
+      return { subject, writer: this.cfg.writers.includes(subject) };
     } catch {
       return undefined;
     }
@@ -134,13 +145,13 @@ export class JwtVerifier {
 const verifiers = new WeakMap<JwtConfig, JwtVerifier>();
 
 /**
- * The writer a bearer / `token=` credential proves as a JWT, under a registry's settings
- * (REGISTRY_JWKS_URL, REGISTRY_JWT_ISSUER, REGISTRY_JWT_AUDIENCE, REGISTRY_WRITERS); undefined
- * when JWT writers are not configured or the token does not prove one.
+ * Whose valid login a credential is, writer or not (a valid non-writer gets 403, not 401), under a registry's settings
+ * (REGISTRY_JWKS_URL, REGISTRY_JWT_ISSUER, REGISTRY_JWT_AUDIENCE, REGISTRY_WRITERS); undefined when JWT writers are not
+ * configured or the token proves no login.
  */
-export async function verifyWriter(cfg: JwtConfig | undefined, token: string, warn: Warn): Promise<JwtWriter | undefined> {
+export async function verifyLogin(cfg: JwtConfig | undefined, token: string, warn: Warn): Promise<JwtLogin | undefined> {
   if (!cfg) return undefined;
   let verifier = verifiers.get(cfg);
   if (!verifier) verifiers.set(cfg, (verifier = new JwtVerifier(cfg, { warn })));
-  return verifier.verify(token);
+  return verifier.login(token);
 }

@@ -25,6 +25,8 @@ export interface ActivateOptions {
   options?: Record<string, unknown>;
   /** Default options: the service account and secret to make (or reuse) before the install. */
   serviceAccount?: AccountNames;
+  /** Default options: the DC/OS uids whose login may write (registry.auth.writers). */
+  writers?: readonly string[];
   repositoryName: string;
   /** How long to wait for the registry to answer /health (default 10 minutes). */
   waitMs?: number;
@@ -34,7 +36,7 @@ export interface ActivateOptions {
 
 /**
  * `activate`: without options, the service account and its secret first (provisionServiceAccount),
- * installed with default options that name the secret; then what `dcos package install <pkg> --options=<file>` and then
+ * installed with default options that name the secret and the writers (registry.auth.writers); then what `dcos package install <pkg> --options=<file>` and then
  * `dcos package repo add --index=0 <name> <uri>` do: POST /package/install (409: already
  * installed, go on), wait until the registry answers /health through Admin Router, then POST
  * /package/repository/add at index 0 (409: already there, go on).
@@ -46,8 +48,10 @@ export async function activateRegistry(
   let options = o.options;
   let account: AccountNames | undefined;
   if (!options && o.serviceAccount) {
+    step(`Writers: ${o.writers?.length ? o.writers.join(',') : 'none (write tokens only)'}`);
     account = await provisionServiceAccount(o.cluster, o.serviceAccount, step);
-    options = { service: { name: o.service }, registry: { 'service-account-secret-path': account.secretPath } };
+    const auth = o.writers?.length ? { auth: { writers: o.writers.join(',') } } : {};
+    options = { service: { name: o.service }, registry: { 'service-account-secret-path': account.secretPath, ...auth } };
   }
   step(`Installing ${o.packageName} through the DC/OS package manager`);
   let appId: string | undefined;
@@ -89,6 +93,25 @@ export async function activateRegistry(
     step(`The package repository is already there: ${error.message}`);
   }
   return { appId, repositoryUri, ...(account ? { serviceAccount: account.uid, secret: account.secretPath } : {}) };
+}
+
+/** A DC/OS uid as registry.auth.writers takes it (packaging/universe/config.json's pattern, per entry). */
+export const UID_PATTERN = /^[A-Za-z0-9@._-]+$/;
+
+/**
+ * The `uid` claim of a DC/OS login (an RS256 JWT of `uid` and `exp`), read without verifying it:
+ * the CLI reads its own token, to name its user; the registry verifies every token it is sent.
+ * Undefined when the token is no JWT or its uid is missing or not a uid.
+ */
+export function loginUid(token: string | undefined): string | undefined {
+  const payload = token?.split('.')[1];
+  if (!payload || token!.split('.').length !== 3) return undefined;
+  try {
+    const uid = (JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { uid?: unknown }).uid;
+    return typeof uid === 'string' && UID_PATTERN.test(uid) ? uid : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Admin Router gates the package API (perms-reference: dcos:adminrouter:package). */

@@ -37,7 +37,7 @@ function tokenOf(authorization: string | undefined): string | undefined {
 /** Who may write: a registry's settings (each request's: req.registry.config). */
 export type WriterSettings = Pick<Config, 'writeTokens' | 'jwt'>;
 
-/** The caller may write to the registry with these settings, or UnauthorizedError. */
+/** The caller may write to the registry with these settings, or UnauthorizedError (no valid credential), or ForbiddenError (a valid DC/OS / OIDC login that is no writer). */
 export async function authorizeWrite(settings: WriterSettings, headers: Record<string, string>): Promise<{ subject: string }> {
   const { writeTokens: tokens, jwt } = settings;
   if (tokens.length === 0 && !jwt) {
@@ -55,9 +55,11 @@ export async function authorizeWrite(settings: WriterSettings, headers: Record<s
   if (jwt) {
     // Loaded only where JWT writers are configured (REGISTRY_JWKS_URL) and a credential is not a static
     // token: jose stays off the read path (in the bundles, functions/jwt.js: scripts/esbuild-plugins.cjs).
-    const { verifyWriter } = await import('../auth/jwt');
-    const writer = await verifyWriter(jwt, given, log.warn);
-    if (writer) return writer;
+    const { verifyLogin } = await import('../auth/jwt');
+    const login = await verifyLogin(jwt, given, log.warn);
+    if (login?.writer) return { subject: login.subject };
+    // Authenticated, but not a writer: 403, so the user knows the login is fine and the list is the matter.
+    if (login) throw new ForbiddenError(`${login.subject} may not write to this registry: not among its writers (REGISTRY_WRITERS)`);
   }
   throw new UnauthorizedError();
 }

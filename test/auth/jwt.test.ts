@@ -5,39 +5,28 @@
  */
 import { createHmac } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
+import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JwtVerifier } from '../../lib/auth/jwt';
 import { ConfigError, parseConfig, type JwtConfig } from '../../lib/config';
 import { bundleAsDeployed, LOADED_SOURCE, repoModule, runScript } from '../support/bundle';
+import { dcosToken, type JwksServer, type KeyPair, publicJwk, rsaKeyPair, startJwksServer } from './jwks';
 
-type KeyPair = Awaited<ReturnType<typeof generateKeyPair>>;
-
-let server: Server;
+let jwks: JwksServer;
 let jwksUrl: string;
-let published: JWK[] = [];
-let hits = 0;
-let down = false;
 let k1: KeyPair;
 let k2: KeyPair;
 let other: KeyPair;
 
 beforeAll(async () => {
-  [k1, k2, other] = await Promise.all([1, 2, 3].map(() => generateKeyPair('RS256', { extractable: true })));
-  published = [{ ...(await exportJWK(k1.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' }];
-  server = createServer((_req, res) => {
-    hits++;
-    if (down) return void res.writeHead(503).end('down');
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: published }));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  jwksUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/acs/api/v1/auth/jwks`;
+  [k1, k2, other] = await Promise.all([1, 2, 3].map(() => rsaKeyPair()));
+  jwks = await startJwksServer();
+  jwks.keys = [await publicJwk(k1, { kid: 'k1', alg: 'RS256', use: 'sig' })];
+  jwksUrl = jwks.url;
 });
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+afterAll(() => jwks.close());
 
 const cfg = (over: Partial<JwtConfig> = {}): JwtConfig => ({
   jwksUrl,
@@ -47,9 +36,6 @@ const cfg = (over: Partial<JwtConfig> = {}): JwtConfig => ({
   timeoutMs: 2000,
   ...over,
 });
-
-const dcosToken = (key: KeyPair, kid: string, claims: Record<string, unknown> = { uid: 'alice' }, exp: string | number = '5m') =>
-  new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid, typ: 'JWT' }).setExpirationTime(exp).sign(key.privateKey);
 
 const b64url = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
 const exp = () => Math.floor(Date.now() / 1000) + 300;
@@ -95,7 +81,7 @@ describe('JWT writers', () => {
     const payload = b64url({ uid: 'alice', exp: exp() });
     expect(await v.verify(`${b64url({ alg: 'none', typ: 'JWT' })}.${payload}.`)).toBeUndefined();
     expect(await v.verify(`${b64url({ alg: 'none', kid: 'k1' })}.${payload}.`)).toBeUndefined();
-    for (const secret of [JSON.stringify(published[0]), String(published[0].n)]) {
+    for (const secret of [JSON.stringify(jwks.keys[0]), String(jwks.keys[0].n)]) {
       const head = `${b64url({ alg: 'HS256', kid: 'k1', typ: 'JWT' })}.${payload}`;
       const sig = createHmac('sha256', secret).update(head).digest('base64url');
       expect(await v.verify(`${head}.${sig}`)).toBeUndefined();
@@ -111,16 +97,16 @@ describe('JWT writers', () => {
 
     // The issuer rotates: k2 is published; a k2 token makes the verifier refetch at once.
     now += 60_000;
-    published = [...published, { ...(await exportJWK(k2.publicKey)), kid: 'k2', alg: 'RS256' }];
+    jwks.keys = [...jwks.keys, await publicJwk(k2, { kid: 'k2', alg: 'RS256' })];
     expect(await v.verify(await dcosToken(k2, 'k2'))).toEqual({ subject: 'alice' });
     expect(v.fetches).toBe(2);
 
     // A flood of tokens with kids nobody publishes: one fetch per interval, not one per token.
     now += 60_000;
-    const before = hits;
+    const before = jwks.hits;
     for (let i = 0; i < 20; i++) expect(await v.verify(await dcosToken(other, `bogus-${i}`))).toBeUndefined();
     expect(v.fetches).toBe(3);
-    expect(hits - before).toBe(1);
+    expect(jwks.hits - before).toBe(1);
     now += 59_999;
     expect(await v.verify(await dcosToken(other, 'bogus-x'))).toBeUndefined();
     expect(v.fetches).toBe(3);
@@ -136,7 +122,7 @@ describe('JWT writers', () => {
     let now = 5_000_000;
     const v = new JwtVerifier(cfg({ maxAgeMs: 120_000 }), { now: () => now });
     expect(await v.verify(await dcosToken(k1, 'k1'))).toEqual({ subject: 'alice' });
-    down = true;
+    jwks.down = true;
     try {
       now += 60_000;
       expect(await v.verify(await dcosToken(k2, 'k2-new'))).toBeUndefined();
@@ -151,7 +137,7 @@ describe('JWT writers', () => {
       expect(await closed.verify(await dcosToken(k1, 'k1'))).toBeUndefined();
       expect(warnings).toEqual(['jwks.fetch-failed']);
     } finally {
-      down = false;
+      jwks.down = false;
     }
   });
 });
@@ -181,9 +167,10 @@ describe('JWT writers in the function bundles (issue 14: jose off the read path)
   it('jwt.js (the verifier and jose) is loaded when a JWT first arrives, not at start nor for a static token', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'jwt-bundle-'));
     try {
-      const out = await bundleAsDeployed(dir, `export { authorizeWrite } from ${repoModule('lib/http/auth')};\n`);
+      const out = await bundleAsDeployed(dir, `export { authorizeWrite } from ${repoModule('lib/http/auth')};\nexport { config } from ${repoModule('lib/config')};\n`);
       const script = `${LOADED_SOURCE}
-        const { authorizeWrite } = require(${JSON.stringify(out)});
+        const bundle = require(${JSON.stringify(out)});
+        const authorizeWrite = (headers) => bundle.authorizeWrite(bundle.config(), headers);
         const [jwt, forged] = JSON.parse(process.argv[1]);
         const refused = (p) => p.then(() => 'accepted', (e) => e.type);
         (async () => {

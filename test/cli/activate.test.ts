@@ -11,6 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ridPath } from '../../lib/dcos/iam';
 import {
   CLUSTER_TOKEN,
+  LOGIN_UID,
   type ClusterDouble,
   checkServiceAccountSecret,
   publicKeyOfSecret,
@@ -71,12 +72,16 @@ describe('dcos registry activate (default options): service account, secret, CA 
     expect(cluster.installs).toEqual([
       {
         packageName: 'package-registry',
-        options: { service: { name: 'dcos-registry' }, registry: { 'service-account-secret-path': 'dcos-registry-secret' } },
+        options: {
+          service: { name: 'dcos-registry' },
+          registry: { 'service-account-secret-path': 'dcos-registry-secret', auth: { writers: LOGIN_UID } },
+        },
       },
     ]);
     expect(cluster.repositories).toEqual([{ name: 'Registry', uri: REPO_URI }]);
     expect(r.stderr.split('\n')).toEqual(
       expect.arrayContaining([
+        `Writers: ${LOGIN_UID}`,
         'Created the secret dcos-registry-secret holding a new key pair for the service account dcos-registry-principal',
         'Created the service account dcos-registry-principal',
         `Granted dcos-registry-principal ${CA} full`,
@@ -203,6 +208,38 @@ describe('dcos registry activate (default options): service account, secret, CA 
     expect(ridPath('dcos:secrets:default:/dcos-registry/secret')).toBe('dcos:secrets:default:%252Fdcos-registry%252Fsecret');
     expect(ridPath('dcos:a%b')).toBe('dcos:a%25b');
     expect(() => ridPath('dcos:a b')).toThrow(/invalid DC\/OS resource id/);
+  });
+});
+
+describe('dcos registry activate: who may write', () => {
+  const installedWriters = () => (cluster.installs[0]?.options?.registry as { auth?: { writers?: string } } | undefined)?.auth?.writers;
+
+  it('--writers replaces the login uid in the default options', async () => {
+    const r = await runCli(['registry', 'activate', '--writers=alice, ci-bot'], env());
+    expect(r.code, r.stderr).toBe(0);
+    expect(installedWriters()).toBe('alice,ci-bot');
+    expect(r.stderr.split('\n')).toContain('Writers: alice,ci-bot');
+  });
+
+  it('a login whose uid cannot be read, or a bad --writers: stops before anything is sent, saying what to give', async () => {
+    for (const token of ['not-a-jwt', `x.${Buffer.from('{"exp":1}').toString('base64url')}.y`]) {
+      const r = await runCli(['registry', 'activate'], { ...env(), DCOS_ACS_TOKEN: token });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^Error: activate: cannot read the uid of your DC\/OS login.*--writers=<uid>/);
+    }
+    for (const writers of ['al"ice', 'alice,,bob', ' ']) {
+      const r = await runCli(['registry', 'activate', `--writers=${writers}`], env());
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^Error: activate: --writers/);
+    }
+    expect(cluster.calls).toEqual([]);
+  });
+
+  it('--writers with --options is refused: the options file says who writes (registry.auth.writers)', async () => {
+    const r = await runCli(['registry', 'activate', '--options=x.json', '--writers=alice'], env());
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^Error: activate: --writers goes with default options.*registry\.auth\.writers/);
+    expect(cluster.calls).toEqual([]);
   });
 });
 

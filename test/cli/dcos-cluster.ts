@@ -23,8 +23,12 @@ import { createPrivateKey, createPublicKey, verify } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { COSMOS_MEDIA } from '../../lib/dcos/activate';
+import { type Json, optionErrors } from '../dcos/render';
 
-export const CLUSTER_TOKEN = 'dcos-login-token';
+/** The user's DC/OS login as DC/OS IAM issues it: an RS256 JWT of `uid` and `exp` (the CLI never verifies its own token). */
+export const LOGIN_UID = 'bootstrapuser';
+const b64url = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+export const CLUSTER_TOKEN = `${b64url({ typ: 'JWT', alg: 'RS256' })}.${b64url({ uid: LOGIN_UID, exp: 4102444800 })}.${Buffer.from('signature').toString('base64url')}`;
 export const STRICT_LOGIN_ENDPOINT = 'https://master.mesos/acs/api/v1/auth/login';
 const COSMOS_ERROR = 'application/vnd.dcos.package.error+json;charset=utf-8;version=v1';
 const ACTIONS = new Set(['create', 'read', 'update', 'delete', 'full']);
@@ -279,6 +283,9 @@ export async function startClusterDouble(): Promise<ClusterDouble> {
       const b = body as { packageName?: unknown; options?: Record<string, unknown> };
       if (!exactKeys(b, b?.options ? ['packageName', 'options'] : ['packageName']) || typeof b.packageName !== 'string')
         c.problems.push(`install body ${JSON.stringify(body)}`);
+      // Cosmos checks the options against the package's config.json (defaults merged in) before anything else.
+      const invalid = optionErrors((b?.options ?? {}) as Json);
+      if (invalid.length) c.problems.push(`install options refused by config.json: ${invalid.join('; ')}`);
       return answer('install', () => {
         if (c.installs.length) return [409, { type: 'PackageAlreadyInstalled', message: 'Package is already installed' }, COSMOS_ERROR];
         c.installs.push({ packageName: String(b.packageName), options: b.options });

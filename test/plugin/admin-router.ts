@@ -18,7 +18,12 @@ export interface AdminRouter {
   close(): Promise<void>;
 }
 
-export async function startAdminRouter(opts: { service: string; upstream: () => string; token: string }): Promise<AdminRouter> {
+/** `token`: the DC/OS login(s) Admin Router lets through (a real one lets through every valid login of a user holding the service's permission). */
+export async function startAdminRouter(opts: {
+  service: string;
+  upstream: () => string;
+  token: string | readonly string[];
+}): Promise<AdminRouter> {
   const prefix = `/service/${opts.service}`;
   const requests: AdminRouter['requests'] = [];
   const server: Server = createServer((req, res) => {
@@ -31,7 +36,9 @@ export async function startAdminRouter(opts: { service: string; upstream: () => 
       res.writeHead(status, { 'content-type': 'text/plain', ...headers }).end(body);
     };
     if (path !== prefix && !path.startsWith(`${prefix}/`)) return answer(404, 'not found');
-    if (req.headers.authorization !== `token=${opts.token}`) return answer(401, 'Unauthorized', { 'www-authenticate': 'acsjwt' });
+    const logins = typeof opts.token === 'string' ? [opts.token] : opts.token;
+    if (!logins.some((t) => req.headers.authorization === `token=${t}`))
+      return answer(401, 'Unauthorized', { 'www-authenticate': 'acsjwt' });
     const upstream = new URL(opts.upstream());
     // The header goes upstream unchanged: the registry accepts DC/OS's `token=` form itself.
     const headers = { ...req.headers, host: upstream.host };

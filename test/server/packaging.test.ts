@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { migrateToFile } from '../../lib/builder/migrate';
+import { parseConfig } from '../../lib/config';
 import { migratePackageDirectory } from '../../lib/universe/package-dir';
 import { parseServerOptions } from '../../server/options';
 import { expectValidApp } from '../dcos/marathon-app';
@@ -247,6 +248,30 @@ describe('Universe package package-registry', () => {
     const run = runCmd({ ...app, cmd: app.cmd }, '/dcos-registry');
     expect(run.env.REGISTRY_DOCKER_HOST).toBe('dcos-registry.marathon.l4lb.thisdcos.directory');
     expect(run.env.AWS_SHARED_CREDENTIALS_FILE).toBe('/mnt/mesos/sandbox/aws-credentials');
+  });
+
+  it('lets DC/OS logins write when registry.auth.writers is set: JWKS URL (DC/OS IAM by default) and writers in env, accepted by the server', () => {
+    const without = render();
+    expect(without.env).not.toHaveProperty('REGISTRY_JWKS_URL');
+    expect(without.env).not.toHaveProperty('REGISTRY_WRITERS');
+    const app = render({ registry: { auth: { writers: 'alice, ci-bot' } } });
+    expectValidApp(app);
+    expect(app.env).toMatchObject({ REGISTRY_JWKS_URL: 'https://leader.mesos/acs/api/v1/auth/jwks', REGISTRY_WRITERS: 'alice, ci-bot' });
+    const env = Object.fromEntries(Object.entries<unknown>(app.env).filter((e): e is [string, string] => typeof e[1] === 'string'));
+    expect(parseConfig({ ...env, REGISTRY_STORAGE: 'file:/tmp/unused' }).jwt).toMatchObject({
+      jwksUrl: 'https://leader.mesos/acs/api/v1/auth/jwks',
+      writers: ['alice', 'ci-bot'],
+    });
+    const own = render({ registry: { auth: { writers: 'alice', 'jwks-url': 'https://iam.site:8443/acs/api/v1/auth/jwks' } } });
+    expect(own.env.REGISTRY_JWKS_URL).toBe('https://iam.site:8443/acs/api/v1/auth/jwks');
+  });
+
+  it('refuses writers or a JWKS URL that would not survive rendering or are not what they claim', () => {
+    for (const writers of ['al"ice', 'alice;bob', ',alice', 'alice,', 'a b'])
+      expect(optionErrors({ registry: { auth: { writers } } })).not.toEqual([]);
+    for (const url of ['', 'ftp://x/jwks', 'https://x/jwks?a=b&c=d', 'https://x/"']) {
+      expect(optionErrors({ registry: { auth: { writers: 'alice', 'jwks-url': url } } })).not.toEqual([]);
+    }
   });
 
   it('refuses a service name Marathon would not take', () => {
