@@ -167,7 +167,10 @@ describe('JWT writers in the function bundles (issue 14: jose off the read path)
   it('jwt.js (the verifier and jose) is loaded when a JWT first arrives, not at start nor for a static token', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'jwt-bundle-'));
     try {
-      const out = await bundleAsDeployed(dir, `export { authorizeWrite } from ${repoModule('lib/http/auth')};\nexport { config } from ${repoModule('lib/config')};\n`);
+      const out = await bundleAsDeployed(
+        dir,
+        `export { authorizeWrite } from ${repoModule('lib/http/auth')};\nexport { config } from ${repoModule('lib/config')};\n`,
+      );
       const script = `${LOADED_SOURCE}
         const bundle = require(${JSON.stringify(out)});
         const authorizeWrite = (headers) => bundle.authorizeWrite(bundle.config(), headers);

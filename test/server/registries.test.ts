@@ -15,7 +15,7 @@ import { parseServerOptions, type ServerOptions } from '../../server/options';
 import { scheduledFunctions } from '../../server/schedules';
 import { createRegistryServer, type RegistryServer } from '../../server/server';
 import { TEST_TOKEN } from '../support/offline';
-import { addBundle, api, sendBlobs, testBundle } from '../support/upload';
+import { addBundle, api, sendBlobs, targetUrl, testBundle } from '../support/upload';
 
 /** A token only the second registry accepts. */
 const B_ONLY = 'second-registry-token-0123';
@@ -82,8 +82,8 @@ describe('two registries in one process', () => {
       url: string;
       headers: Record<string, string>;
     };
-    const onB = new URL(target.url);
-    onB.host = new URL(b.url).host;
+    // The target is relative to the registry's base: resolved against B's instead of A's.
+    const onB = targetUrl(b.url, target.url);
     const put = await fetch(onB, { method: 'PUT', headers: target.headers, body: bundle.blobs.values().next().value });
     expect(put.status).toBe(403);
     expect((await api(a.url, 'DELETE', `/uploads/${started.json.id}`)).status).toBe(204);
@@ -94,7 +94,7 @@ describe('two registries in one process', () => {
     const bundle = testBundle('swept', '1.0.0', { 's.bin': Buffer.from('swept bytes') });
     const started = await api(a.url, 'POST', '/uploads', { manifest: bundle.manifest });
     expect(started.status).toBe(201);
-    await sendBlobs(started.json, (d) => bundle.blobs.get(d)!);
+    await sendBlobs(a.url, started.json, (d) => bundle.blobs.get(d)!);
     const sweeperOf = (s: Served) => scheduledFunctions(s.registry).sweeper.handler({}, {} as never);
     expect(await sweeperOf(b)).toEqual({ finished: 0, failed: 0, pending: 0 });
     expect(await sweeperOf(a)).toEqual({ finished: 1, failed: 0, pending: 0 });
