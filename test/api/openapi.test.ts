@@ -17,6 +17,7 @@ import { keys } from '../../lib/keys';
 import { createRegistry } from '../../lib/registry';
 import { Uploads } from '../../lib/uploads/service';
 import { packageMetadata, sha256 } from '../support/fixtures';
+import { imageManifest } from '../support/oci';
 import { startOffline, TEST_TOKEN, type Offline } from '../support/offline';
 import { checkResponse, loadYaml, openApi, ROOT } from '../support/openapi';
 import { fileStore, type TestStore } from '../support/stores';
@@ -38,16 +39,8 @@ interface TestImage {
 function ociImage(): TestImage {
   const config = Buffer.from(JSON.stringify({ os: 'linux', architecture: 'amd64', n: randomBytes(4).toString('hex') }));
   const layer = randomBytes(3000);
-  const desc = (b: Buffer, mediaType: string) => ({ mediaType, digest: sha256(b), size: b.length });
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: mt.OCI_MANIFEST,
-      config: desc(config, mt.OCI_CONFIG),
-      layers: [desc(layer, mt.OCI_LAYER_GZIP)],
-    }),
-  );
-  return { manifest, digest: sha256(manifest), config, layer };
+  const { bytes: manifest, digest } = imageManifest(config, [layer]);
+  return { manifest, digest, config, layer };
 }
 
 /** A package whose resource.assets.container.docker names the given images as `repository:tag`. */

@@ -11,6 +11,7 @@ import { BUNDLE_FORMAT, type BundleManifest } from '../../lib/bundle/manifest';
 import * as mt from '../../lib/docker/media-types';
 import { type ServerProcess, startServer } from '../server/harness';
 import { packageMetadata, sha256 } from '../support/fixtures';
+import { imageManifest } from '../support/oci';
 import { type Offline, startOffline } from '../support/offline';
 import { openApi } from '../support/openapi';
 import { fileStore, type TestStore } from '../support/stores';
@@ -43,15 +44,7 @@ function bundle(): { manifest: BundleManifest; blobs: Map<string, Buffer>; asset
   const asset = Buffer.from(`asset ${randomBytes(8).toString('hex')}`);
   const config = Buffer.from(JSON.stringify({ os: 'linux', architecture: 'amd64' }));
   const layer = randomBytes(2000);
-  const desc = (b: Buffer, mediaType: string) => ({ mediaType, digest: sha256(b), size: b.length });
-  const image = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: mt.OCI_MANIFEST,
-      config: desc(config, mt.OCI_CONFIG),
-      layers: [desc(layer, mt.OCI_LAYER_GZIP)],
-    }),
-  );
+  const image = imageManifest(config, [layer]).bytes;
   const blobs = new Map([asset, config, layer, image].map((b) => [sha256(b), b]));
   const reference = 'source.example.com/team/app:1.0';
   const manifest: BundleManifest = {

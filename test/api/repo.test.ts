@@ -8,57 +8,27 @@
  * The gzip rendering, the server and the Lambda boundary: test/repo/rendering.test.ts.
  * (Through serverless offline with the default limit: test/api/api.test.ts.)
  */
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Catalog } from '../../lib/catalog/catalog';
 import { addVersion } from '../../lib/catalog/ops';
 import { ConfigError, parseConfig } from '../../lib/config';
 import { LAMBDA_INLINE_MAX, type Response } from '../../lib/http/handler';
-import type { Registry } from '../../lib/registry';
-import type { RepoRequest } from '../../lib/repo';
 import { storageLayer } from '../../lib/storage/layer';
 import type { Storage } from '../../lib/storage/port';
-import { WriteGate } from '../../lib/storage/probe';
 import { follow as followAnswer, viaLambda as repoAnswer } from '../repo/lambda-view';
+import { bigEntry, COSMOS_REPO_REQUEST, ORIGIN, publicRegistry, V5 } from '../support/cosmos-repo';
 import { catalogEntry } from '../support/fixtures';
 import { drivers, type TestStore } from '../support/stores';
 
-const ORIGIN = 'http://registry.test';
-const V5 = 'application/vnd.dcos.universe.repo+json;charset=utf-8;version=v5';
-const COSMOS: RepoRequest = {
-  accept: [V5, V5.replace('v5', 'v4'), V5.replace('v5', 'v3')].join(','),
-  acceptEncoding: 'gzip',
-  userAgent: 'cosmos/0.6.0 dcos/2.2.0',
-  origin: ORIGIN,
-};
-
+const COSMOS = COSMOS_REPO_REQUEST;
 /** A registry with a configured public URL: only then are large answers stored (test/security/repo.test.ts). */
-function registry(storage: Storage, env: Record<string, string> = {}): Registry {
-  return {
-    config: parseConfig({ REGISTRY_WRITE_TOKENS: 'x'.repeat(16), REGISTRY_PUBLIC_URL: ORIGIN, ...env }),
-    storage,
-    catalog: new Catalog(storage),
-    gate: new WriteGate(storage),
-  };
-}
+const registry = publicRegistry;
 
 /** What a client following the answer ends up with: the final answer's Content-Type, and the document. */
 async function follow(storage: Storage, res: Response): Promise<{ contentType: string | null; doc: any }> {
   if (res.statusCode === 307) expect(new URL(String(res.headers!.location)).protocol).toBe(new URL(ORIGIN).protocol);
   const got = await followAnswer(storage, res, ORIGIN);
   return { contentType: got.contentType, doc: got.doc };
-}
-
-/** A catalog entry whose description is `bytes` of incompressible text. */
-function bigEntry(name: string, version: string, bytes: number) {
-  const entry = catalogEntry(name, version);
-  entry.package = {
-    ...entry.package,
-    description: randomBytes(Math.ceil((bytes * 3) / 4))
-      .toString('base64')
-      .slice(0, bytes),
-  };
-  return entry;
 }
 
 describe('REGISTRY_REPO_INLINE_BYTES', () => {

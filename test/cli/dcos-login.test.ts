@@ -5,15 +5,14 @@
  * DCOS_TLS_INSECURE / DCOS_TLS_CA_PATH honoured). A recording HTTPS server with a self-signed
  * certificate plays the cluster.
  */
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer as createHttps, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClientConfigError, describePackage, removePackage, resolveConnection } from '../../lib/client';
+import { selfSignedCertificate } from '../support/tls';
 import { runCli } from './run-cli';
 
 const seen: Array<{ method: string; path: string; authorization?: string }> = [];
@@ -24,26 +23,9 @@ let caFile: string;
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'dcos-login-'));
-  caFile = path.join(dir, 'cert.pem');
-  const keyFile = path.join(dir, 'key.pem');
-  await promisify(execFile)('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=127.0.0.1',
-    '-addext',
-    'subjectAltName=IP:127.0.0.1',
-    '-keyout',
-    keyFile,
-    '-out',
-    caFile,
-  ]);
-  server = createHttps({ key: await readFile(keyFile), cert: await readFile(caFile) }, (req, res) => {
+  const tls = await selfSignedCertificate(dir);
+  caFile = tls.certFile;
+  server = createHttps({ key: tls.key, cert: tls.cert }, (req, res) => {
     seen.push({ method: req.method ?? '', path: req.url ?? '', authorization: req.headers.authorization });
     req.resume();
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ name: 'hello', version: '1.0.0', status: 'Added' }));

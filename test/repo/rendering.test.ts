@@ -10,44 +10,25 @@
  *  - A warm answer and a 304 cost one store request (the catalog read).
  * Both drivers, S3 on Ceph RGW; the server is the esbuild bundle under node (test/server/harness).
  */
-import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Catalog } from '../../lib/catalog/catalog';
 import { addVersion } from '../../lib/catalog/ops';
-import { parseConfig } from '../../lib/config';
 import { type BytesResponse, isBytes, LAMBDA_INLINE_MAX, LAMBDA_RESPONSE_LIMIT, LAMBDA_TEXT_MAX } from '../../lib/http/handler';
 import { lambdaResponse } from '../../lib/http/lambda';
 import { keys } from '../../lib/keys';
-import type { Registry } from '../../lib/registry';
 import { repoAnswer, type RepoRequest } from '../../lib/repo';
 import type { Storage } from '../../lib/storage/port';
-import { WriteGate } from '../../lib/storage/probe';
 import { startServer, type ServerProcess } from '../server/harness';
-import { catalogEntry } from '../support/fixtures';
+import { bigEntry, COSMOS_REPO_REQUEST, ORIGIN, publicRegistry, V5 } from '../support/cosmos-repo';
 import { drivers, type TestStore } from '../support/stores';
 import { follow, viaLambda } from './lambda-view';
 
-const ORIGIN = 'http://registry.test';
-const V5 = 'application/vnd.dcos.universe.repo+json;charset=utf-8;version=v5';
-const COSMOS: RepoRequest = {
-  accept: [V5, V5.replace('v5', 'v4'), V5.replace('v5', 'v3')].join(','),
-  acceptEncoding: 'gzip',
-  userAgent: 'cosmos/0.6.0 dcos/2.2.0',
-  origin: ORIGIN,
-};
+const COSMOS = COSMOS_REPO_REQUEST;
+const registry = publicRegistry;
 const PLAIN: RepoRequest = { ...COSMOS, acceptEncoding: 'identity' };
 const SIGNING_KEY_HEX = Buffer.alloc(32, 7).toString('hex'); // test/support/stores.ts's file signing key
-
-function registry(storage: Storage, env: Record<string, string> = {}): Registry {
-  return {
-    config: parseConfig({ REGISTRY_WRITE_TOKENS: 'x'.repeat(16), REGISTRY_PUBLIC_URL: ORIGIN, ...env }),
-    storage,
-    catalog: new Catalog(storage),
-    gate: new WriteGate(storage),
-  };
-}
 
 /** Store requests made through it (signing is local work, not a request). */
 function counting(inner: Storage): { storage: Storage; calls: string[] } {
@@ -64,18 +45,6 @@ function counting(inner: Storage): { storage: Storage; calls: string[] } {
     },
   });
   return { storage, calls };
-}
-
-/** A catalog entry with `bytes` of incompressible text (base64 of random bytes: gzip keeps about 76%). */
-function bigEntry(name: string, bytes: number) {
-  const entry = catalogEntry(name, '1.0.0');
-  entry.package = {
-    ...entry.package,
-    description: randomBytes(Math.ceil((bytes * 3) / 4))
-      .toString('base64')
-      .slice(0, bytes),
-  };
-  return entry;
 }
 
 async function renderedKeys(storage: Storage): Promise<string[]> {
@@ -178,7 +147,7 @@ describe.each(drivers)('stored renderings on $name storage', ({ make }) => {
   beforeAll(async () => {
     store = await make();
     const catalog = new Catalog(store.another());
-    for (let i = 0; i < 3; i++) await addVersion(catalog, bigEntry(`gz-${i}`, 20_000));
+    for (let i = 0; i < 3; i++) await addVersion(catalog, bigEntry(`gz-${i}`, '1.0.0', 20_000));
   }, 60_000);
   afterAll(async () => {
     await store?.cleanup();
@@ -258,7 +227,7 @@ describe.each(drivers)('the production server on $name storage, a catalog past t
     store = await make();
     // About 6.8 MB of incompressible JSON, 5.2 MB gzipped: past what a Lambda answers inline either way.
     const catalog = new Catalog(store.another());
-    for (let i = 0; i < 8; i++) await addVersion(catalog, bigEntry(`big-${i}`, 850_000));
+    for (let i = 0; i < 8; i++) await addVersion(catalog, bigEntry(`big-${i}`, '1.0.0', 850_000));
     [server, proxy] = await Promise.all([
       startServer({ env: env({}), flags: ['--schedules', 'off'] }),
       startServer({ env: env({ REGISTRY_DOWNLOADS: 'proxy' }), flags: ['--schedules', 'off'] }),

@@ -11,25 +11,15 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keys } from '../../lib/keys';
 import type { FileStorage } from '../../lib/storage/fs';
-import { type ServerProcess, startServer } from '../server/harness';
+import type { ServerProcess } from '../server/harness';
 import { exchange, head } from '../server/wire';
 import { sha256 } from '../support/fixtures';
 import { TEST_TOKEN } from '../support/offline';
-import { fileStore, type TestStore } from '../support/stores';
+import { startFileServer, waitFor } from '../support/file-server';
+import type { TestStore } from '../support/stores';
 import { addBundle, api, auth, testBundle } from '../support/upload';
 
-const SIGNING_KEY = Buffer.alloc(32, 7); // the key test/support/stores.ts fileStore() uses
 const MiB = 1024 * 1024;
-
-/** Log lines arrive through a pipe, a moment after the answer. */
-async function waitFor<T>(probe: () => T | undefined, tries = 400): Promise<T> {
-  for (let i = 0; i < tries; i++) {
-    const v = probe();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('condition never held');
-}
 
 function rssMiB(pid: number): number {
   const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
@@ -53,13 +43,17 @@ describe('HTTP hardening of the production server', () => {
   let files: FileStorage;
 
   beforeAll(async () => {
-    store = await fileStore();
-    files = store.another() as FileStorage;
-    srv = await startServer({
-      env: { ...store.env, REGISTRY_SIGNING_KEY: SIGNING_KEY.toString('hex') },
-      // Long body timeout: a server that waited for a body would not answer within the test.
-      flags: ['--body-timeout', '120s', '--write-timeout', '1s', '--max-body', '1mb', '--max-buffered-bodies', '2mb'],
-    });
+    // Long body timeout: a server that waited for a body would not answer within the test.
+    ({ store, srv, files } = await startFileServer([
+      '--body-timeout',
+      '120s',
+      '--write-timeout',
+      '1s',
+      '--max-body',
+      '1mb',
+      '--max-buffered-bodies',
+      '2mb',
+    ]));
   });
   afterAll(async () => {
     await srv?.stop();
@@ -168,7 +162,7 @@ describe('HTTP hardening of the production server', () => {
       const lines = await waitFor(() => {
         const cut = srv.logs().filter((l) => l.msg === 'access' && l.userAgent === tag && l.writeTimeout === true);
         return cut.length === 20 ? cut : undefined;
-      }, 1200);
+      }, 60_000);
       for (const l of lines) expect(l).toMatchObject({ status: 200, complete: false });
     } finally {
       for (const r of readers) r.socket.destroy();

@@ -3,38 +3,27 @@
  * the handlers' answers through it, big bodies streamed past the buffered-body limit,
  * 413 for oversized bodies, 408 for slow ones, CORS, HEAD, TLS.
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keys } from '../../lib/keys';
 import type { FileStorage } from '../../lib/storage/fs';
+import { startFileServer, waitFor } from '../support/file-server';
 import { fileStore, type TestStore } from '../support/stores';
 import { addBundle, api, auth, targetUrl, testBundle } from '../support/upload';
 import { sha256 } from '../support/fixtures';
+import { selfSignedCertificate } from '../support/tls';
 import { startServer, type ServerProcess } from './harness';
 import { exchange, head } from './wire';
 
-const SIGNING_KEY = Buffer.alloc(32, 7); // the key test/support/stores.ts fileStore() uses
 const COSMOS_ACCEPT =
   'application/vnd.dcos.universe.repo+json;charset=utf-8;version=v5,application/vnd.dcos.universe.repo+json;charset=utf-8;version=v4';
 const MiB = 1024 * 1024;
 /** A staging key of some upload: the only keys a signed PUT may name (lib/keys.ts signedScope). */
 const staged = (tag: string) => keys.uploadBlob('t'.repeat(26), sha256(Buffer.from(tag)));
-
-/** Log lines arrive through a pipe, a moment after the answer. */
-async function waitFor<T>(probe: () => T | undefined): Promise<T> {
-  for (let i = 0; i < 200; i++) {
-    const v = probe();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error('condition never held');
-}
 
 describe('production server on the filesystem driver', () => {
   let store: TestStore;
@@ -42,14 +31,20 @@ describe('production server on the filesystem driver', () => {
   let files: FileStorage;
 
   beforeAll(async () => {
-    store = await fileStore();
-    files = store.another() as FileStorage;
-    srv = await startServer({
-      env: { ...store.env, REGISTRY_SIGNING_KEY: SIGNING_KEY.toString('hex') },
-      // Small buffered-body limit: proves big uploads take the streamed path. Short timeouts
-      // for the slow-request tests (fast local requests stay far below them).
-      flags: ['--max-body', '1mb', '--max-store-body', '40mb', '--body-timeout', '3s', '--idle-timeout', '3s', '--headers-timeout', '3s'],
-    });
+    // Small buffered-body limit: proves big uploads take the streamed path. Short timeouts
+    // for the slow-request tests (fast local requests stay far below them).
+    ({ store, srv, files } = await startFileServer([
+      '--max-body',
+      '1mb',
+      '--max-store-body',
+      '40mb',
+      '--body-timeout',
+      '3s',
+      '--idle-timeout',
+      '3s',
+      '--headers-timeout',
+      '3s',
+    ]));
   });
   afterAll(async () => {
     await srv?.stop();
@@ -222,30 +217,9 @@ describe('production server with TLS', () => {
   let cert: Buffer;
   beforeAll(async () => {
     store = await fileStore();
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'registry-tls-'));
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-        '-keyout',
-        `${dir}/key.pem`,
-        '-out',
-        `${dir}/cert.pem`,
-      ],
-      { stdio: 'ignore' },
-    );
-    cert = readFileSync(`${dir}/cert.pem`);
-    srv = await startServer({ env: store.env, flags: ['--tls-cert', `${dir}/cert.pem`, '--tls-key', `${dir}/key.pem`], scheme: 'https' });
+    const tls = await selfSignedCertificate(await mkdtemp(path.join(os.tmpdir(), 'registry-tls-')));
+    cert = tls.cert;
+    srv = await startServer({ env: store.env, flags: ['--tls-cert', tls.certFile, '--tls-key', tls.keyFile], scheme: 'https' });
   });
   afterAll(async () => {
     await srv?.stop();

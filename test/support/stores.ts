@@ -44,7 +44,8 @@ export interface TestStore {
   cleanup(): Promise<void>;
 }
 
-const SIGNING_KEY = Buffer.alloc(32, 7);
+/** The signing key of every fileStore(): a server given it (REGISTRY_SIGNING_KEY) accepts URLs the test signs. */
+export const SIGNING_KEY = Buffer.alloc(32, 7);
 
 export async function fileStore(): Promise<TestStore> {
   const root = await mkdtemp(path.join(os.tmpdir(), 'registry-fs-'));

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { BUNDLE_FORMAT, type BundleManifest } from '../../lib/bundle/manifest';
 import * as mt from '../../lib/docker/media-types';
 import { sha256 } from '../support/fixtures';
+import { imageManifest } from '../support/oci';
 import type { TestBundle } from '../support/upload';
 
 const FIXTURE_DIR = path.join(__dirname, '..', 'fixtures', 'ui');
@@ -71,15 +72,7 @@ export function fixtureBundle(f: UiFixture): BuiltFixture {
   if (f.image) {
     const config = Buffer.from(JSON.stringify({ os: 'linux', architecture: 'amd64', name, version }));
     const layer = bytes(`${name}/${version}/layer`, 4096);
-    const desc = (b: Buffer, mediaType: string) => ({ mediaType, digest: sha256(b), size: b.length });
-    const manifest = Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: mt.OCI_MANIFEST,
-        config: desc(config, mt.OCI_CONFIG),
-        layers: [desc(layer, mt.OCI_LAYER_GZIP)],
-      }),
-    );
+    const manifest = imageManifest(config, [layer]).bytes;
     for (const b of [config, layer, manifest]) blobs.set(sha256(b), b);
     const reference = `images.example.com/${name}/server:${version}`;
     resource.assets = { ...(resource.assets ?? {}), container: { docker: { server: reference } } };

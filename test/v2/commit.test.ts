@@ -15,6 +15,7 @@ import type { FileStorage } from '../../lib/storage/fs';
 import { WriteGate } from '../../lib/storage/probe';
 import { Uploads } from '../../lib/uploads/service';
 import { packageMetadata, sha256 } from '../support/fixtures';
+import { imageManifest } from '../support/oci';
 import { fileStore, type TestStore } from '../support/stores';
 
 let store: TestStore | undefined;
@@ -26,15 +27,7 @@ function imageBundle(
 ): { manifest: BundleManifest; blobs: Map<string, Buffer>; layers: string[]; config: string } {
   const config = Buffer.from(JSON.stringify({ os: 'linux', architecture: 'amd64', n: randomBytes(4).toString('hex') }));
   const layers = [randomBytes(700), randomBytes(900)];
-  const desc = (b: Buffer, mediaType: string) => ({ mediaType, digest: sha256(b), size: b.length });
-  const manifestBytes = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: mt.DOCKER_MANIFEST,
-      config: desc(config, mt.DOCKER_CONFIG),
-      layers: layers.map((l) => desc(l, mt.DOCKER_LAYER_GZIP)),
-    }),
-  );
+  const manifestBytes = imageManifest(config, layers, 'docker').bytes;
   const blobs = new Map<string, Buffer>([manifestBytes, config, ...(omitLayer ? layers.slice(0, 1) : layers)].map((b) => [sha256(b), b]));
   const reference = 'source.example.com/team/app:v1';
   const manifest: BundleManifest = {
