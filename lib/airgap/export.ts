@@ -6,7 +6,7 @@
  *   digest, size, in manifest order), the images (original reference, repository, manifest
  *   digest, media type, in manifest order) and the upload's contentDigest;
  * - GET /repo (Cosmos's Accept header): the package metadata as uploaded, with releaseVersion
- *   added (and selected: false when the package has none) and resource URLs / image references rewritten to the registry; both are
+ *   and selected added and resource URLs / image references rewritten to the registry; both are
  *   undone here (the rewritten URL names digest and file name, which describe maps back to the
  *   original URI; docker keys are matched to images by repository and manifest digest);
  * - GET /resource/<hex>/<name> for every asset and /v2/ (the same pull code as `build`) for
@@ -30,7 +30,7 @@ import type { RetryPolicy } from '../net/retry';
 import { checkName, checkVersion } from '../keys';
 import { mapLimit } from '../limit';
 import { contentDigest } from '../uploads/manifest';
-import { authoredFields, resourceImages } from '../universe/render';
+import { resourceImages } from '../universe/render';
 import { COSMOS_REPO_ACCEPT, openRead, readJson } from './http';
 
 class ExportError extends Error {
@@ -102,15 +102,15 @@ export async function repoEntry(
 }
 
 /**
- * The build definition as uploaded, from the served /repo entry (authoredFields: releaseVersion
- * dropped, selected kept when true), every rewritten URL and image reference put back. Pure, for tests.
+ * The build definition as uploaded, from the served /repo entry: releaseVersion and selected
+ * dropped, every rewritten URL and image reference put back. Pure, for tests.
  */
 export function recoverPackage(
   entry: Json,
   described: { resources: DescribedAsset[]; images: DescribedImage[] },
 ): { pkg: Json; keys: string[]; notes: string[] } {
   const notes: string[] = [];
-  const pkg = authoredFields(structuredClone(entry));
+  const { releaseVersion: _r, selected: _s, ...pkg } = structuredClone(entry);
   const resource = pkg.resource as Json | undefined;
   const original = (u: string, path: string): string => {
     const m = RESOURCE_URL.exec(u);

@@ -6,8 +6,8 @@
  *
  * - Selection: `name` (the newest version by lib/universe/version.ts, or every version with
  *   allVersions), `name@version` (exactly that one); no selection means every package.
- * - Each entry becomes `<name>-<version>.json` (the entry without releaseVersion, `selected` kept
- *   when true: a Certified Universe package stays Certified; 2.0/3.0 upgraded to 4.0 when `upgrade` is set, as migrate does) and `<name>-<version>.dcos`.
+ * - Each entry becomes `<name>-<version>.json` (the entry without releaseVersion and selected,
+ *   2.0/3.0 upgraded to 4.0 when `upgrade` is set, as migrate does) and `<name>-<version>.dcos`.
  * - The index is hostile input. Entry coordinates are checked before they name a file; an asset
  *   given as a `file:` URI or a relative path is refused (an index carries no files, and the
  *   mirror must never copy a local file into a bundle); JSON size and depth bounds and the
@@ -32,7 +32,6 @@ import type { NetworkSettings } from '../net/network';
 import { DEFAULT_RETRY, TransientHttpError, parseRetryAfter, withRetry, type RetryPolicy } from '../net/retry';
 import { canonicalJson } from '../uploads/manifest';
 import { upgradeToV4 } from '../universe/package-dir';
-import { authoredFields } from '../universe/render';
 import { unsupportedPackagingVersionMessage, validateBuildDefinition } from '../universe/validate';
 import { compareVersions } from '../universe/version';
 import { COSMOS_REPO_ACCEPT } from './http';
@@ -214,11 +213,11 @@ function selectEntries(entries: readonly Json[], specs: readonly string[], allVe
 }
 
 /**
- * The build definition of an index entry (authoredFields: releaseVersion dropped), 2.0/3.0 upgraded
+ * The build definition of an index entry: releaseVersion and selected dropped, 2.0/3.0 upgraded
  * when asked, validated, and every asset a URL (no file: URI, no relative path). Pure, for tests.
  */
 export function entryDefinition(entry: Json, upgrade = false): { definition: Json; changes: string[] } {
-  const raw = authoredFields(entry);
+  const { releaseVersion: _r, selected: _s, ...raw } = entry;
   let definition: Json = raw;
   let changes: string[] = [];
   const pv = raw.packagingVersion;

@@ -11,7 +11,7 @@ export const MAX_METADATA_BYTES = 5 * 1024 * 1024;
 
 export type Digest = `sha256:${string}`;
 
-/** A Universe repository entry without releaseVersion (validated by lib/universe). */
+/** A Universe repository entry without releaseVersion/selected (validated by lib/universe). */
 interface BuildDefinition {
   packagingVersion: string;
   name: string;

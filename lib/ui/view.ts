@@ -14,7 +14,7 @@ export interface PackageSummary {
   /** Newest first (the order of releaseVersion, highest first). */
   versions: CatalogVersion[];
   newest: CatalogVersion;
-  /** The package's own `selected` flag as authored (kept by migrate, build and add; /repo serves it too). */
+  /** The package's own `selected` flag as authored (and kept by add); /repo always serves false. */
   certified: boolean;
   tags: string[];
   maintainer: string;

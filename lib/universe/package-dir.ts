@@ -3,12 +3,10 @@
  *
  * A Universe package directory holds package.json (required), marathon.json.mustache,
  * config.json, resource.json and, before 4.0, command.json (all optional, as in Cosmos). The
- * build definition is package.json with `releaseVersion` dropped (the registry assigns it) and
- * the other files inlined:
+ * build definition is package.json with `selected` and `releaseVersion` dropped (the registry
+ * assigns releaseVersion; `selected` is a catalog curation flag) and the other files inlined:
  * the template as base64 under marathon.v2AppMustacheTemplate, config and resource as JSON.
- * Every other field passes through unchanged, `selected: true` (the author's Certified flag)
- * included: a migrated Universe package is shown as it was in Universe (docs/security.md says who
- * may set it); `selected: false`, the default, is dropped.
+ * Every other field passes through unchanged.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -25,7 +23,7 @@ const PACKAGE_FILES = {
 } as const;
 
 /** Fields of package.json that a build definition does not carry. */
-const DROPPED_FIELDS = ['releaseVersion'] as const;
+const DROPPED_FIELDS = ['selected', 'releaseVersion'] as const;
 
 export interface MigrateOptions {
   /** Upgrade packagingVersion 2.0/3.0 to 4.0 (upgradeToV4) instead of refusing it. */
@@ -86,7 +84,7 @@ export async function migratePackageDirectory(dir: string, options: MigrateOptio
 
 /**
  * The unvalidated build definition of a package directory, whatever its packagingVersion:
- * package.json minus releaseVersion (and a `selected: false`), plus the inlined files that exist.
+ * package.json minus selected/releaseVersion, plus the inlined files that exist.
  */
 export async function assemblePackageDirectory(dir: string): Promise<Record<string, unknown>> {
   const pkgText = await readText(dir, PACKAGE_FILES.package);
@@ -100,9 +98,6 @@ export async function assemblePackageDirectory(dir: string): Promise<Record<stri
   const pkg = parseObject(dir, PACKAGE_FILES.package, pkgText);
   const definition: Record<string, unknown> = { ...pkg };
   for (const field of DROPPED_FIELDS) delete definition[field];
-  // `selected: false` is Cosmos's default and what /repo serves for a package without the field:
-  // dropped, so that the definition is the same either way (and export can give back the same bytes).
-  if (definition.selected === false) delete definition.selected;
 
   const template = await readBytes(dir, PACKAGE_FILES.marathon);
   if (template !== undefined) {

@@ -1,7 +1,6 @@
 /**
  * Renders the Universe repository index (GET /repo) from the catalog: each entry is the
- * package metadata as uploaded, except `releaseVersion` (derived), `selected` (the author's
- * flag, false when the package has none: Cosmos and the DC/OS UI show it as Certified) and
+ * package metadata as uploaded, except `releaseVersion` (derived), `selected` (false) and
  * `resource`, whose URLs are rewritten to the registry's own routes and whose Docker
  * images are rewritten to <docker host>/<repository>@<manifest digest>.
  */
@@ -32,18 +31,6 @@ function imageReference(dockerHost: string, repository: string, manifestDigest: 
 }
 
 type Json = Record<string, unknown>;
-
-/**
- * A served repo entry back to the metadata its author wrote (export, mirror): releaseVersion (the
- * registry's) dropped; `selected` kept when true, dropped when false, which is what /repo serves
- * for a package that has none (Cosmos's default). The input is not modified.
- */
-export function authoredFields(entry: Json): Json {
-  const out = { ...entry }; // deleting keeps the key order, so an export can be byte-identical
-  delete out.releaseVersion;
-  if (out.selected !== true) delete out.selected;
-  return out;
-}
 
 /** Every URL field of a Universe resource, as [path, url]: assets.uris, images, cli binaries. */
 export function resourceUrls(resource: Json | undefined): Array<[string, string]> {
@@ -141,7 +128,7 @@ export function renderRepo(state: CatalogState, options: RenderOptions): { packa
     .filter((v) => visible(v, options.repoVersion, dcos))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : rv.get(a)! - rv.get(b)!))
     .map((v) => {
-      const entry: Json = { ...v.package, releaseVersion: rv.get(v)!, selected: v.package.selected === true };
+      const entry: Json = { ...v.package, releaseVersion: rv.get(v)!, selected: false };
       const resource = rewriteResource(v, options.publicUrl, options.dockerHost);
       if (resource) entry.resource = resource;
       return entry;

@@ -69,8 +69,6 @@ interface PackageMetadataCommon {
   scm?: string;
   website?: string;
   framework?: boolean;
-  /** The Certified flag as the author wrote it in package.json; kept through migrate, build and add, served by /repo. */
-  selected?: boolean;
   /** Versions that may upgrade to this one; ["*"] for any. */
   upgradesFrom?: string[];
   /** Versions this one may downgrade to; ["*"] for any. */
@@ -97,13 +95,14 @@ interface BuildDefinitionV5 extends PackageMetadataCommon {
   manager?: Manager;
 }
 
-/** A build definition: a repo entry without releaseVersion, everything inlined. */
+/** A build definition: a repo entry without releaseVersion and selected, everything inlined. */
 export type BuildDefinition = BuildDefinitionV4 | BuildDefinitionV5;
 
 /** What a repo index entry adds to a build definition. */
 interface RepoFields {
   /** Cosmos installs the highest by default; the registry assigns it at commit. */
   releaseVersion?: number;
+  selected?: boolean;
 }
 
 type PackageV4 = BuildDefinitionV4 & RepoFields;

@@ -65,7 +65,7 @@ export type BuildDefinitionValidation = { ok: true; definition: BuildDefinition 
 
 type Validator = ((data: unknown) => boolean) & { errors?: ErrorObject[] | null };
 
-/** A repo index entry (releaseVersion optional), packagingVersion 4.0 or 5.0. */
+/** A repo index entry (releaseVersion optional, selected allowed), packagingVersion 4.0 or 5.0. */
 export function validatePackage(entry: unknown): PackageValidation {
   const problem = jsonBoundsProblem(entry) ?? packagingVersionProblem(entry);
   if (problem) return { ok: false, errors: [problem] };
@@ -74,7 +74,7 @@ export function validatePackage(entry: unknown): PackageValidation {
   return errors ? { ok: false, errors } : { ok: true, entry: entry as PackageEntry };
 }
 
-/** A build definition: a repo entry without releaseVersion (`selected`, the author's Certified flag, stays). */
+/** A build definition: a repo entry without releaseVersion and selected. */
 export function validateBuildDefinition(definition: unknown): BuildDefinitionValidation {
   const problem = jsonBoundsProblem(definition) ?? packagingVersionProblem(definition);
   if (problem) return { ok: false, errors: [problem] };

@@ -47,8 +47,7 @@ export function checkUploadManifest(value: unknown): BundleManifest {
   // Names and versions first: they decide keys, so they get the clearest errors.
   checkName(pkg?.name);
   checkVersion(pkg?.version);
-  // releaseVersion is the registry's to assign; `selected` (the author's Certified flag) is validated and kept.
-  const { releaseVersion: _r, ...entry } = pkg as Record<string, unknown>;
+  const { releaseVersion: _r, selected: _s, ...entry } = pkg as Record<string, unknown>;
   const result = validatePackage(entry);
   if (!result.ok) {
     const unsupported = result.errors.some((e) => /packagingVersion/.test(e) && /not supported/i.test(e));

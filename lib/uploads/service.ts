@@ -551,9 +551,10 @@ export class Uploads {
       s.status = 'Processing';
     });
     const m: BundleManifest = session.manifest;
-    // `selected` (the package's own Certified flag, as authored; a boolean, checkUploadManifest validated it) is
-    // kept: /repo and the web catalog show it. releaseVersion is the registry's to assign.
-    const { releaseVersion: _r, ...pkg } = m.package as Record<string, unknown>;
+    // `selected` (the package's own Certified flag, as authored) is kept: the web catalog shows it;
+    // /repo still serves selected: false (lib/universe/render.ts). releaseVersion is the registry's to assign.
+    const { releaseVersion: _r, selected, ...rest } = m.package as Record<string, unknown>;
+    const pkg = typeof selected === 'boolean' ? { ...rest, selected } : rest;
     let result: number | undefined;
     let images: ImageRef[] | undefined;
     // The garbage-collection fence (lib/gc.ts): check that every blob is in the blob area,

@@ -16,7 +16,7 @@ const served = (resource: Record<string, unknown>) => ({
 });
 
 describe('recoverPackage: undoing /repo rewriting', () => {
-  it('puts back asset URIs and image references, drops releaseVersion and selected: false, keeps key order', () => {
+  it('puts back asset URIs and image references, drops releaseVersion and selected, keeps key order', () => {
     const { pkg, keys, notes } = recoverPackage(
       served({
         assets: {
@@ -46,12 +46,6 @@ describe('recoverPackage: undoing /repo rewriting', () => {
         },
       }),
     );
-  });
-
-  it("keeps the author's selected: true where it stood (the Certified flag survives an export)", () => {
-    const entry = { packagingVersion: '4.0', name: 'p', version: '1', selected: true, releaseVersion: 3, tags: ['t'] };
-    const { pkg } = recoverPackage(entry, { resources: [], images: [] });
-    expect(JSON.stringify(pkg)).toBe(JSON.stringify({ packagingVersion: '4.0', name: 'p', version: '1', selected: true, tags: ['t'] }));
   });
 
   it('two keys with the same image: matched by position (the bundle lists images sorted by key)', () => {

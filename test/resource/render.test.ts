@@ -129,11 +129,4 @@ describe('rewriteResource', () => {
     expect(selected).toBe(false);
     expect(resourceUrls(resource as any).every(([, u]) => u.startsWith(`${PUBLIC}/resource/`))).toBe(true);
   });
-
-  it("renderRepo serves the author's selected: true (Cosmos and the DC/OS UI show it as Certified)", () => {
-    const v = version();
-    v.package = { ...v.package, selected: true };
-    const { packages } = renderRepo({ seq: 7, versions: [v] }, { repoVersion: 'v4', publicUrl: PUBLIC, dockerHost: DOCKER });
-    expect(packages[0]!.selected).toBe(true);
-  });
 });

@@ -51,20 +51,11 @@ async function rejection(p: Promise<unknown>): Promise<BadRequestError> {
 }
 
 describe('readPackageDirectory', () => {
-  it('inlines the files, drops releaseVersion, keeps every other field unchanged (selected: true too)', async () => {
+  it('inlines the files, drops selected and releaseVersion, keeps every other field unchanged', async () => {
     const def = await readPackageDirectory(makeDir(fullFiles()));
-    const { releaseVersion: _r, ...kept } = pkg;
+    const { selected: _s, releaseVersion: _r, ...kept } = pkg;
     expect(def).toEqual({ ...kept, marathon: { v2AppMustacheTemplate: expect.any(String) }, config, resource });
-    expect(def.selected).toBe(true);
     expect(Buffer.from(def.marathon!.v2AppMustacheTemplate, 'base64').toString('utf8')).toBe(template);
-  });
-
-  it('drops selected: false (the default, what /repo serves without it) and refuses a selected that is not a boolean', async () => {
-    const def = await readPackageDirectory(makeDir({ ...fullFiles(), 'package.json': JSON.stringify({ ...pkg, selected: false }) }));
-    expect(def).not.toHaveProperty('selected');
-    const dir = makeDir({ ...fullFiles(), 'package.json': JSON.stringify({ ...pkg, selected: 'yes' }) });
-    const e = await rejection(readPackageDirectory(dir));
-    expect(e.message).toBe(`invalid package in ${dir}: /selected: must be boolean`);
   });
 
   it('encodes the template bytes exactly, as a full package fixture shows', async () => {

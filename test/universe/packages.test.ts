@@ -4,8 +4,6 @@
  * The project's fixtures (test/fixtures/universe) always; the real Universe packages and the
  * official schemas when UNIVERSE_REFERENCE_DIR names them (test/support/reference.ts).
  */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { migratePackageDirectory, readPackageDirectory } from '../../lib/universe/package-dir';
 import type { BuildDefinition, PackageEntry } from '../../lib/universe/types';
@@ -43,9 +41,7 @@ function conversionTests(dirs: PackageDir[], minimumCurrent: number) {
       const definition = await readPackageDirectory(d.dir);
       expect(definition.name).toBe(d.name);
       expect(definition.packagingVersion).toBe(d.packagingVersion);
-      // The author's Certified flag stays when true; false, the default, is dropped.
-      const authored = JSON.parse(readFileSync(path.join(d.dir, 'package.json'), 'utf8')).selected;
-      expect(definition.selected).toBe(authored === true ? true : undefined);
+      expect(definition).not.toHaveProperty('selected');
       expect(definition).not.toHaveProperty('releaseVersion');
       expect(validateBuildDefinition(definition)).toEqual({ ok: true, definition });
       const entry = asEntry(definition, d.revision);

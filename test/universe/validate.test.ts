@@ -142,17 +142,15 @@ describe('validateBuildDefinition', () => {
     expect(validateBuildDefinition({ ...base, packagingVersion: '5.0', manager: { packageName: 'x-y' } }).ok).toBe(true);
   });
 
-  it('refuses releaseVersion, which only repo entries carry (the registry assigns it)', () => {
+  it('refuses releaseVersion and selected, which only repo entries carry', () => {
     expect(validateBuildDefinition({ ...base, releaseVersion: 1 })).toEqual({
       ok: false,
       errors: ['(root): unknown property "releaseVersion"'],
     });
-  });
-
-  it("keeps the author's selected (Certified) flag, a boolean only", () => {
-    expect(validateBuildDefinition({ ...base, selected: true })).toEqual({ ok: true, definition: { ...base, selected: true } });
-    expect(validateBuildDefinition({ ...base, packagingVersion: '5.0', selected: false }).ok).toBe(true);
-    expect(validateBuildDefinition({ ...base, selected: 'yes' })).toEqual({ ok: false, errors: ['/selected: must be boolean'] });
+    expect(validateBuildDefinition({ ...base, packagingVersion: '5.0', selected: false })).toEqual({
+      ok: false,
+      errors: ['(root): unknown property "selected"'],
+    });
   });
 
   it('applies the branch of its packagingVersion only, without "must match then schema" noise', () => {

@@ -3,9 +3,9 @@
 module.exports = validate38;
 module.exports.default = validate38;
 const schema56 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://dcos-registry.example/schemas/universe/package-v5.json","title":"A packagingVersion 5.0 entry of a Universe repo index","description":"releaseVersion is optional here: the registry assigns it when it commits the package.","type":"object","allOf":[{"$ref":"defs.json#/$defs/metadataV50"},{"$ref":"defs.json#/$defs/repoFields"}],"unevaluatedProperties":false};
-const schema55 = {"description":"What a repo index entry adds to the shared metadata.","type":"object","properties":{"releaseVersion":{"type":"integer","minimum":0}}};
+const schema55 = {"description":"What a repo index entry adds to the shared metadata.","type":"object","properties":{"releaseVersion":{"type":"integer","minimum":0},"selected":{"type":"boolean"}}};
 const schema57 = {"description":"5.0 adds the optional package manager section; otherwise as 4.0.","type":"object","$ref":"#/$defs/metadataCommon","properties":{"packagingVersion":{"type":"string","const":"5.0"},"manager":{"$ref":"#/$defs/manager"}}};
-const schema34 = {"description":"The fields every 4.0 and 5.0 package has, shared by build definitions and repo entries (everything but releaseVersion). Not closed: the including schema closes it with unevaluatedProperties.","type":"object","properties":{"packagingVersion":{"type":"string","enum":["4.0","5.0"]},"name":{"$ref":"#/$defs/packageName"},"version":{"$ref":"#/$defs/packageVersion"},"maintainer":{"type":"string"},"description":{"type":"string"},"tags":{"type":"array","items":{"type":"string","pattern":"^[^\\s]+$"}},"scm":{"type":"string"},"website":{"type":"string"},"framework":{"type":"boolean"},"selected":{"description":"The package's Certified flag, as its author wrote it in package.json (Cosmos and the DC/OS UI show it).","type":"boolean"},"upgradesFrom":{"$ref":"#/$defs/versionList"},"downgradesTo":{"$ref":"#/$defs/versionList"},"preInstallNotes":{"type":"string"},"postInstallNotes":{"type":"string"},"postUninstallNotes":{"type":"string"},"licenses":{"type":"array","items":{"$ref":"#/$defs/license"}},"minDcosReleaseVersion":{"$ref":"#/$defs/dcosReleaseVersion"},"hasKnownIssues":{"type":"boolean"},"lastUpdated":{"type":"number"},"marathon":{"$ref":"#/$defs/marathon"},"resource":{"$ref":"#/$defs/resource"},"config":{"$ref":"#/$defs/config"}},"required":["packagingVersion","name","version","maintainer","description","tags"]};
+const schema34 = {"description":"The fields every 4.0 and 5.0 package has, shared by build definitions and repo entries (everything but releaseVersion and selected). Not closed: the including schema closes it with unevaluatedProperties.","type":"object","properties":{"packagingVersion":{"type":"string","enum":["4.0","5.0"]},"name":{"$ref":"#/$defs/packageName"},"version":{"$ref":"#/$defs/packageVersion"},"maintainer":{"type":"string"},"description":{"type":"string"},"tags":{"type":"array","items":{"type":"string","pattern":"^[^\\s]+$"}},"scm":{"type":"string"},"website":{"type":"string"},"framework":{"type":"boolean"},"upgradesFrom":{"$ref":"#/$defs/versionList"},"downgradesTo":{"$ref":"#/$defs/versionList"},"preInstallNotes":{"type":"string"},"postInstallNotes":{"type":"string"},"postUninstallNotes":{"type":"string"},"licenses":{"type":"array","items":{"$ref":"#/$defs/license"}},"minDcosReleaseVersion":{"$ref":"#/$defs/dcosReleaseVersion"},"hasKnownIssues":{"type":"boolean"},"lastUpdated":{"type":"number"},"marathon":{"$ref":"#/$defs/marathon"},"resource":{"$ref":"#/$defs/resource"},"config":{"$ref":"#/$defs/config"}},"required":["packagingVersion","name","version","maintainer","description","tags"]};
 const schema35 = {"type":"string","pattern":"^[a-z][a-z0-9-]*[a-z0-9]$","maxLength":64};
 const schema36 = {"type":"string","pattern":"^(?!\\.+$)[-a-zA-Z0-9.]+$","maxLength":64};
 const schema37 = {"description":"Versions, or [\"*\"] for any version.","type":"array","items":{"type":"string"}};
@@ -1181,9 +1181,13 @@ vErrors.push(err21);
 errors++;
 }
 }
-if(data.selected !== undefined){
-if(typeof data.selected !== "boolean"){
-const err22 = {instancePath:instancePath+"/selected",schemaPath:"#/properties/selected/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data.upgradesFrom !== undefined){
+let data10 = data.upgradesFrom;
+if(Array.isArray(data10)){
+const len1 = data10.length;
+for(let i1=0; i1<len1; i1++){
+if(typeof data10[i1] !== "string"){
+const err22 = {instancePath:instancePath+"/upgradesFrom/" + i1,schemaPath:"#/$defs/versionList/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -1193,13 +1197,9 @@ vErrors.push(err22);
 errors++;
 }
 }
-if(data.upgradesFrom !== undefined){
-let data11 = data.upgradesFrom;
-if(Array.isArray(data11)){
-const len1 = data11.length;
-for(let i1=0; i1<len1; i1++){
-if(typeof data11[i1] !== "string"){
-const err23 = {instancePath:instancePath+"/upgradesFrom/" + i1,schemaPath:"#/$defs/versionList/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err23 = {instancePath:instancePath+"/upgradesFrom",schemaPath:"#/$defs/versionList/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -1209,9 +1209,13 @@ vErrors.push(err23);
 errors++;
 }
 }
-}
-else {
-const err24 = {instancePath:instancePath+"/upgradesFrom",schemaPath:"#/$defs/versionList/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data.downgradesTo !== undefined){
+let data12 = data.downgradesTo;
+if(Array.isArray(data12)){
+const len2 = data12.length;
+for(let i2=0; i2<len2; i2++){
+if(typeof data12[i2] !== "string"){
+const err24 = {instancePath:instancePath+"/downgradesTo/" + i2,schemaPath:"#/$defs/versionList/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -1221,13 +1225,9 @@ vErrors.push(err24);
 errors++;
 }
 }
-if(data.downgradesTo !== undefined){
-let data13 = data.downgradesTo;
-if(Array.isArray(data13)){
-const len2 = data13.length;
-for(let i2=0; i2<len2; i2++){
-if(typeof data13[i2] !== "string"){
-const err25 = {instancePath:instancePath+"/downgradesTo/" + i2,schemaPath:"#/$defs/versionList/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+else {
+const err25 = {instancePath:instancePath+"/downgradesTo",schemaPath:"#/$defs/versionList/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -1237,9 +1237,9 @@ vErrors.push(err25);
 errors++;
 }
 }
-}
-else {
-const err26 = {instancePath:instancePath+"/downgradesTo",schemaPath:"#/$defs/versionList/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data.preInstallNotes !== undefined){
+if(typeof data.preInstallNotes !== "string"){
+const err26 = {instancePath:instancePath+"/preInstallNotes",schemaPath:"#/properties/preInstallNotes/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -1249,9 +1249,9 @@ vErrors.push(err26);
 errors++;
 }
 }
-if(data.preInstallNotes !== undefined){
-if(typeof data.preInstallNotes !== "string"){
-const err27 = {instancePath:instancePath+"/preInstallNotes",schemaPath:"#/properties/preInstallNotes/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.postInstallNotes !== undefined){
+if(typeof data.postInstallNotes !== "string"){
+const err27 = {instancePath:instancePath+"/postInstallNotes",schemaPath:"#/properties/postInstallNotes/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -1261,9 +1261,9 @@ vErrors.push(err27);
 errors++;
 }
 }
-if(data.postInstallNotes !== undefined){
-if(typeof data.postInstallNotes !== "string"){
-const err28 = {instancePath:instancePath+"/postInstallNotes",schemaPath:"#/properties/postInstallNotes/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.postUninstallNotes !== undefined){
+if(typeof data.postUninstallNotes !== "string"){
+const err28 = {instancePath:instancePath+"/postUninstallNotes",schemaPath:"#/properties/postUninstallNotes/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -1273,9 +1273,19 @@ vErrors.push(err28);
 errors++;
 }
 }
-if(data.postUninstallNotes !== undefined){
-if(typeof data.postUninstallNotes !== "string"){
-const err29 = {instancePath:instancePath+"/postUninstallNotes",schemaPath:"#/properties/postUninstallNotes/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.licenses !== undefined){
+let data17 = data.licenses;
+if(Array.isArray(data17)){
+const len3 = data17.length;
+for(let i3=0; i3<len3; i3++){
+if(!(validate24(data17[i3], {instancePath:instancePath+"/licenses/" + i3,parentData:data17,parentDataProperty:i3,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err29 = {instancePath:instancePath+"/licenses",schemaPath:"#/properties/licenses/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -1285,19 +1295,11 @@ vErrors.push(err29);
 errors++;
 }
 }
-if(data.licenses !== undefined){
-let data18 = data.licenses;
-if(Array.isArray(data18)){
-const len3 = data18.length;
-for(let i3=0; i3<len3; i3++){
-if(!(validate24(data18[i3], {instancePath:instancePath+"/licenses/" + i3,parentData:data18,parentDataProperty:i3,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate24.errors : vErrors.concat(validate24.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err30 = {instancePath:instancePath+"/licenses",schemaPath:"#/properties/licenses/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if(data.minDcosReleaseVersion !== undefined){
+let data19 = data.minDcosReleaseVersion;
+if(typeof data19 === "string"){
+if(!pattern8.test(data19)){
+const err30 = {instancePath:instancePath+"/minDcosReleaseVersion",schemaPath:"#/$defs/dcosReleaseVersion/pattern",keyword:"pattern",params:{pattern: "^(?:0|[1-9][0-9]*)(?:\\.(?:0|[1-9][0-9]*))*$"},message:"must match pattern \""+"^(?:0|[1-9][0-9]*)(?:\\.(?:0|[1-9][0-9]*))*$"+"\""};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -1307,11 +1309,8 @@ vErrors.push(err30);
 errors++;
 }
 }
-if(data.minDcosReleaseVersion !== undefined){
-let data20 = data.minDcosReleaseVersion;
-if(typeof data20 === "string"){
-if(!pattern8.test(data20)){
-const err31 = {instancePath:instancePath+"/minDcosReleaseVersion",schemaPath:"#/$defs/dcosReleaseVersion/pattern",keyword:"pattern",params:{pattern: "^(?:0|[1-9][0-9]*)(?:\\.(?:0|[1-9][0-9]*))*$"},message:"must match pattern \""+"^(?:0|[1-9][0-9]*)(?:\\.(?:0|[1-9][0-9]*))*$"+"\""};
+else {
+const err31 = {instancePath:instancePath+"/minDcosReleaseVersion",schemaPath:"#/$defs/dcosReleaseVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -1321,8 +1320,9 @@ vErrors.push(err31);
 errors++;
 }
 }
-else {
-const err32 = {instancePath:instancePath+"/minDcosReleaseVersion",schemaPath:"#/$defs/dcosReleaseVersion/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.hasKnownIssues !== undefined){
+if(typeof data.hasKnownIssues !== "boolean"){
+const err32 = {instancePath:instancePath+"/hasKnownIssues",schemaPath:"#/properties/hasKnownIssues/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -1332,27 +1332,15 @@ vErrors.push(err32);
 errors++;
 }
 }
-if(data.hasKnownIssues !== undefined){
-if(typeof data.hasKnownIssues !== "boolean"){
-const err33 = {instancePath:instancePath+"/hasKnownIssues",schemaPath:"#/properties/hasKnownIssues/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data.lastUpdated !== undefined){
+let data21 = data.lastUpdated;
+if(!((typeof data21 == "number") && (isFinite(data21)))){
+const err33 = {instancePath:instancePath+"/lastUpdated",schemaPath:"#/properties/lastUpdated/type",keyword:"type",params:{type: "number"},message:"must be number"};
 if(vErrors === null){
 vErrors = [err33];
 }
 else {
 vErrors.push(err33);
-}
-errors++;
-}
-}
-if(data.lastUpdated !== undefined){
-let data22 = data.lastUpdated;
-if(!((typeof data22 == "number") && (isFinite(data22)))){
-const err34 = {instancePath:instancePath+"/lastUpdated",schemaPath:"#/properties/lastUpdated/type",keyword:"type",params:{type: "number"},message:"must be number"};
-if(vErrors === null){
-vErrors = [err34];
-}
-else {
-vErrors.push(err34);
 }
 errors++;
 }
@@ -1370,9 +1358,21 @@ errors = vErrors.length;
 }
 }
 if(data.config !== undefined){
-let data25 = data.config;
-if(!(data25 && typeof data25 == "object" && !Array.isArray(data25))){
-const err35 = {instancePath:instancePath+"/config",schemaPath:"#/$defs/config/type",keyword:"type",params:{type: "object"},message:"must be object"};
+let data24 = data.config;
+if(!(data24 && typeof data24 == "object" && !Array.isArray(data24))){
+const err34 = {instancePath:instancePath+"/config",schemaPath:"#/$defs/config/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err34];
+}
+else {
+vErrors.push(err34);
+}
+errors++;
+}
+}
+}
+else {
+const err35 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -1381,22 +1381,10 @@ vErrors.push(err35);
 }
 errors++;
 }
-}
-}
-else {
-const err36 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err36];
-}
-else {
-vErrors.push(err36);
-}
-errors++;
-}
 validate23.errors = vErrors;
 return errors === 0;
 }
-validate23.evaluated = {"props":{"packagingVersion":true,"name":true,"version":true,"maintainer":true,"description":true,"tags":true,"scm":true,"website":true,"framework":true,"selected":true,"upgradesFrom":true,"downgradesTo":true,"preInstallNotes":true,"postInstallNotes":true,"postUninstallNotes":true,"licenses":true,"minDcosReleaseVersion":true,"hasKnownIssues":true,"lastUpdated":true,"marathon":true,"resource":true,"config":true},"dynamicProps":false,"dynamicItems":false};
+validate23.evaluated = {"props":{"packagingVersion":true,"name":true,"version":true,"maintainer":true,"description":true,"tags":true,"scm":true,"website":true,"framework":true,"upgradesFrom":true,"downgradesTo":true,"preInstallNotes":true,"postInstallNotes":true,"postUninstallNotes":true,"licenses":true,"minDcosReleaseVersion":true,"hasKnownIssues":true,"lastUpdated":true,"marathon":true,"resource":true,"config":true},"dynamicProps":false,"dynamicItems":false};
 
 const schema58 = {"type":"object","properties":{"packageName":{"$ref":"#/$defs/packageName"},"minPackageVersion":{"$ref":"#/$defs/packageVersion"}},"required":["packageName"]};
 
@@ -1566,7 +1554,7 @@ errors++;
 validate39.errors = vErrors;
 return errors === 0;
 }
-validate39.evaluated = {"props":{"packagingVersion":true,"manager":true,"name":true,"version":true,"maintainer":true,"description":true,"tags":true,"scm":true,"website":true,"framework":true,"selected":true,"upgradesFrom":true,"downgradesTo":true,"preInstallNotes":true,"postInstallNotes":true,"postUninstallNotes":true,"licenses":true,"minDcosReleaseVersion":true,"hasKnownIssues":true,"lastUpdated":true,"marathon":true,"resource":true,"config":true},"dynamicProps":false,"dynamicItems":false};
+validate39.evaluated = {"props":{"packagingVersion":true,"manager":true,"name":true,"version":true,"maintainer":true,"description":true,"tags":true,"scm":true,"website":true,"framework":true,"upgradesFrom":true,"downgradesTo":true,"preInstallNotes":true,"postInstallNotes":true,"postUninstallNotes":true,"licenses":true,"minDcosReleaseVersion":true,"hasKnownIssues":true,"lastUpdated":true,"marathon":true,"resource":true,"config":true},"dynamicProps":false,"dynamicItems":false};
 
 
 function validate38(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -1610,9 +1598,9 @@ errors++;
 }
 }
 }
-}
-else {
-const err2 = {instancePath,schemaPath:"defs.json#/$defs/repoFields/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.selected !== undefined){
+if(typeof data.selected !== "boolean"){
+const err2 = {instancePath:instancePath+"/selected",schemaPath:"defs.json#/$defs/repoFields/properties/selected/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err2];
 }
@@ -1621,10 +1609,10 @@ vErrors.push(err2);
 }
 errors++;
 }
-if(data && typeof data == "object" && !Array.isArray(data)){
-for(const key0 in data){
-if((((((((((((((((((((((((key0 !== "releaseVersion") && (key0 !== "packagingVersion")) && (key0 !== "manager")) && (key0 !== "name")) && (key0 !== "version")) && (key0 !== "maintainer")) && (key0 !== "description")) && (key0 !== "tags")) && (key0 !== "scm")) && (key0 !== "website")) && (key0 !== "framework")) && (key0 !== "selected")) && (key0 !== "upgradesFrom")) && (key0 !== "downgradesTo")) && (key0 !== "preInstallNotes")) && (key0 !== "postInstallNotes")) && (key0 !== "postUninstallNotes")) && (key0 !== "licenses")) && (key0 !== "minDcosReleaseVersion")) && (key0 !== "hasKnownIssues")) && (key0 !== "lastUpdated")) && (key0 !== "marathon")) && (key0 !== "resource")) && (key0 !== "config")){
-const err3 = {instancePath,schemaPath:"#/unevaluatedProperties",keyword:"unevaluatedProperties",params:{unevaluatedProperty: key0},message:"must NOT have unevaluated properties"};
+}
+}
+else {
+const err3 = {instancePath,schemaPath:"defs.json#/$defs/repoFields/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err3];
 }
@@ -1633,15 +1621,27 @@ vErrors.push(err3);
 }
 errors++;
 }
-}
-}
-else {
-const err4 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data && typeof data == "object" && !Array.isArray(data)){
+for(const key0 in data){
+if((((((((((((((((((((((((key0 !== "releaseVersion") && (key0 !== "selected")) && (key0 !== "packagingVersion")) && (key0 !== "manager")) && (key0 !== "name")) && (key0 !== "version")) && (key0 !== "maintainer")) && (key0 !== "description")) && (key0 !== "tags")) && (key0 !== "scm")) && (key0 !== "website")) && (key0 !== "framework")) && (key0 !== "upgradesFrom")) && (key0 !== "downgradesTo")) && (key0 !== "preInstallNotes")) && (key0 !== "postInstallNotes")) && (key0 !== "postUninstallNotes")) && (key0 !== "licenses")) && (key0 !== "minDcosReleaseVersion")) && (key0 !== "hasKnownIssues")) && (key0 !== "lastUpdated")) && (key0 !== "marathon")) && (key0 !== "resource")) && (key0 !== "config")){
+const err4 = {instancePath,schemaPath:"#/unevaluatedProperties",keyword:"unevaluatedProperties",params:{unevaluatedProperty: key0},message:"must NOT have unevaluated properties"};
 if(vErrors === null){
 vErrors = [err4];
 }
 else {
 vErrors.push(err4);
+}
+errors++;
+}
+}
+}
+else {
+const err5 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err5];
+}
+else {
+vErrors.push(err5);
 }
 errors++;
 }
