@@ -190,7 +190,8 @@ export const GZIP_ALWAYS_UP_TO = 256 * 1024;
 /**
  * Whether a client that takes gzip is better served the gzip rendering: a small document, one that
  * gzip at least halves, or one whose gzip bytes alone fit an inline Lambda answer (`inlineMax`: a
- * redirect costs the client a second request).
+ * redirect costs the client a second request, and without a store to redirect to the plain bytes
+ * would not fit the response at all).
  */
 export function gzipPays(plainBytes: number, gzipBytes: number, inlineMax?: number): boolean {
   if (plainBytes <= GZIP_ALWAYS_UP_TO || gzipBytes <= plainBytes * GZIP_KEEPS_AT_MOST) return true;
@@ -245,7 +246,8 @@ export async function repoAnswer(registry: Registry, req: RepoRequest): Promise<
   // (gzipPays: a catalog of JSON and prose is 3-6× fewer bytes; one of base64 blobs goes plain).
   const r = rendered;
   const gzipped = takesGzip ? (r.gzipped ??= gzipSync(r.body, { level: 6 })) : undefined;
-  const inlineMax = storable ? Math.min(registry.config.repoInlineBytes, LAMBDA_INLINE_MAX) : undefined;
+  // What a Lambda answers inline: past it a redirect, or (nowhere to redirect to) a payload too big.
+  const inlineMax = storable ? Math.min(registry.config.repoInlineBytes, LAMBDA_INLINE_MAX) : LAMBDA_INLINE_MAX;
   const gzip = gzipped !== undefined && gzipPays(r.body.length, gzipped.length, inlineMax);
   const encoding = gzip ? 'gzip' : 'identity';
   const bytes = gzip && gzipped ? gzipped : r.body;

@@ -315,10 +315,34 @@ describe.each(drivers)('gzip where it pays, on $name storage: a catalog gzip kee
     expect([gz.statusCode, gz.headers!['content-encoding']]).toEqual([200, 'gzip']);
     expect((await follow(reg.storage, gz)).doc.packages).toHaveLength(4);
     expect((await viaLambda(reg, PLAIN)).statusCode).toBe(307);
-    // Without a store to redirect to (proxy downloads) it stays plain: every answer is inline anyway.
+    // Without a store to redirect to (proxy downloads) it stays plain: every answer is inline, and this one fits.
     const proxy = registry(store.another(), { REGISTRY_REPO_INLINE_BYTES: String(between), REGISTRY_DOWNLOADS: 'proxy' });
     const inline = await viaLambda(proxy, COSMOS);
     expect([inline.statusCode, inline.headers!['content-encoding']]).toEqual([200, undefined]);
+  });
+});
+
+describe('gzip where it pays: an index only gzip fits into a Lambda response goes gzip even with nowhere to redirect', () => {
+  let store: TestStore;
+  beforeAll(async () => {
+    store = await drivers.find((d) => d.name === 'file')!.make();
+    // About 5.1 MB of base64 of random bytes (3.9 MB gzipped): plain, it is past what a Lambda answers inline.
+    const catalog = new Catalog(store.another());
+    for (let i = 0; i < 64; i++) await addVersion(catalog, incompressibleEntry(`fits-${i}`, 80_000));
+  }, 120_000);
+  afterAll(async () => {
+    await store?.cleanup();
+  });
+
+  it('with proxy downloads (every answer inline) a gzip client gets gzip, within the response limit', async () => {
+    const reg = registry(store.another(), { REGISTRY_DOWNLOADS: 'proxy' });
+    const plain = await repoAnswer(reg, PLAIN);
+    if (!isBytes(plain)) throw new Error('expected the rendering’s bytes');
+    expect(plain.bytes.length).toBeGreaterThan(LAMBDA_INLINE_MAX);
+    const res = await viaLambda(reg, COSMOS);
+    expect([res.statusCode, res.headers!['content-encoding']]).toEqual([200, 'gzip']);
+    expect(Buffer.byteLength(JSON.stringify(res))).toBeLessThanOrEqual(LAMBDA_RESPONSE_LIMIT);
+    expect(gunzipSync(Buffer.from(String(res.body), 'base64')).equals(plain.bytes)).toBe(true);
   });
 });
 
