@@ -19,9 +19,8 @@ import { asLambda } from '../test/repo/lambda-view';
 import { startServer } from '../test/server/harness';
 import { freePort, type Offline } from '../test/support/offline';
 import { type ClientOptions, consume, GBIT, type Got, getRaw } from './lib/client';
-import { storageLayer } from '../lib/storage/layer';
-import { mib, ms, sample, summarize } from './lib/stats';
-import { type BenchStore, registryOver } from './lib/stores';
+import { interleaved, mib, ms, sample, summarize } from './lib/stats';
+import { type BenchStore, registryOf } from './lib/stores';
 import type { Results } from './lib/table';
 
 export const COSMOS_HEADERS = {
@@ -59,8 +58,9 @@ export interface RepoTargets {
 
 export async function repoFigures(results: Results, store: BenchStore, label: string, n: number, via: RepoTargets = {}): Promise<void> {
   const tag = `${store.driver}, ${label}`;
-  const c = storageLayer(store.make());
-  const registry = registryOver(c, BENCH_ORIGIN);
+  // The registry a function process builds (on S3: the SDK-free reads of s3-lazy.ts, as deployed).
+  const registry = registryOf(store, BENCH_ORIGIN);
+  const c = registry.storage;
 
   /** One in-process answer as a Lambda gives it, consumed as a client on the given link would. */
   const lambdaGet = async (opts: ClientOptions = {}): Promise<{ got: Got; how: string }> => {
@@ -113,9 +113,8 @@ export async function repoFigures(results: Results, store: BenchStore, label: st
   };
   const heldGet = (key: string, encoding?: string) => rawGet(key, encoding, HELD);
 
-  // In-process.
-  const warm = await sample(n, () => lambdaGet());
-  const baseline = await sample(n, () => rawGet(same, gzip ? 'gzip' : undefined));
+  // In-process, each figure's samples interleaved with its baseline's (the same load for both).
+  const [warm, baseline] = await interleaved(n, [() => lambdaGet(), () => rawGet(same, gzip ? 'gzip' : undefined)]);
   const ratio = summarize(warm).median / summarize(baseline).median;
   results.add({
     figure: `/repo warm in-process (${tag}: ${docLabel}, ${how})`,
@@ -126,9 +125,11 @@ export async function repoFigures(results: Results, store: BenchStore, label: st
     met: ratio <= TARGET.inProcess,
   });
 
-  const warmHeld = await sample(n, () => lambdaGet(HELD));
-  const plainHeld = await sample(n, () => heldGet(plainKey));
-  const gzipHeld = await sample(n, () => heldGet(gzipKey, 'gzip'));
+  const [warmHeld, plainHeld, gzipHeld] = await interleaved(n, [
+    () => lambdaGet(HELD),
+    () => heldGet(plainKey),
+    () => heldGet(gzipKey, 'gzip'),
+  ]);
   const bestHeld = summarize(plainHeld).median <= summarize(gzipHeld).median ? ['plain', plainHeld] : ['gzip', gzipHeld];
   const ratioHeld = summarize(warmHeld).median / summarize(bestHeld[1] as number[]).median;
   results.add({
@@ -208,8 +209,7 @@ export async function repoFigures(results: Results, store: BenchStore, label: st
     const got = await get();
     const hops = got.hops > 1 ? 'redirect followed' : 'no redirect';
     await getRaw(sameUrl);
-    const warmHttp = await sample(n, () => get());
-    const baseHttp = await sample(n, () => getRaw(sameUrl));
+    const [warmHttp, baseHttp] = await interleaved(n, [() => get(), () => getRaw(sameUrl)]);
     const r = summarize(warmHttp).median / summarize(baseHttp).median;
     results.add({
       figure: `/repo warm ${where} (${tag}: ${mib(httpDoc.length)} document, ${httpGzip ? `gzip ${mib(body.length)}` : 'plain'}, ${hops})`,
@@ -219,9 +219,11 @@ export async function repoFigures(results: Results, store: BenchStore, label: st
       target: `≤ ${target}×`,
       met: r <= target,
     });
-    const warmHeldHttp = await sample(n, () => get(HELD));
-    const plainHttp = await sample(n, () => getRaw(plainUrl, {}, HELD));
-    const gzipHttp = await sample(n, () => getRaw(gzipUrl, {}, HELD));
+    const [warmHeldHttp, plainHttp, gzipHttp] = await interleaved(n, [
+      () => get(HELD),
+      () => getRaw(plainUrl, {}, HELD),
+      () => getRaw(gzipUrl, {}, HELD),
+    ]);
     const best = summarize(plainHttp).median <= summarize(gzipHttp).median ? ['plain', plainHttp] : ['gzip', gzipHttp];
     const rh = summarize(warmHeldHttp).median / summarize(best[1] as number[]).median;
     results.add({

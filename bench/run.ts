@@ -43,16 +43,19 @@ async function main(): Promise<void> {
   const offline: Offline[] = [];
   const code = await snapshotCode();
   try {
-    for (const driver of ['s3', 'file'] as Driver[]) {
+    const drivers = (['s3', 'file'] as Driver[]).filter((d) => !settings.drivers || settings.drivers.has(d));
+    const catalog = (name: string) => on('repo') && (!settings.repoCatalogs || settings.repoCatalogs.has(name));
+    for (const driver of drivers) {
       const small = await benchStore(driver, s3, 'small');
       const real = await benchStore(driver, s3, 'real');
       const smalls = smallEntries(sc.smallVersions);
-      if (on('repo') || on('commit') || on('server')) {
+      const needSmall = catalog('small') || on('commit') || on('server');
+      if (needSmall) {
         await seed(small.make(), smalls, 500);
         process.stderr.write(`[bench] seeded ${smalls.length} versions of ${kib(averageSize(smalls))} on ${driver}\n`);
       }
-      const reals = on('repo') ? await realEntries(sc.realVersions, UNIVERSE_PACKAGE) : [];
-      if (on('repo')) {
+      const reals = catalog('real') ? await realEntries(sc.realVersions, UNIVERSE_PACKAGE) : [];
+      if (catalog('real')) {
         await seed(real.make(), reals, 100);
         process.stderr.write(`[bench] seeded ${reals.length} versions of ${kib(averageSize(reals))} on ${driver}\n`);
       }
@@ -60,16 +63,18 @@ async function main(): Promise<void> {
       // b and c serve the commit rows only (writers spread over three instances).
       const start = (wanted: boolean, env: Record<string, string>) => (needOffline && wanted ? startOfflineIn(code.dir, env) : undefined);
       const [a, b, c, r] = (await Promise.all([
-        start(true, small.env),
+        start(needSmall || (driver === 's3' && (on('add') || on('rss'))), small.env),
         start(on('commit'), small.env),
         start(on('commit'), small.env),
-        start(on('repo'), real.env),
+        start(catalog('real'), real.env),
       ])) as Offline[]; // undefined where not wanted (the rows that use them check)
       offline.push(...[a, b, c, r].filter(Boolean));
       const label = (n: number, size: number) => `${n.toLocaleString('en')} versions × ${kib(size)}`;
       if (on('repo')) {
-        await repoFigures(results, small, label(smalls.length, averageSize(smalls)), sc.repoRequests, { offline: a, server: true });
-        await repoFigures(results, real, label(reals.length, averageSize(reals)), sc.repoRequests, { offline: r, server: true });
+        if (catalog('small'))
+          await repoFigures(results, small, label(smalls.length, averageSize(smalls)), sc.repoRequests, { offline: a, server: true });
+        if (catalog('real'))
+          await repoFigures(results, real, label(reals.length, averageSize(reals)), sc.repoRequests, { offline: r, server: true });
       }
       if (on('commit')) {
         const base = await putRate(small, sc.repoRequests);

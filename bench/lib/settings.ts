@@ -8,6 +8,8 @@
  * | BENCH_S3_BUCKET        | its bucket (default registry-test); credentials from AWS_*
  * | BENCH_ONLY             | comma-separated sections to run (repo,commit,add,cold,rss)
  * | BENCH_COLD_BASE        | a git revision whose read functions the cold-start rows also measure, interleaved
+ * | BENCH_DRIVERS          | comma-separated drivers to run (s3,file; default both)
+ * | BENCH_REPO_CATALOGS    | comma-separated /repo catalogs to measure (small,real; default both)
  */
 export interface BenchSettings {
   quick: boolean;
@@ -16,7 +18,11 @@ export interface BenchSettings {
   only?: Set<string>;
   /** Git revision to compare cold starts with (built from `git archive`, measured in the same run). */
   coldBase?: string;
+  drivers?: Set<string>;
+  repoCatalogs?: Set<string>;
 }
+
+const list = (value: string | undefined) => (value?.trim() ? new Set(value.split(',').map((s) => s.trim())) : undefined);
 
 export function benchSettings(env: Record<string, string | undefined> = process.env): BenchSettings {
   const endpoint = env.BENCH_S3_ENDPOINT?.trim();
@@ -24,7 +30,9 @@ export function benchSettings(env: Record<string, string | undefined> = process.
     quick: env.BENCH_QUICK === '1',
     big: env.BENCH_BIG === '1',
     s3: endpoint ? { endpoint, bucket: env.BENCH_S3_BUCKET?.trim() || 'registry-test' } : undefined,
-    only: env.BENCH_ONLY ? new Set(env.BENCH_ONLY.split(',').map((s) => s.trim())) : undefined,
+    only: list(env.BENCH_ONLY),
+    drivers: list(env.BENCH_DRIVERS),
+    repoCatalogs: list(env.BENCH_REPO_CATALOGS),
     coldBase: env.BENCH_COLD_BASE?.trim() || undefined,
   };
 }

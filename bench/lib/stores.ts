@@ -3,12 +3,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Catalog } from '../../lib/catalog/catalog';
 import { parseConfig } from '../../lib/config';
-import type { Registry } from '../../lib/registry';
+import { createRegistry, type Registry } from '../../lib/registry';
 import { FileStorage } from '../../lib/storage/fs';
+import { StorageLayer } from '../../lib/storage/layer';
 import type { Storage } from '../../lib/storage/port';
-import { WriteGate } from '../../lib/storage/probe';
 import { createS3Client, S3Storage } from '../../lib/storage/s3';
 import type { S3Target } from './rgw';
 
@@ -56,12 +55,17 @@ export async function benchStore(driver: Driver, s3: S3Target, tag: string): Pro
   };
 }
 
-/** A registry over the given storage, as a function process builds it. */
-export function registryOver(storage: Storage, publicUrl?: string): Registry {
-  return {
-    config: parseConfig({ REGISTRY_WRITE_TOKENS: 'bench-token-0123456789', ...(publicUrl ? { REGISTRY_PUBLIC_URL: publicUrl } : {}) }),
-    storage,
-    catalog: new Catalog(storage),
-    gate: new WriteGate(storage),
-  };
+/**
+ * The registry a function process builds over the store's environment (lib/registry.ts
+ * createRegistry: on S3 the SDK-free reader of s3-lazy.ts, as deployed), so in-process rows
+ * measure the driver users run.
+ */
+export function registryOf(store: BenchStore, publicUrl: string): Registry & { storage: StorageLayer } {
+  const registry = createRegistry(
+    parseConfig({ ...store.env, REGISTRY_WRITE_TOKENS: 'bench-token-0123456789', REGISTRY_PUBLIC_URL: publicUrl }),
+  );
+  const { storage } = registry;
+  // The layer counts store requests (the rows' per-request figures read it).
+  if (!(storage instanceof StorageLayer)) throw new Error('createRegistry returned a storage without the storage layer');
+  return { ...registry, storage };
 }

@@ -281,11 +281,12 @@ describe.each(drivers)('HTTP API on $name storage', ({ name: driver, make }) => 
   it('an index past the inline limit (256 KiB after gzip) with no public URL configured is answered inline: nothing a request names is stored', async () => {
     const catalog = new Catalog(store.another());
     const filler = randomBytes(45_000).toString('base64');
-    // About 600 KB of base64 (450 KB gzipped): a redirect to a stored rendering when REGISTRY_PUBLIC_URL
+    // About 600 KB of base64 and as much repeated text (450 KB gzipped: gzip pays, lib/repo.ts gzipPays):
+    // a redirect to a stored rendering when REGISTRY_PUBLIC_URL
     // is set (test/api/openapi.test.ts, test/api/repo.test.ts); the base here comes from the request.
     for (let i = 0; i < 10; i++) {
       const entry = catalogEntry('big-catalog', `1.${i}.0`);
-      entry.package = { ...entry.package, description: `${i} ${filler.slice(i)}` };
+      entry.package = { ...entry.package, description: `${i} ${filler.slice(i)} ${'a long and repetitive description. '.repeat(1_720)}` };
       await addVersion(catalog, entry);
     }
     for (const host of ['one.example', 'two.example']) {

@@ -55,7 +55,7 @@ describe.each(drivers)('/repo inline limit on $name storage', ({ make }) => {
 
   it('answers inline up to the limit (after gzip when accepted) and redirects past it; proxy downloads stay inline', async () => {
     const catalog = new Catalog(store.another());
-    // About 24 KB of incompressible text: over 16 KiB raw and gzipped alike.
+    // About 48 KB of text, 18 KB gzipped: over 16 KiB raw and gzipped alike.
     for (let i = 0; i < 3; i++) await addVersion(catalog, bigEntry(`limit-${i}`, '1.0.0', 8_000));
     const limited = registry(store.another(), { REGISTRY_REPO_INLINE_BYTES: String(16 * 1024) });
     const roomy = registry(store.another(), { REGISTRY_REPO_INLINE_BYTES: String(1024 * 1024) });

@@ -11,17 +11,17 @@
  * Both drivers, S3 on Ceph RGW; the server is the esbuild bundle under node (test/server/harness).
  */
 import http from 'node:http';
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Catalog } from '../../lib/catalog/catalog';
 import { addVersion } from '../../lib/catalog/ops';
 import { type BytesResponse, isBytes, LAMBDA_INLINE_MAX, LAMBDA_RESPONSE_LIMIT, LAMBDA_TEXT_MAX } from '../../lib/http/handler';
 import { lambdaResponse } from '../../lib/http/lambda';
 import { keys } from '../../lib/keys';
-import { repoAnswer, type RepoRequest } from '../../lib/repo';
+import { GZIP_ALWAYS_UP_TO, GZIP_KEEPS_AT_MOST, gzipPays, repoAnswer, type RepoRequest } from '../../lib/repo';
 import type { Storage } from '../../lib/storage/port';
 import { startServer, type ServerProcess } from '../server/harness';
-import { bigEntry, COSMOS_REPO_REQUEST, ORIGIN, publicRegistry, V5 } from '../support/cosmos-repo';
+import { bigEntry, COSMOS_REPO_REQUEST, incompressibleEntry, ORIGIN, publicRegistry, V5 } from '../support/cosmos-repo';
 import { drivers, type TestStore } from '../support/stores';
 import { follow, viaLambda } from './lambda-view';
 
@@ -212,6 +212,95 @@ describe.each(drivers)('stored renderings on $name storage', ({ make }) => {
   });
 });
 
+describe.each(drivers)('gzip where it pays, on $name storage: a catalog gzip keeps most of goes plain', ({ make }) => {
+  let store: TestStore;
+  let plainBytes: number;
+  let gzipBytes: number;
+  beforeAll(async () => {
+    store = await make();
+    // About 320 KB of base64 of random bytes (past GZIP_ALWAYS_UP_TO): gzip keeps about 76% (more than GZIP_KEEPS_AT_MOST).
+    const catalog = new Catalog(store.another());
+    for (let i = 0; i < 4; i++) await addVersion(catalog, incompressibleEntry(`blob-${i}`, '1.0.0', 80_000));
+    const plain = await repoAnswer(registry(store.another()), PLAIN);
+    if (!isBytes(plain)) throw new Error('expected the rendering’s bytes');
+    plainBytes = plain.bytes.length;
+    gzipBytes = gzipSync(plain.bytes, { level: 6 }).length;
+  }, 60_000);
+  afterAll(async () => {
+    await store?.cleanup();
+  });
+
+  it('a gzip client is answered the plain bytes (inflating them would cost it more than the bytes gzip saves)', async () => {
+    expect(plainBytes).toBeGreaterThan(GZIP_ALWAYS_UP_TO);
+    expect(gzipBytes).toBeGreaterThan(plainBytes * GZIP_KEEPS_AT_MOST);
+    const reg = registry(store.another());
+    const gz = await repoAnswer(reg, COSMOS);
+    const plain = await repoAnswer(reg, PLAIN);
+    if (!isBytes(gz) || !isBytes(plain)) throw new Error('expected the rendering’s bytes');
+    expect(gz.headers['content-encoding']).toBeUndefined();
+    expect(gz.headers.vary).toContain('Accept-Encoding');
+    expect(gz.bytes.equals(plain.bytes)).toBe(true);
+    expect(gz.headers.etag).toBe(plain.headers.etag);
+    const inline = await viaLambda(reg, COSMOS);
+    expect([inline.statusCode, inline.headers!['content-encoding']]).toEqual([200, undefined]);
+    expect((await follow(reg.storage, inline)).doc.packages).toHaveLength(4);
+  });
+
+  it('redirected, it is sent to the plain rendering: one object for both clients, no gzip one written', async () => {
+    const reg = registry(store.another(), { REGISTRY_REPO_INLINE_BYTES: '0' });
+    const before = new Set(await renderedKeys(store.storage));
+    const gz = await viaLambda(reg, COSMOS);
+    const plain = await viaLambda(reg, PLAIN);
+    expect([gz.statusCode, plain.statusCode]).toEqual([307, 307]);
+    expect(new URL(String(gz.headers!.location)).pathname).toBe(new URL(String(plain.headers!.location)).pathname);
+    const got = await follow(reg.storage, gz, ORIGIN);
+    expect(got.contentEncoding).toBeNull();
+    expect(got.doc.packages).toHaveLength(4);
+    const added = (await renderedKeys(store.storage)).filter((k) => !before.has(k));
+    expect(added).toHaveLength(1);
+    expect(added[0].endsWith('.json')).toBe(true);
+  });
+
+  it('but gzip when only the gzip bytes fit a Lambda’s inline answer (a redirect costs a second request)', async () => {
+    expect(gzipPays(plainBytes, gzipBytes)).toBe(false);
+    const between = Math.floor((plainBytes + gzipBytes) / 2);
+    expect(gzipPays(plainBytes, gzipBytes, between)).toBe(true);
+    const reg = registry(store.another(), { REGISTRY_REPO_INLINE_BYTES: String(between) });
+    const gz = await viaLambda(reg, COSMOS);
+    expect([gz.statusCode, gz.headers!['content-encoding']]).toEqual([200, 'gzip']);
+    expect((await follow(reg.storage, gz)).doc.packages).toHaveLength(4);
+    expect((await viaLambda(reg, PLAIN)).statusCode).toBe(307);
+    // Without a store to redirect to (proxy downloads) it stays plain: every answer is inline, and this one fits.
+    const proxy = registry(store.another(), { REGISTRY_REPO_INLINE_BYTES: String(between), REGISTRY_DOWNLOADS: 'proxy' });
+    const inline = await viaLambda(proxy, COSMOS);
+    expect([inline.statusCode, inline.headers!['content-encoding']]).toEqual([200, undefined]);
+  });
+});
+
+describe('gzip where it pays: an index only gzip fits into a Lambda response goes gzip even with nowhere to redirect', () => {
+  let store: TestStore;
+  beforeAll(async () => {
+    store = await drivers.find((d) => d.name === 'file')!.make();
+    // About 5.1 MB of base64 of random bytes (3.9 MB gzipped): plain, it is past what a Lambda answers inline.
+    const catalog = new Catalog(store.another());
+    for (let i = 0; i < 64; i++) await addVersion(catalog, incompressibleEntry(`fits-${i}`, '1.0.0', 80_000));
+  }, 120_000);
+  afterAll(async () => {
+    await store?.cleanup();
+  });
+
+  it('with proxy downloads (every answer inline) a gzip client gets gzip, within the response limit', async () => {
+    const reg = registry(store.another(), { REGISTRY_DOWNLOADS: 'proxy' });
+    const plain = await repoAnswer(reg, PLAIN);
+    if (!isBytes(plain)) throw new Error('expected the rendering’s bytes');
+    expect(plain.bytes.length).toBeGreaterThan(LAMBDA_INLINE_MAX);
+    const res = await viaLambda(reg, COSMOS);
+    expect([res.statusCode, res.headers!['content-encoding']]).toEqual([200, 'gzip']);
+    expect(Buffer.byteLength(JSON.stringify(res))).toBeLessThanOrEqual(LAMBDA_RESPONSE_LIMIT);
+    expect(gunzipSync(Buffer.from(String(res.body), 'base64')).equals(plain.bytes)).toBe(true);
+  });
+});
+
 describe.each(drivers)('the production server on $name storage, a catalog past the Lambda limit', ({ make }) => {
   let store: TestStore;
   let server: ServerProcess | undefined;
@@ -225,7 +314,7 @@ describe.each(drivers)('the production server on $name storage, a catalog past t
   });
   beforeAll(async () => {
     store = await make();
-    // About 6.8 MB of incompressible JSON, 5.2 MB gzipped: past what a Lambda answers inline either way.
+    // About 13.6 MB of JSON, 5.2 MB gzipped: past what a Lambda answers inline either way.
     const catalog = new Catalog(store.another());
     for (let i = 0; i < 8; i++) await addVersion(catalog, bigEntry(`big-${i}`, '1.0.0', 850_000));
     [server, proxy] = await Promise.all([

@@ -43,14 +43,17 @@ function registry(storage: Storage, env: Record<string, string> = {}): Registry 
   };
 }
 
-/** About 80 KB of incompressible metadata per entry, one asset each (so URLs show the base). */
+/**
+ * About 136 KB of metadata per entry (80 KB of incompressible base64, then 56 KB of repeated text:
+ * gzip keeps about 45%, so it pays), one asset each (so URLs show the base).
+ */
 function bigEntry(name: string, min?: string) {
   const entry = catalogEntry(name, '1.0.0');
   const uri = `https://upstream.example/${name}.tgz`;
   entry.assets = [{ uri, digest: sha256(name), size: 10, name: `${name}.tgz` }];
   entry.package = {
     ...entry.package,
-    description: randomBytes(60_000).toString('base64'),
+    description: `${randomBytes(60_000).toString('base64')} ${'a long and repetitive description. '.repeat(1_600).slice(0, 56_000)}`,
     resource: { assets: { uris: { archive: uri } } },
     ...(min ? { minDcosReleaseVersion: min } : {}),
   };
@@ -106,7 +109,7 @@ describe.each(drivers)('/repo under a header flood on $name storage', ({ make })
   let store: TestStore;
   beforeAll(async () => {
     store = await make();
-    // About 400 KB of incompressible JSON (300 KB gzipped): past the default inline limit
+    // About 680 KB of JSON (300 KB gzipped): past the default inline limit
     // (256 KiB after gzip), so a configured deployment answers it from stored renderings.
     const catalog = new Catalog(store.another());
     for (const [i, min] of [undefined, ...THRESHOLDS, '1.10.0'].entries()) await addVersion(catalog, bigEntry(`flood-${i}`, min));

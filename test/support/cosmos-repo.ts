@@ -23,8 +23,22 @@ export const COSMOS_REPO_REQUEST: RepoRequest = {
   origin: ORIGIN,
 };
 
-/** A catalog entry whose description is `bytes` of incompressible text (base64 of random bytes: gzip keeps about 76%). */
+/**
+ * A catalog entry with `bytes` of incompressible text (base64 of random bytes) followed by as many of
+ * repeated text: about 2 × `bytes` of JSON that gzip keeps about 38% of, so gzip pays (lib/repo.ts
+ * gzipPays) and is about 0.76 × `bytes`.
+ */
 export function bigEntry(name: string, version: string, bytes: number) {
+  const entry = catalogEntry(name, version);
+  entry.package = {
+    ...entry.package,
+    description: `${incompressibleEntry(name, version, bytes).package.description} ${'a long and repetitive description. '.repeat(Math.ceil(bytes / 35)).slice(0, bytes)}`,
+  };
+  return entry;
+}
+
+/** A catalog entry whose description is `bytes` of base64 of random bytes: gzip keeps about 76% of it. */
+export function incompressibleEntry(name: string, version: string, bytes: number) {
   const entry = catalogEntry(name, version);
   entry.package = {
     ...entry.package,
