@@ -18,7 +18,7 @@ import { authorizationHeader, ClientConfigError, endpoint, type ClientOptions } 
 import { DEFAULT_RETRY, TransientHttpError, parseRetryAfter, withRetry } from '../net/retry';
 import { loginToken, type ServiceAccount } from './login';
 
-export interface Answer {
+interface Answer {
   status: number;
   body: unknown;
 }
@@ -35,7 +35,7 @@ export class DcosApiError extends Error {
 }
 
 /** One JSON call to the cluster (DCOS_URL), retried on transient failures; any other answer is returned. */
-export async function clusterCall(cluster: ClientOptions, method: 'GET' | 'PUT' | 'POST', path: string, body?: unknown): Promise<Answer> {
+async function clusterCall(cluster: ClientOptions, method: 'GET' | 'PUT' | 'POST', path: string, body?: unknown): Promise<Answer> {
   const url = endpoint(cluster.url, path);
   const authorization = authorizationHeader(cluster);
   if (!authorization) throw new ClientConfigError(cluster.missingTokenHint ?? 'not logged in to the DC/OS cluster: run `dcos auth login`');
@@ -81,7 +81,7 @@ function reason(a: Answer): string {
 }
 
 /** The error for an answer activate cannot go on from: 401 and 403 say which login or permission is missing. */
-export function refused(what: string, a: Answer, permission: string): DcosApiError {
+function refused(what: string, a: Answer, permission: string): DcosApiError {
   const why = reason(a);
   const said = `${a.status}${why ? `: ${why}` : ''}`;
   if (a.status === 401)
@@ -91,7 +91,7 @@ export function refused(what: string, a: Answer, permission: string): DcosApiErr
 }
 
 /** What managing service accounts and permissions needs: the IAM API serves superusers only. */
-export const IAM_PERMISSION = 'dcos:superuser full';
+const IAM_PERMISSION = 'dcos:superuser full';
 
 /**
  * A resource id as a path segment, encoded as DC/OS's own clients do (dcos/dcos-test-utils iam.py,

@@ -34,10 +34,10 @@ export function defaultAccountNames(service: string): AccountNames {
 }
 
 /** What `create-sa-secret --strict` writes as login_endpoint: the IAM as seen from inside the cluster. */
-export const SECRET_LOGIN_ENDPOINT = 'https://master.mesos/acs/api/v1/auth/login';
+const SECRET_LOGIN_ENDPOINT = 'https://master.mesos/acs/api/v1/auth/login';
 
 /** The one permission the registry needs: its TLS certificate from the DC/OS CA (lib/dcos/ca.ts). */
-export const CA_PERMISSION = {
+const CA_PERMISSION = {
   rid: 'dcos:adminrouter:ops:ca:rw',
   action: 'full',
   description: 'Controls access to all endpoints of the Certificate Authority API',

@@ -68,8 +68,6 @@ import {
 // Streamed PUTs and parts (REGISTRY_UPLOADS=proxy) live in this, the SDK half, too.
 export { S3StreamingWrites } from './s3-writes';
 
-export type { EtagForm } from './port';
-
 /**
  * The presigner is loaded on first use, not at import: only signing paths need it, and every
  * function bundle evaluates what this file imports at cold start.

@@ -33,8 +33,8 @@ export const STRICT_LOGIN_ENDPOINT = 'https://master.mesos/acs/api/v1/auth/login
 const COSMOS_ERROR = 'application/vnd.dcos.package.error+json;charset=utf-8;version=v1';
 const ACTIONS = new Set(['create', 'read', 'update', 'delete', 'full']);
 
-export type Fault = 'stored-then-500' | { status: number; body: unknown };
-export type Kind = 'get-secret' | 'put-secret' | 'put-user' | 'login' | 'put-acl' | 'grant' | 'install' | 'repo-add';
+type Fault = 'stored-then-500' | { status: number; body: unknown };
+type Kind = 'get-secret' | 'put-secret' | 'put-user' | 'login' | 'put-acl' | 'grant' | 'install' | 'repo-add';
 
 export interface ClusterDouble {
   url: string;
