@@ -11,11 +11,13 @@ export interface CliRun {
 
 /** Runs the real executable with a clean environment (no DCOS_REGISTRY_* leaking in from the host). */
 export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  return collectRun(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env } });
+}
+
+/** Spawns `command` (stdin closed) and collects its exit code and output. */
+export function collectRun(command: string, args: string[], options: { cwd?: string; env: NodeJS.ProcessEnv }): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c) => (stdout += c));

@@ -9,11 +9,9 @@
  * Admin Router stand-in, with logins signed by jose as DC/OS IAM signs them (RS256, `uid`, `exp`, no
  * `kid`): the writer's `add` succeeds; another user's valid login gets 403; no login gets 401.
  */
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildBundle } from '../../lib/builder';
@@ -22,6 +20,7 @@ import { definition } from '../build/fixtures';
 import { runCli } from '../cli/run-cli';
 import { type AdminRouter, startAdminRouter } from '../plugin/admin-router';
 import { serverBundle } from '../server/harness';
+import { selfSignedCertificate } from '../support/tls';
 import { type Launched, launch } from './launch';
 import { type Json, render } from './render';
 
@@ -39,29 +38,10 @@ let malloryToken: string;
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'dcos-writers-'));
-  const keyFile = path.join(dir, 'jwks-key.pem');
-  const certFile = path.join(dir, 'jwks-cert.pem');
-  // prettier-ignore
-  await promisify(execFile)('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=127.0.0.1',
-    '-addext',
-    'subjectAltName=IP:127.0.0.1',
-    '-keyout',
-    keyFile,
-    '-out',
-    certFile,
-  ]);
-  jwksCa = await readFile(certFile, 'utf8');
+  const tls = await selfSignedCertificate(dir);
+  jwksCa = tls.cert.toString('utf8');
   iam = await rsaKeyPair();
-  jwks = await startJwksServer({ key: await readFile(keyFile), cert: jwksCa });
+  jwks = await startJwksServer({ key: tls.key, cert: jwksCa });
   // DC/OS IAM's JWKS entry: kty, n, e, use, alg, kid (its tokens name no kid).
   jwks.keys = [await publicJwk(iam, { use: 'sig', alg: 'RS256', kid: '49f795b26f80bec0' })];
   [aliceToken, malloryToken] = await Promise.all([

@@ -6,13 +6,12 @@
  * checkout. The steps run in a temp directory holding the checkout's `test/` (by symlink), so their
  * relative paths mean what they mean in a checkout and nothing is written into the repository.
  */
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, runCli } from '../cli/run-cli';
+import { BIN, type CliRun, collectRun, runCli } from '../cli/run-cli';
 import { startAdminRouter } from '../plugin/admin-router';
 import { type ServerProcess, startServer } from '../server/harness';
 import { REFERENCE_DIR, REFERENCE_TITLE, REPO_ROOT, referenceSkipped } from '../support/reference';
@@ -26,26 +25,11 @@ function shellBlocks(markdown: string): string[] {
   return [...markdown.matchAll(/^```sh\n([\s\S]*?)^```$/gm)].map((m) => m[1]);
 }
 
-interface Shell {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs a script under /bin/sh -e in `cwd`, with a clean environment plus `env`. */
-function sh(script: string, cwd: string, env: Record<string, string> = {}): Promise<Shell> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('/bin/sh', ['-e', '-c', script], {
-      cwd,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
-    child.stderr.on('data', (c) => (stderr += c));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+function sh(script: string, cwd: string, env: Record<string, string> = {}): Promise<CliRun> {
+  return collectRun('/bin/sh', ['-e', '-c', script], {
+    cwd,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
   });
 }
 

@@ -32,6 +32,7 @@ import {
 import { definition, startAssetServer } from '../build/fixtures';
 import { startServer, type ServerProcess } from '../server/harness';
 import { TEST_TOKEN } from '../support/offline';
+import { collectRun } from '../cli/run-cli';
 import { startAdminRouter, type AdminRouter } from './admin-router';
 
 const BUILD_TIMEOUT = 900_000;
@@ -219,30 +220,21 @@ describe('the Linux plugin, installed and run as the DC/OS CLI does', () => {
 
   /** exec(path, "registry", args...) with the environment the DC/OS CLI gives a plugin, and no node on PATH. */
   const dcos = (args: string[], extra: Record<string, string> = {}) =>
-    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn(command, ['registry', ...args], {
-        cwd: work,
-        env: {
-          PATH: noNode,
-          HOME: work,
-          DCOS_DIR: path.join(work, 'dcos'),
-          DCOS_CLI_EXECUTABLE_PATH: '/usr/local/bin/dcos',
-          DCOS_CLI_VERSION: '1.2.0',
-          DCOS_VERBOSITY: '0',
-          DCOS_LOG_LEVEL: 'error',
-          DCOS_URL: router.url,
-          DCOS_ACS_TOKEN: TEST_TOKEN,
-          DCOS_TLS_INSECURE: '1',
-          ...extra,
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
+    collectRun(command, ['registry', ...args], {
+      cwd: work,
+      env: {
+        PATH: noNode,
+        HOME: work,
+        DCOS_DIR: path.join(work, 'dcos'),
+        DCOS_CLI_EXECUTABLE_PATH: '/usr/local/bin/dcos',
+        DCOS_CLI_VERSION: '1.2.0',
+        DCOS_VERBOSITY: '0',
+        DCOS_LOG_LEVEL: 'error',
+        DCOS_URL: router.url,
+        DCOS_ACS_TOKEN: TEST_TOKEN,
+        DCOS_TLS_INSECURE: '1',
+        ...extra,
+      },
     });
 
   it('migrate, build, add, describe, list, remove through Admin Router with the DC/OS login', async () => {
