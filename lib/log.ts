@@ -1,5 +1,6 @@
 /** One structured logger per process: JSON lines on stderr. Never log tokens, credentials or whole events. */
 import { config } from './config';
+import { mapStack } from './stack';
 
 const LEVELS = { debug: 10, info: 20, warn: 30, error: 40 } as const;
 type Level = keyof typeof LEVELS;
@@ -22,7 +23,11 @@ export const log = {
   error: (msg: string, fields?: Record<string, unknown>) => emit('error', msg, fields),
 };
 
+/** An error's name, message and first stack frames, mapped to the TypeScript sources where a bundle's .map is beside it (lib/stack.ts). */
 export function describeError(error: unknown): Record<string, unknown> {
-  if (error instanceof Error) return { error: error.name, message: error.message, stack: error.stack?.split('\n').slice(0, 6).join('\n') };
+  if (error instanceof Error) {
+    const stack = error.stack?.split('\n').slice(0, 6).join('\n');
+    return { error: error.name, message: error.message, stack: stack === undefined ? undefined : mapStack(stack) };
+  }
   return { error: String(error) };
 }
