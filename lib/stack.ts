@@ -41,7 +41,7 @@ interface Frame {
 /** `text` with every frame of a bundle that has a source map beside it pointing at the original source. */
 export function mapStack(text: string): string {
   // Node maps stacks itself when the flag is on (the production server keeps it): nothing to add.
-  if ((process as { sourceMapsEnabled?: boolean }).sourceMapsEnabled) return text;
+  if (process.sourceMapsEnabled) return text;
   return text
     .split('\n')
     .map((line) => {

@@ -112,6 +112,21 @@ describe('mapStack (lib/stack.ts)', () => {
     }
   });
 
+  it('leaves the stack to Node when it maps stacks itself (--enable-source-maps, as the production server runs)', async () => {
+    const { dir, js } = await bundleWith(MAP);
+    const stack = `Error: boom\n    at f (${js}:2:1)`;
+    const before = process.sourceMapsEnabled;
+    try {
+      process.setSourceMapsEnabled(true);
+      expect(mapStack(stack)).toBe(stack);
+      process.setSourceMapsEnabled(false);
+      expect(mapStack(stack)).toBe(`Error: boom\n    at f (${path.join(dir, 'src', 'a.ts')}:3:3)`);
+    } finally {
+      process.setSourceMapsEnabled(before);
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('leaves a frame as it is when its file has no map, a map that does not parse, or one over 16 MiB', async () => {
     const none = await bundleWith(undefined);
     const broken = await bundleWith('{"version":3,"sources":[');
