@@ -20,6 +20,8 @@ export interface Launched {
   port: number;
   child: ChildProcess;
   output(): string;
+  /** The JSON log lines of the output so far, parsed. */
+  logs(): Array<Record<string, unknown>>;
   stop(): Promise<number | null>;
 }
 
@@ -115,6 +117,11 @@ export async function launch(app: Json, opts: LaunchOptions): Promise<Launched> 
     port,
     child,
     output: () => out,
+    logs: () =>
+      out
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l)),
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);

@@ -154,11 +154,7 @@ describe.each(cases)('the rendered app with $name', ({ options, secrets, storage
   it('runs on the storage the options chose (S3 credentials from the secret file, not the environment)', async () => {
     // The log line follows the stdout line launch() waited for.
     await vi.waitFor(() => {
-      const logs = task
-        .output()
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l));
+      const logs = task.logs();
       expect(logs.find((l) => l.msg === 'listening')).toMatchObject({ storage, writes: true, port: task.port });
     });
     // On S3 the CLI uploads through the registry by default: a laptop outside the cluster reaches an on-prem store no more than the VIP.
@@ -204,11 +200,7 @@ describe.each(cases)('the rendered app with $name', ({ options, secrets, storage
     expect(entry.resource.assets.container.docker.app).toBe(`${vip.host}/test/app@${imageDigest}`);
     expect(proxy.targets.every((t) => t === `${vip.host}:443`)).toBe(true);
     // Every blob went to the registry's own /_store targets (S3 included: the package's default uploads=proxy), none to the store.
-    const logs = task
-      .output()
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l));
+    const logs = task.logs();
     const puts = logs.filter((l) => l.msg === 'access' && l.method === 'PUT' && String(l.path).startsWith('/_store/uploads/'));
     expect(puts.length).toBeGreaterThan(0);
     expect(puts.every((l) => l.status === 200)).toBe(true);

@@ -81,11 +81,7 @@ describe('DC/OS logins write to the installed registry', () => {
     expect(app.cmd).toContain('NODE_EXTRA_CA_CERTS="$MESOS_SANDBOX/.ssl/ca-bundle.crt"');
     // The start log tells an operator that writes are possible, though no write token is configured.
     await vi.waitFor(() => {
-      const logs = task
-        .output()
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l));
+      const logs = task.logs();
       expect(logs.find((l) => l.msg === 'listening')).toMatchObject({ writes: true, writers: [WRITER] });
     });
   });

@@ -87,9 +87,10 @@ async function tempRoot(): Promise<string> {
   return fsp.mkdtemp(path.join(os.tmpdir(), 'registry-fs-'));
 }
 
-storageConformance('file', async () => {
+/** A conformance case: the storage `make` builds over a fresh root, served at /_store by a test server. */
+const fileCase = (make: (root: string) => Storage) => async () => {
   const root = await tempRoot();
-  const storage = new FileStorage({ root, signingKey: async () => SECRET });
+  const storage = make(root);
   const server = await startStoreServer(storage);
   return {
     storage,
@@ -99,22 +100,18 @@ storageConformance('file', async () => {
       await fsp.rm(root, { recursive: true, force: true });
     },
   };
-});
+};
+
+storageConformance(
+  'file',
+  fileCase((root) => new FileStorage({ root, signingKey: async () => SECRET })),
+);
 
 // As the registry builds it (createStorage): the driver behind the base layer, loaded on first use (lib/storage/fs-lazy.ts).
-storageConformance('file (loaded on first use, as createStorage builds it)', async () => {
-  const root = await tempRoot();
-  const storage = createStorage(parseConfig({ REGISTRY_STORAGE: `file:${root}`, REGISTRY_SIGNING_KEY: SECRET.toString('hex') }));
-  const server = await startStoreServer(storage);
-  return {
-    storage,
-    origin: server.origin,
-    cleanup: async () => {
-      await server.close();
-      await fsp.rm(root, { recursive: true, force: true });
-    },
-  };
-});
+storageConformance(
+  'file (loaded on first use, as createStorage builds it)',
+  fileCase((root) => createStorage(parseConfig({ REGISTRY_STORAGE: `file:${root}`, REGISTRY_SIGNING_KEY: SECRET.toString('hex') }))),
+);
 
 describe('file storage in the function bundles (issue 14: the driver off the S3 path)', () => {
   it('fs-storage.js (the driver, proper-lockfile, graceful-fs) is loaded on the first call of a file store, never for S3', async () => {
