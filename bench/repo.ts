@@ -18,7 +18,7 @@ import { repoAnswer, type RepoRequest } from '../lib/repo';
 import { asLambda } from '../test/repo/lambda-view';
 import { startServer } from '../test/server/harness';
 import { freePort, type Offline } from '../test/support/offline';
-import { type ClientOptions, consume, GBIT, type Got, getRaw } from './lib/client';
+import { type ClientOptions, consume, consumeStream, GBIT, type Got, getRaw } from './lib/client';
 import { interleaved, mib, ms, sample, summarize } from './lib/stats';
 import { type BenchStore, registryOf } from './lib/stores';
 import type { Results } from './lib/table';
@@ -72,11 +72,11 @@ export async function repoFigures(results: Results, store: BenchStore, label: st
     if (res.statusCode !== 307) throw new Error(`/repo answered ${res.statusCode}`);
     const location = new URL(String(res.headers!.location));
     if (location.origin === BENCH_ORIGIN) {
-      // The filesystem driver's target is the registry's own /_store route: read the key.
+      // The filesystem driver's target is the registry's own /_store route, which streams the key.
       const key = decodeURIComponent(location.pathname.slice('/_store/'.length));
-      const body = (await c.get(key)).body;
+      const { stream } = await c.getStream(key);
       return {
-        got: { ...(await consume(body, location.searchParams.get('contentEncoding') ?? undefined, opts)), hops: 2 },
+        got: { ...(await consumeStream(stream, location.searchParams.get('contentEncoding') ?? undefined, opts)), hops: 2 },
         how: 'redirect + GET',
       };
     }
@@ -106,9 +106,9 @@ export async function repoFigures(results: Results, store: BenchStore, label: st
   await base.put(gzipKey, gzipSync(doc, { level: 6 }), { contentType, contentEncoding: 'gzip' });
   await base.get(same);
 
-  // Baselines read as a redirected client does: S3 over HTTP (a signed URL), files from the driver.
+  // Baselines read as a redirected client does: S3 over HTTP (a signed URL), files streamed from the driver (as /_store sends them).
   const rawGet = async (key: string, encoding: string | undefined, opts: ClientOptions = {}) => {
-    if (store.driver === 'file') return consume((await base.get(key)).body, encoding, opts);
+    if (store.driver === 'file') return consumeStream((await base.getStream(key)).stream, encoding, opts);
     return getRaw(await base.signGet(key, { expiresIn: 600, origin: BENCH_ORIGIN, contentType, contentEncoding: encoding }), {}, opts);
   };
   const heldGet = (key: string, encoding?: string) => rawGet(key, encoding, HELD);

@@ -9,6 +9,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 
 /** 1 Gbit/s in bits per second. */
@@ -86,6 +87,45 @@ export async function consume(bytes: Buffer, encoding: string | undefined, opts:
   return { status: 200, encoding, wireBytes: bytes.length, docBytes, hops: 0 };
 }
 
+/**
+ * Reads a stream as a client on the given link would: counts the wire bytes (keeping them when
+ * asked), decodes a gzip answer as it arrives when held, and pauses the source to keep to the
+ * link's rate (a paused socket fills the sender's window, as a slow link would).
+ */
+function drain(
+  src: Readable,
+  encoding: string | undefined,
+  opts: ClientOptions,
+): Promise<{ wire: number; docBytes: number; body?: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const wait = pacer(opts.bps);
+    const out = sink(encoding, opts.bps !== undefined);
+    let wire = 0;
+    const kept: Buffer[] = [];
+    src.on('data', (c: Buffer) => {
+      wire += c.length;
+      if (opts.keep) kept.push(c);
+      out.write(c);
+      const ms = wait(c.length);
+      if (ms > SLACK_MS) {
+        src.pause();
+        setTimeout(() => src.resume(), ms);
+      }
+    });
+    src.on('end', () => {
+      const body = opts.keep ? Buffer.concat(kept) : undefined;
+      out.end().then((docBytes) => resolve({ wire, docBytes, body }), reject);
+    });
+    src.on('error', reject);
+  });
+}
+
+/** Consumes a stream (a file the registry's /_store route would send) as a client on the given link would. */
+export async function consumeStream(src: Readable, encoding: string | undefined, opts: ClientOptions = {}): Promise<Got> {
+  const { wire, docBytes } = await drain(src, encoding, opts);
+  return { status: 200, encoding, wireBytes: wire, docBytes, hops: 0 };
+}
+
 function once(url: string, headers: Record<string, string>, opts: ClientOptions): Promise<Got & { location?: string }> {
   return new Promise((resolve, reject) => {
     const get = url.startsWith('https:') ? https.get : http.get;
@@ -97,25 +137,10 @@ function once(url: string, headers: Record<string, string>, opts: ClientOptions)
         res.on('end', () => resolve({ status, wireBytes: 0, hops: 1, location: res.headers.location }));
         return;
       }
-      const wait = pacer(opts.bps);
-      const out = sink(encoding, opts.bps !== undefined);
-      let wire = 0;
-      const kept: Buffer[] = [];
-      res.on('data', (c: Buffer) => {
-        wire += c.length;
-        if (opts.keep) kept.push(c);
-        out.write(c);
-        const ms = wait(c.length);
-        if (ms > SLACK_MS) {
-          res.pause();
-          setTimeout(() => res.resume(), ms);
-        }
-      });
-      res.on('end', () => {
-        const body = opts.keep ? Buffer.concat(kept) : undefined;
-        out.end().then((docBytes) => resolve({ status, encoding, wireBytes: wire, docBytes, hops: 1, body }), reject);
-      });
-      res.on('error', reject);
+      drain(res, encoding, opts).then(
+        ({ wire, docBytes, body }) => resolve({ status, encoding, wireBytes: wire, docBytes, hops: 1, body }),
+        reject,
+      );
     });
     req.on('error', reject);
   });
