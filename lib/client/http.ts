@@ -125,7 +125,7 @@ export interface JsonResponse<T> {
 }
 
 /** One answer of sendJson: the status, the body as text and parsed (undefined when empty or not JSON). */
-export interface JsonAnswer {
+interface JsonAnswer {
   status: number;
   parsed: unknown;
   text: string;
@@ -135,8 +135,8 @@ export interface JsonAnswer {
  * One JSON request and its retries, the loop under every JSON call the CLI makes (the registry's
  * API here, the DC/OS IAM in lib/dcos/iam.ts): the body sent as JSON, the answer read and parsed.
  * Network failures are retried with backoff, and so is every answer `failure` calls a server failure
- * (by returning its message; Retry-After is honoured); every other answer is returned. When the
- * retries run out, the last TransientHttpError is thrown.
+ * (by returning the status and message to report; Retry-After is honoured); every other answer is
+ * returned. When the retries run out, the last TransientHttpError is thrown.
  */
 export async function sendJson(
   conn: Pick<ClientOptions, 'dispatcher' | 'retry'>,
