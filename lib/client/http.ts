@@ -124,6 +124,55 @@ export interface JsonResponse<T> {
   body: T;
 }
 
+/** One answer of sendJson: the status, the body as text and parsed (undefined when empty or not JSON). */
+interface JsonAnswer {
+  status: number;
+  parsed: unknown;
+  text: string;
+}
+
+/**
+ * One JSON request and its retries, the loop under every JSON call the CLI makes (the registry's
+ * API here, the DC/OS IAM in lib/dcos/iam.ts): the body sent as JSON, the answer read and parsed.
+ * Network failures are retried with backoff, and so is every answer `failure` calls a server failure
+ * (by returning the status and message to report; Retry-After is honoured); every other answer is
+ * returned. When the retries run out, the last TransientHttpError is thrown.
+ */
+export async function sendJson(
+  conn: Pick<ClientOptions, 'dispatcher' | 'retry'>,
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+  url: string,
+  body: unknown,
+  /** Added to (or replacing) accept, user-agent and, with a body, content-type. */
+  headers: Record<string, string>,
+  failure: (answer: JsonAnswer) => { status: number; message: string } | undefined,
+): Promise<JsonAnswer> {
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  const sent: Record<string, string> = {
+    accept: 'application/json',
+    'user-agent': 'dcos-registry-cli',
+    ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
+    ...headers,
+  };
+  return withRetry({ ...DEFAULT_RETRY, ...conn.retry }, async () => {
+    const res = await request(url, { method, headers: sent, body: payload, dispatcher: conn.dispatcher });
+    const text = await res.body.text();
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    const answer = { status: res.statusCode, parsed, text };
+    const failed = failure(answer);
+    if (failed) throw new TransientHttpError(failed.status, failed.message, parseRetryAfter(res.headers['retry-after']));
+    return answer;
+  });
+}
+
+/** 5xx and 429: the answers worth retrying. */
+export const isServerFailure = (status: number): boolean => status >= 500 || status === 429;
+
 /** One JSON call. Resolves for 2xx; throws RegistryApiError for other answers. */
 export async function callJson<T>(
   opts: ClientOptions,
@@ -137,40 +186,22 @@ export async function callJson<T>(
   const url = endpoint(opts.url, path);
   if (auth && !opts.token)
     throw new ClientConfigError(opts.missingTokenHint ?? 'a write token is required: give --token or DCOS_REGISTRY_TOKEN');
-  const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'dcos-registry-cli' };
   const authorization = authorizationHeader(opts);
-  if ((auth || opts.alwaysAuth) && authorization) headers.authorization = authorization;
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  if (payload !== undefined) headers['content-type'] = 'application/json';
-  Object.assign(headers, extraHeaders);
-  return withRetry({ ...DEFAULT_RETRY, ...opts.retry }, async () => {
-    const res = await request(url, { method, headers, body: payload, dispatcher: opts.dispatcher });
-    const text = await res.body.text();
-    let parsed: unknown;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      parsed = undefined;
-    }
-    const lambdaError = lambdaErrorMessage(parsed);
-    if (lambdaError !== undefined) {
+  const headers = { ...((auth || opts.alwaysAuth) && authorization ? { authorization } : {}), ...extraHeaders };
+  try {
+    const { status, parsed, text } = await sendJson(opts, method, url, body, headers, ({ status, parsed, text }) => {
+      const lambdaError = lambdaErrorMessage(parsed);
       // A function that crashed or timed out, passed through as 200 by serverless-offline (HTTP API
       // payload 2.0 answers 200 to any result without a statusCode): a server failure, retried.
-      throw new TransientHttpError(502, `${method} ${path}: the registry function failed: ${lambdaError}`);
-    }
-    if (res.statusCode >= 200 && res.statusCode < 300) return { status: res.statusCode, body: parsed as T };
-    if (res.statusCode >= 500 || res.statusCode === 429) {
-      throw new TransientHttpError(
-        res.statusCode,
-        errorMessage(method, path, res.statusCode, parsed, text),
-        parseRetryAfter(res.headers['retry-after']),
-      );
-    }
-    throw toApiError(method, path, res.statusCode, parsed, text);
-  }).catch((err: unknown) => {
+      if (lambdaError !== undefined) return { status: 502, message: `${method} ${path}: the registry function failed: ${lambdaError}` };
+      return isServerFailure(status) ? { status, message: errorMessage(method, path, status, parsed, text) } : undefined;
+    });
+    if (status >= 200 && status < 300) return { status, body: parsed as T };
+    throw toApiError(method, path, status, parsed, text);
+  } catch (err) {
     if (err instanceof TransientHttpError) throw new RegistryApiError(err.status, 'ServerError', err.message);
     throw err;
-  });
+  }
 }
 
 /** The message of Lambda's own error shape {errorType, errorMessage}, which no registry answer has. */

@@ -13,9 +13,8 @@
  * IAM errors are `{"title","description","code"}`. Network failures, 5xx and 429 are retried;
  * every other answer goes back to the caller, which decides what it means.
  */
-import { request } from 'undici';
-import { authorizationHeader, ClientConfigError, endpoint, type ClientOptions } from '../client/http';
-import { DEFAULT_RETRY, TransientHttpError, parseRetryAfter, withRetry } from '../net/retry';
+import { authorizationHeader, ClientConfigError, endpoint, isServerFailure, sendJson, type ClientOptions } from '../client/http';
+import { TransientHttpError } from '../net/retry';
 import { loginToken, type ServiceAccount } from './login';
 
 interface Answer {
@@ -39,28 +38,12 @@ async function clusterCall(cluster: ClientOptions, method: 'GET' | 'PUT' | 'POST
   const url = endpoint(cluster.url, path);
   const authorization = authorizationHeader(cluster);
   if (!authorization) throw new ClientConfigError(cluster.missingTokenHint ?? 'not logged in to the DC/OS cluster: run `dcos auth login`');
-  const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'dcos-registry-cli', authorization };
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const payload = body === undefined ? undefined : JSON.stringify(body);
   try {
-    return await withRetry({ ...DEFAULT_RETRY, ...cluster.retry }, async () => {
-      const res = await request(url, { method, headers, body: payload, dispatcher: cluster.dispatcher });
-      const text = await res.body.text();
-      if (res.statusCode >= 500 || res.statusCode === 429) {
-        throw new TransientHttpError(
-          res.statusCode,
-          `${method} ${path} answered ${res.statusCode}`,
-          parseRetryAfter(res.headers['retry-after']),
-        );
-      }
-      let parsed: unknown;
-      try {
-        parsed = text ? JSON.parse(text) : undefined;
-      } catch {
-        parsed = text;
-      }
-      return { status: res.statusCode, body: parsed };
-    });
+    const a = await sendJson(cluster, method, url, body, { authorization }, ({ status }) =>
+      isServerFailure(status) ? { status, message: `${method} ${path} answered ${status}` } : undefined,
+    );
+    // A body that is not JSON (a proxy's HTML page) is kept as text, for the error message.
+    return { status: a.status, body: a.parsed === undefined && a.text ? a.text : a.parsed };
   } catch (error) {
     if (error instanceof TransientHttpError) throw new DcosApiError(error.status, error.message);
     throw error;

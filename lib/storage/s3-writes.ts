@@ -5,7 +5,6 @@
  * takes as long as its client sends it; the client's idle timeout (REGISTRY_S3_IDLE_TIMEOUT_MS)
  * bounds silence on the store connection.
  */
-import type { Readable } from 'node:stream';
 import { PutObjectCommand, type S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
 import type { StreamingWrites } from './relay';
 import { translateError, unquote } from './s3-common';
@@ -21,7 +20,7 @@ export class S3StreamingWrites implements StreamingWrites {
     this.root = prefix ? `${prefix}/` : '';
   }
 
-  async putStream(key: string, body: Readable, size: number, abortSignal: AbortSignal): Promise<{ etag: string }> {
+  putStream: StreamingWrites['putStream'] = async (key, body, size, abortSignal) => {
     const command = new PutObjectCommand({
       Bucket: this.bucket,
       Key: this.root + key,
@@ -31,16 +30,9 @@ export class S3StreamingWrites implements StreamingWrites {
     });
     const out = await this.client.send(command, { abortSignal }).catch((error) => translateError(error, key, 'write'));
     return { etag: unquote(out.ETag) };
-  }
+  };
 
-  async uploadPartStream(
-    key: string,
-    uploadId: string,
-    partNumber: number,
-    body: Readable,
-    size: number,
-    abortSignal: AbortSignal,
-  ): Promise<{ etag: string }> {
+  uploadPartStream: StreamingWrites['uploadPartStream'] = async (key, uploadId, partNumber, body, size, abortSignal) => {
     const command = new UploadPartCommand({
       Bucket: this.bucket,
       Key: this.root + key,
@@ -51,5 +43,5 @@ export class S3StreamingWrites implements StreamingWrites {
     });
     const out = await this.client.send(command, { abortSignal }).catch((error) => translateError(error, key, 'multipart'));
     return { etag: unquote(out.ETag) };
-  }
+  };
 }

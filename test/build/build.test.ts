@@ -34,6 +34,11 @@ async function setup(name: string, resource: Record<string, unknown>) {
 
 const fast = { attempts: 4, baseDelayMs: 1, maxDelayMs: 5 };
 
+/** A resource's `cli` with one Linux x86-64 executable at `url`, whose sha256 the definition says is `sha256`. */
+const linuxCli = (url: string, sha256: string) => ({
+  binaries: { linux: { 'x86-64': { kind: 'executable', url, contentHash: [{ algo: 'sha256', value: sha256 }] } } },
+});
+
 describe('buildBundle', () => {
   it('downloads http, file: and relative assets, icons, CLI binaries; retries 503; writes a verifiable bundle', async () => {
     const cli = files['/cli/dcos-service-cli-linux'];
@@ -50,17 +55,7 @@ describe('buildBundle', () => {
         'icon-medium': `${server.url}/icon.png`,
         screenshots: [`${server.url}/icon.png`],
       },
-      cli: {
-        binaries: {
-          linux: {
-            'x86-64': {
-              kind: 'executable',
-              url: `${server.url}/cli/dcos-service-cli-linux`,
-              contentHash: [{ algo: 'sha256', value: sha256hex(cli) }],
-            },
-          },
-        },
-      },
+      cli: linuxCli(`${server.url}/cli/dcos-service-cli-linux`, sha256hex(cli)),
     });
     const events: string[] = [];
     const result = await buildBundle({ definitionFile, outputDirectory: out, retry: fast, onProgress: (e) => events.push(e.kind) });
@@ -95,19 +90,7 @@ describe('buildBundle', () => {
   });
 
   it('fails on a contentHash mismatch and leaves no partial file or staging', async () => {
-    const { definitionFile, out } = await setup('badhash', {
-      cli: {
-        binaries: {
-          linux: {
-            'x86-64': {
-              kind: 'executable',
-              url: `${server.url}/cli/dcos-service-cli-linux`,
-              contentHash: [{ algo: 'sha256', value: 'a'.repeat(64) }],
-            },
-          },
-        },
-      },
-    });
+    const { definitionFile, out } = await setup('badhash', { cli: linuxCli(`${server.url}/cli/dcos-service-cli-linux`, 'a'.repeat(64)) });
     await expect(buildBundle({ definitionFile, outputDirectory: out })).rejects.toThrow(
       /contentHash mismatch for .*dcos-service-cli-linux/,
     );

@@ -18,6 +18,15 @@ afterEach(async () => {
 });
 
 const fast = { attempts: 2, baseDelayMs: 1, maxDelayMs: 2 };
+type AddOptions = Parameters<typeof addBundle>[1];
+/** The fake registry with its token, fast retries and polls, and `more`. */
+const optionsFor = (more: Partial<AddOptions> = {}): AddOptions => ({
+  url: reg.url,
+  token: reg.token,
+  retry: fast,
+  pollIntervalMs: 1,
+  ...more,
+});
 const totalBlobBytes = () => sampleContent().blobs.reduce((n, b) => n + b.length, 0);
 
 describe('addBundle against a fake registry', () => {
@@ -25,13 +34,7 @@ describe('addBundle against a fake registry', () => {
     const path = join(dir, 'hello-1.0.0.dcos');
     await writeSample(path);
     const events: AddProgress[] = [];
-    const body = await addBundle(path, {
-      url: reg.url,
-      token: reg.token,
-      retry: fast,
-      pollIntervalMs: 1,
-      onProgress: (e) => events.push(e),
-    });
+    const body = await addBundle(path, optionsFor({ onProgress: (e) => events.push(e) }));
     expect(body).toMatchObject({ name: 'hello', version: '1.0.0', status: 'Added' });
     expect(reg.putBytes).toBe(totalBlobBytes());
     const upload = [...reg.uploads.values()][0];
@@ -43,10 +46,10 @@ describe('addBundle against a fake registry', () => {
   it('a second add of blobs the registry has uploads no bytes', async () => {
     const path = join(dir, 'hello-1.0.0.dcos');
     await writeSample(path);
-    await addBundle(path, { url: reg.url, token: reg.token, retry: fast, pollIntervalMs: 1 });
+    await addBundle(path, optionsFor());
     const before = reg.putBytes;
     reg.packages.clear();
-    await addBundle(path, { url: reg.url, token: reg.token, retry: fast, pollIntervalMs: 1 });
+    await addBundle(path, optionsFor());
     expect(reg.putBytes).toBe(before);
   });
 
@@ -57,9 +60,7 @@ describe('addBundle against a fake registry', () => {
     const assetDigest = sha(sampleContent().blobs[0]);
     const id = `up${'0'.repeat(24)}`;
     reg.failPut.set(`/put/${id}/${assetDigest}/3`, { status: 403, times: 100 });
-    await expect(addBundle(path, { url: reg.url, token: reg.token, retry: fast, pollIntervalMs: 1 })).rejects.toThrow(
-      /upload PUT answered 403/,
-    );
+    await expect(addBundle(path, optionsFor())).rejects.toThrow(/upload PUT answered 403/);
     const state = JSON.parse(await readFile(statePath(path), 'utf8'));
     expect(state.uploadId).toBe(id);
     const sentBefore = reg.putBytes;
@@ -67,13 +68,7 @@ describe('addBundle against a fake registry', () => {
 
     reg.failPut.clear();
     const events: AddProgress[] = [];
-    const body = await addBundle(path, {
-      url: reg.url,
-      token: reg.token,
-      retry: fast,
-      pollIntervalMs: 1,
-      onProgress: (e) => events.push(e),
-    });
+    const body = await addBundle(path, optionsFor({ onProgress: (e) => events.push(e) }));
     expect(body.status).toBe('Added');
     expect(events.find((e) => e.kind === 'start')).toMatchObject({ resumed: true, uploadId: id, bytesToSend: 256 });
     expect(reg.putBytes - sentBefore).toBe(256);
@@ -87,13 +82,7 @@ describe('addBundle against a fake registry', () => {
     const id = `up${'0'.repeat(24)}`;
     reg.failPut.set(`/put/${id}/${sha(sampleContent().blobs[0])}/1`, { status: 503, times: 1 });
     const events: AddProgress[] = [];
-    await addBundle(path, {
-      url: reg.url,
-      token: reg.token,
-      retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 2 },
-      pollIntervalMs: 1,
-      onProgress: (e) => events.push(e),
-    });
+    await addBundle(path, optionsFor({ retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 2 }, onProgress: (e) => events.push(e) }));
     expect(events.filter((e) => e.kind === 'retry').map((e) => (e as { what: string }).what)).toEqual([
       `${sha(sampleContent().blobs[0])} part 1`,
     ]);
@@ -106,7 +95,7 @@ describe('addBundle against a fake registry', () => {
     const small = sampleContent().blobs[1];
     const id = `up${'0'.repeat(24)}`;
     reg.failPut.set(`/put/${id}/${sha(small)}`, { status: 200, times: 100 });
-    const err = await addBundle(path, { url: reg.url, token: reg.token, retry: fast, pollIntervalMs: 1 }).catch((e: unknown) => e);
+    const err = await addBundle(path, optionsFor()).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AddFailedError);
     expect((err as Error).message).toMatch(/BlobMissing: blob sha256:[a-f0-9]{64} was not fully uploaded/);
     expect(existsSync(statePath(path))).toBe(false);

@@ -11,80 +11,86 @@ import { addVersion, removeVersion } from '../../lib/catalog/ops';
 import { AlreadyExistsError, ConflictError, VersionNotFoundError } from '../../lib/errors';
 import { keys } from '../../lib/keys';
 import { catalogEntry } from '../support/fixtures';
-import { drivers } from '../support/stores';
+import { drivers, type TestStore } from '../support/stores';
 import { expectConsistent, has, readLog } from './consistency';
 import { FaultyStorage, KillError, transientErrors } from './faulty-storage';
 
 /** More than any single commit makes here: the loops stop at the first k that is not reached. */
 const MAX_CALLS = 40;
 
+/**
+ * A writer killed at its kth store call of `op`, for k = 1, 2, ... on a fresh store each time
+ * (`seed` fills it; the writer has read the catalog before it is armed), until the op gets
+ * through; `check` then looks at the store the dead writer left (`acked`: the op returned).
+ * Returns the k that got through (0: none did within MAX_CALLS).
+ */
+async function killedAtEachCall(
+  make: () => Promise<TestStore>,
+  seed: (catalog: Catalog) => Promise<unknown>,
+  op: (writer: Catalog) => Promise<unknown>,
+  check: (store: TestStore, acked: boolean) => Promise<void>,
+): Promise<number> {
+  for (let k = 1; k <= MAX_CALLS; k++) {
+    const store = await make();
+    await seed(new Catalog(store.another()));
+    const faulty = new FaultyStorage(store.another());
+    const writer = new Catalog(faulty);
+    await writer.read();
+    faulty.armKill(k);
+    let acked = false;
+    try {
+      await op(writer);
+      acked = true;
+    } catch (error) {
+      expect(error).toBeInstanceOf(KillError);
+    }
+    await check(store, acked);
+    await store.cleanup();
+    if (acked) return k;
+  }
+  return 0;
+}
+
 describe.each(drivers)('faults on $name storage', ({ make }) => {
   it('a writer killed at each store call of an add leaves a consistent catalog; a retry completes it once', {
     timeout: 180_000,
   }, async () => {
-    let reached = 0;
-    for (let k = 1; k <= MAX_CALLS; k++) {
-      const store = await make();
-      await addVersion(new Catalog(store.another()), catalogEntry('kept', '1.0.0'));
-      const faulty = new FaultyStorage(store.another());
-      const writer = new Catalog(faulty);
-      await writer.read();
-      faulty.armKill(k);
-      let acked = false;
-      try {
-        await addVersion(writer, catalogEntry('victim', '1.0.0'));
-        acked = true;
-      } catch (error) {
-        expect(error).toBeInstanceOf(KillError);
-      }
-      const state = await expectConsistent(store.another());
-      expect(has(state, 'kept', '1.0.0')).toBe(true);
-      if (acked) expect(has(state, 'victim', '1.0.0')).toBe(true);
-      // The client's retry (another instance) succeeds, and the version is added exactly once.
-      await addVersion(new Catalog(store.another()), catalogEntry('victim', '1.0.0'));
-      const log = await readLog(store.another());
-      expect(log.filter((e) => e.op === 'add' && e.entry.name === 'victim')).toHaveLength(1);
-      expect(has(await expectConsistent(store.another()), 'victim', '1.0.0')).toBe(true);
-      await store.cleanup();
-      if (acked) {
-        reached = k;
-        break;
-      }
-    }
+    const reached = await killedAtEachCall(
+      make,
+      (seeder) => addVersion(seeder, catalogEntry('kept', '1.0.0')),
+      (writer) => addVersion(writer, catalogEntry('victim', '1.0.0')),
+      async (store, acked) => {
+        const state = await expectConsistent(store.another());
+        expect(has(state, 'kept', '1.0.0')).toBe(true);
+        if (acked) expect(has(state, 'victim', '1.0.0')).toBe(true);
+        // The client's retry (another instance) succeeds, and the version is added exactly once.
+        await addVersion(new Catalog(store.another()), catalogEntry('victim', '1.0.0'));
+        const log = await readLog(store.another());
+        expect(log.filter((e) => e.op === 'add' && e.entry.name === 'victim')).toHaveLength(1);
+        expect(has(await expectConsistent(store.another()), 'victim', '1.0.0')).toBe(true);
+      },
+    );
     // Every call of the commit was a kill point before one got through: at least GET snapshot, GET log, PUT log, PUT chunk, PUT snapshot.
     expect(reached).toBeGreaterThanOrEqual(5);
   });
 
   it('a writer killed at each store call of a remove leaves a consistent catalog', { timeout: 180_000 }, async () => {
-    let reached = 0;
-    for (let k = 1; k <= MAX_CALLS; k++) {
-      const store = await make();
-      const seeder = new Catalog(store.another());
-      await addVersion(seeder, catalogEntry('gone', '1.0.0'));
-      await addVersion(seeder, catalogEntry('stays', '1.0.0'));
-      const faulty = new FaultyStorage(store.another());
-      const writer = new Catalog(faulty);
-      await writer.read();
-      faulty.armKill(k);
-      let acked = false;
-      try {
-        await removeVersion(writer, 'gone', '1.0.0');
-        acked = true;
-      } catch (error) {
-        expect(error).toBeInstanceOf(KillError);
-      }
-      const state = await expectConsistent(store.another());
-      expect(has(state, 'stays', '1.0.0')).toBe(true);
-      if (acked) expect(has(state, 'gone', '1.0.0')).toBe(false);
-      // A retry by the client: Removed, or VersionNotFound when the dead writer's entry had committed it.
-      await removeVersion(new Catalog(store.another()), 'gone', '1.0.0').catch((e) => expect(e).toBeInstanceOf(VersionNotFoundError));
-      expect(has(await expectConsistent(store.another()), 'gone', '1.0.0')).toBe(false);
-      await store.cleanup();
-      if (acked) {
-        reached = k;
-        break;
-      }
-    }
+    const reached = await killedAtEachCall(
+      make,
+      async (seeder) => {
+        await addVersion(seeder, catalogEntry('gone', '1.0.0'));
+        await addVersion(seeder, catalogEntry('stays', '1.0.0'));
+      },
+      (writer) => removeVersion(writer, 'gone', '1.0.0'),
+      async (store, acked) => {
+        const state = await expectConsistent(store.another());
+        expect(has(state, 'stays', '1.0.0')).toBe(true);
+        if (acked) expect(has(state, 'gone', '1.0.0')).toBe(false);
+        // A retry by the client: Removed, or VersionNotFound when the dead writer's entry had committed it.
+        await removeVersion(new Catalog(store.another()), 'gone', '1.0.0').catch((e) => expect(e).toBeInstanceOf(VersionNotFoundError));
+        expect(has(await expectConsistent(store.another()), 'gone', '1.0.0')).toBe(false);
+      },
+    );
     expect(reached).toBeGreaterThanOrEqual(5);
   });
 

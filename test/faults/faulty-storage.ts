@@ -6,8 +6,13 @@
  * so the instance that used it can do nothing more (it is then abandoned, as a dead
  * function's memory is). A fault may strike before the call reaches the store, or after
  * (the write landed but its answer was lost).
+ *
+ * It keeps the driver's capabilities, as lib/storage/layer.ts does: its `conditionalWrites`
+ * (the same object, so the probe's switch reaches the driver) and its `urls` (the bytes a
+ * signed /_store URL receives are store calls, faulted like the others; checking a signature
+ * is local work and is not).
  */
-import type { Storage } from '../../lib/storage/port';
+import type { ConditionalWrites, SignedUrls, Storage, StoreEndpoint } from '../../lib/storage/port';
 
 export class KillError extends Error {
   constructor(call: string) {
@@ -42,6 +47,8 @@ export interface Fault {
 
 export class FaultyStorage implements Storage {
   readonly kind: string;
+  readonly urls?: SignedUrls;
+  readonly conditionalWrites?: ConditionalWrites;
   /** Every store call made, in order (for choosing kill points and for assertions). */
   readonly calls: Call[] = [];
   private faults: Array<Fault & { struck: number }> = [];
@@ -50,6 +57,18 @@ export class FaultyStorage implements Storage {
 
   constructor(private readonly inner: Storage) {
     this.kind = inner.kind;
+    this.conditionalWrites = inner.conditionalWrites;
+    const urls = inner.urls;
+    this.urls = urls?.servedBy === 'registry' ? { servedBy: 'registry', endpoint: this.faulty(urls.endpoint) } : urls;
+  }
+
+  /** The driver's /_store endpoint with its receives run as store calls. */
+  private faulty(endpoint: StoreEndpoint): StoreEndpoint {
+    return {
+      verify: (request) => endpoint.verify(request),
+      receivePut: (key, ...rest) => this.run('receivePut', key, () => endpoint.receivePut(key, ...rest)),
+      receivePart: (key, ...rest) => this.run('receivePart', key, () => endpoint.receivePart(key, ...rest)),
+    };
   }
 
   /** Kill at the nth store call counted from now. */

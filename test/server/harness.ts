@@ -8,7 +8,7 @@ import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { buildServer } from '../../server/build';
-import { TEST_TOKEN } from '../support/offline';
+import { registryProcessEnv } from '../support/offline';
 
 let bundle: Promise<string> | undefined;
 /** dist/server.js equivalent, built from the current sources once per test file. */
@@ -42,18 +42,7 @@ export async function startServer(opts: StartOptions = {}): Promise<ServerProces
   const child = spawn(
     process.execPath,
     ['--enable-source-maps', file, '--host', '127.0.0.1', '--port', String(opts.port ?? 0), ...(opts.flags ?? [])],
-    {
-      env: {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'none',
-        AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'none',
-        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-        REGISTRY_WRITE_TOKENS: TEST_TOKEN,
-        ...opts.env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
+    { env: { ...registryProcessEnv(), ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   child.stdout!.on('data', (d) => (out += d));

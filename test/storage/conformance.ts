@@ -292,11 +292,15 @@ export function storageConformance(name: string, make: () => Promise<MadeStorage
       });
 
       it('pages past 1000 keys', async () => {
+        // S3 answers at most 1000 keys a request. 1002 keys take every listing below past that
+        // page, with as few writes as that needs: the writes are most of this test's time.
         const page = k('paging/');
-        const all = Array.from({ length: 1100 }, (_, i) => `${page}${String(i).padStart(5, '0')}`);
+        const all = Array.from({ length: 1002 }, (_, i) => `${page}${String(i).padStart(5, '0')}`);
         await pool(all, 16, (key) => storage.put(key, 'x'));
         expect((await storage.list(page)).map((o) => o.key)).toEqual(all);
-        expect((await storage.list(page, { limit: 1050 })).map((o) => o.key)).toEqual(all.slice(0, 1050));
+        expect((await storage.list(page, { limit: 1001 })).map((o) => o.key)).toEqual(all.slice(0, 1001));
+        // startAfter on the first page only: S3 ignores it once a continuation token is given.
+        expect((await storage.list(page, { startAfter: all[0] })).map((o) => o.key)).toEqual(all.slice(1));
         expect((await storage.list(page, { startAfter: all[999] })).map((o) => o.key)).toEqual(all.slice(1000));
         const paged: string[] = [];
         for (let after: string | undefined; ; ) {

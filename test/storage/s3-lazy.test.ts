@@ -16,7 +16,6 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { build } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../lib/config';
 import { NotFoundError, PreconditionFailedError, StoreUnavailableError } from '../../lib/errors';
@@ -356,28 +355,14 @@ if (!endpoint) {
       try {
         // The registry's storage bundled as serverless.yml bundles the functions: with the project's
         // esbuild plugins, which put the SDK half in its own file (functions/s3-sdk.js).
-        const entry = path.join(dir, 'entry.ts');
-        await writeFile(
-          entry,
-          `import { createStorage } from ${JSON.stringify(path.join(ROOT, 'lib/registry'))};\n` +
-            `import { parseConfig } from ${JSON.stringify(path.join(ROOT, 'lib/config'))};\n` +
-            `import { AlreadyExistsError } from ${JSON.stringify(path.join(ROOT, 'lib/errors'))};\n` +
+        const out = await bundleAsDeployed(
+          dir,
+          `import { createStorage } from ${repoModule('lib/registry')};\n` +
+            `import { parseConfig } from ${repoModule('lib/config')};\n` +
+            `import { AlreadyExistsError } from ${repoModule('lib/errors')};\n` +
             'export { AlreadyExistsError, createStorage, parseConfig };\n',
         );
-        const outdir = path.join(dir, 'functions');
-        const out = path.join(outdir, 'entry.js');
-        await build({
-          entryPoints: [entry],
-          outdir,
-          bundle: true,
-          platform: 'node',
-          format: 'cjs',
-          target: 'node20',
-          minify: true,
-          nodePaths: [path.join(ROOT, 'node_modules')],
-          plugins: (await import(path.join(ROOT, 'scripts/esbuild-plugins.cjs'))).default,
-          logLevel: 'error',
-        });
+        const outdir = path.dirname(out);
         // The handler's bundle holds none of the SDK; the chunk beside it does.
         expect((await readFile(out, 'utf8')).includes('S3ServiceException')).toBe(false);
         expect((await readFile(path.join(outdir, 's3-sdk.js'), 'utf8')).includes('S3ServiceException')).toBe(true);

@@ -10,6 +10,22 @@ import path from 'node:path';
 const ROOT = path.resolve(__dirname, '../..');
 export const TEST_TOKEN = 'test-write-token-0123456789';
 
+/**
+ * The environment every registry process a test starts begins with (serverless offline, the
+ * production server): nothing of the test's own but PATH, HOME and the store's keys, and the
+ * test write token.
+ */
+export function registryProcessEnv(): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'none',
+    AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'none',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    REGISTRY_WRITE_TOKENS: TEST_TOKEN,
+  };
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
@@ -54,16 +70,7 @@ export async function startOffline(
     ],
     {
       cwd,
-      env: {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'none',
-        AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'none',
-        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-        REGISTRY_WRITE_TOKENS: TEST_TOKEN,
-        REGISTRY_LOG_LEVEL: 'warn',
-        ...env,
-      },
+      env: { ...registryProcessEnv(), REGISTRY_LOG_LEVEL: 'warn', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     },

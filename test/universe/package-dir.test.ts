@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { BadRequestError } from '../../lib/errors';
 import { assemblePackageDirectory, migratePackageDirectory, readPackageDirectory, upgradeToV4 } from '../../lib/universe/package-dir';
 import { FIXTURE_PACKAGES_DIR } from '../support/reference';
+import { timeServer } from './time-server';
 
 const tmpRoot = mkdtempSync(path.join(tmpdir(), 'universe-pkgdir-'));
 afterAll(() => rmSync(tmpRoot, { recursive: true, force: true }));
@@ -19,12 +20,7 @@ function makeDir(files: Record<string, string>): string {
 }
 
 const pkg = {
-  packagingVersion: '4.0',
-  name: 'time-server',
-  version: '1.0.0',
-  maintainer: 'ops@example.com',
-  description: 'Tells the time',
-  tags: ['http'],
+  ...timeServer,
   selected: true,
   releaseVersion: 7,
   framework: false,

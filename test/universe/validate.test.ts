@@ -1,14 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_ERRORS, validateBuildDefinition, validatePackage } from '../../lib/universe/validate';
+import { timeServer } from './time-server';
 
 const template = Buffer.from('{"id": "{{service.name}}"}').toString('base64');
 const base = {
-  packagingVersion: '4.0',
-  name: 'time-server',
-  version: '1.0.0',
-  maintainer: 'ops@example.com',
-  description: 'Tells the time',
-  tags: ['http'],
+  ...timeServer,
   marathon: { v2AppMustacheTemplate: template },
   config: { type: 'object', properties: {} },
   resource: {

@@ -11,6 +11,7 @@ import { UPLOAD_TTL_MS, Uploads } from '../../lib/uploads/service';
 import { registryOver, send } from '../support/inprocess';
 import { drivers, type TestStore } from '../support/stores';
 import { testBundle } from '../support/upload';
+import type { CompleteProgress } from '../../lib/uploads/wire';
 
 const registryOn = (store: TestStore): Registry => registryOver(store.another());
 
@@ -36,9 +37,14 @@ describe.each(drivers)('uploads on $name storage', ({ make }) => {
 
   it('complete works in bounded steps and resumes hashing where it stopped', async () => {
     const store = await make();
-    // A clock that advances 1 ms per reading: a 5 ms budget ends each step after a few chunks.
-    const { registry, view, results, result, landed } = await completeInSteps(store, 'steps', 1, 5);
-    for (const r of results.filter((x) => !x.done)) expect(r.body).toMatchObject({ status: 'Processing' });
+    // A clock that advances 1 ms per reading: a 30 ms budget ends each step after about 30 chunks
+    // of the 24 MiB (a dozen steps; each step costs several store requests, so not hundreds).
+    const { registry, view, results, result, landed } = await completeInSteps(store, 'steps', 1, 30);
+    const pending = results.filter((x) => !x.done).map((r) => r.body as CompleteProgress);
+    for (const body of pending) expect(body).toMatchObject({ status: 'Processing' });
+    // Every step hashes on from where the last one stopped (its saved state), never from the start.
+    const hashed = pending.map((body) => body.progress.verifiedBytes);
+    for (let i = 1; i < hashed.length; i++) expect(hashed[i]).toBeGreaterThan(hashed[i - 1]);
     expect(result.done).toBe(true);
     expect(result.body).toMatchObject({ name: 'steps', version: '1.0.0', status: 'Added' });
     expect(results.length).toBeGreaterThan(3);
