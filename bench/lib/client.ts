@@ -9,7 +9,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 
 /** 1 Gbit/s in bits per second. */
@@ -73,20 +73,6 @@ function sink(encoding: string | undefined, decode: boolean) {
   };
 }
 
-/** Consumes bytes already in memory as a client on the given link would (in-process rows). */
-export async function consume(bytes: Buffer, encoding: string | undefined, opts: ClientOptions = {}): Promise<Got> {
-  const wait = pacer(opts.bps);
-  const out = sink(encoding, opts.bps !== undefined);
-  for (let i = 0; i < bytes.length; i += 64 * 1024) {
-    const chunk = bytes.subarray(i, i + 64 * 1024);
-    out.write(chunk);
-    const ms = wait(chunk.length);
-    if (ms > SLACK_MS) await new Promise((r) => setTimeout(r, ms));
-  }
-  const docBytes = await out.end();
-  return { status: 200, encoding, wireBytes: bytes.length, docBytes, hops: 0 };
-}
-
 /**
  * Reads a stream as a client on the given link would: counts the wire bytes (keeping them when
  * asked), decodes a gzip answer as it arrives when held, and pauses the source to keep to the
@@ -124,6 +110,14 @@ function drain(
 export async function consumeStream(src: Readable, encoding: string | undefined, opts: ClientOptions = {}): Promise<Got> {
   const { wire, docBytes } = await drain(src, encoding, opts);
   return { status: 200, encoding, wireBytes: wire, docBytes, hops: 0 };
+}
+
+/** Consumes bytes already in memory (an inline answer, in-process rows), in the 64 KiB chunks a file stream gives. */
+export function consume(bytes: Buffer, encoding: string | undefined, opts: ClientOptions = {}): Promise<Got> {
+  const chunks = function* () {
+    for (let i = 0; i < bytes.length; i += 64 * 1024) yield bytes.subarray(i, i + 64 * 1024);
+  };
+  return consumeStream(Readable.from(chunks(), { objectMode: false }), encoding, opts);
 }
 
 function once(url: string, headers: Record<string, string>, opts: ClientOptions): Promise<Got & { location?: string }> {
